@@ -106,10 +106,11 @@ class Checker:
                 print(f"skip {label}  deliberately invalid")
                 continue
             try:
-                kind = load_json(path).get("kind")
-            except (ValueError, AttributeError) as e:
-                self.report(False, label, f"not a JSON object: {e}")
+                doc = load_json(path)
+            except ValueError as e:
+                self.report(False, label, f"not JSON: {e}")
                 continue
+            kind = doc.get("kind") if isinstance(doc, dict) else None
             if kind not in DOCUMENTS.values():
                 print(f"skip {label}  kind {kind!r} has no schema here")
                 continue
