@@ -43,7 +43,7 @@ struct SourceApp {
   std::string name;
   std::string site;
   std::int64_t generation = 0;
-  std::optional<std::string> captured_at;  // RFC 3339 UTC, "2026-11-24T20:00:00Z"
+  std::optional<std::string> captured_at;  // RFC 3339, "2026-11-24T20:00:00Z"
   bool operator==(const SourceApp&) const = default;
 };
 

@@ -99,7 +99,8 @@ class Reader {
     std::optional<std::int64_t> number;
     if (value->is_number_unsigned()) {
       const auto u = value->get<std::uint64_t>();
-      number = u > static_cast<std::uint64_t>(kMaxBig) ? kMaxBig : static_cast<std::int64_t>(u);
+      // Saturate just above every field's maximum, so the range check below rejects it.
+      number = u > static_cast<std::uint64_t>(kMaxBig) ? kMaxBig + 1 : static_cast<std::int64_t>(u);
     } else if (value->is_number_integer()) {
       number = value->get<std::int64_t>();
     } else if (value->is_number_float()) {
@@ -116,7 +117,7 @@ class Reader {
       add(at, "must be " + (max == kMaxBig || max == kMaxInt
                                 ? "at least " + std::to_string(min)
                                 : "between " + std::to_string(min) + " and " + std::to_string(max)) +
-                  ", found " + std::to_string(*number));
+                  ", found " + (*number > kMaxBig ? value->dump() : std::to_string(*number)));
       return std::nullopt;
     }
     return number;
@@ -566,8 +567,9 @@ Parsed<T> parse_text(std::string_view text, Parsed<T> (*read)(const json&)) {
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    // nlohmann's message already says "parse error at line L, column C: ..."; drop its prefix.
+  } catch (const json::exception& e) {
+    // parse_error says "parse error at line L, column C: ..."; out_of_range (a number too large
+    // for a double, 1e400) names the number. Drop nlohmann's "[json.exception...] " prefix.
     std::string what = e.what();
     if (const auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
     return Problems{{"", "malformed JSON: " + what}};

@@ -1,6 +1,7 @@
 #include "model/json_io.hpp"
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include <catch2/catch.hpp>
@@ -232,4 +233,22 @@ TEST_CASE("document_kind tells drpair documents apart", "[unit][model]") {
   CHECK(dr::model::document_kind(app1()) == "FirstDescription");
   CHECK(dr::model::document_kind(json{{"kind", "FirstDescription"}}).empty());
   CHECK(dr::model::document_kind(json::array()).empty());
+}
+
+TEST_CASE("integers beyond every field's range are rejected, not clamped", "[unit][model]") {
+  auto doc = app1();
+  doc["vms"][0]["spec"]["memoryMiB"] = std::numeric_limits<std::uint64_t>::max();
+  doc["app"]["generation"] = std::numeric_limits<std::int64_t>::max();
+  const auto problems = first_problems(doc);
+  INFO(dump(problems));
+  CHECK(has(problems, "/vms/0/spec/memoryMiB", "at least 1"));
+  CHECK(has(problems, "/app/generation", "at least 0"));
+}
+
+TEST_CASE("a number too large for a double is a problem, not an exception", "[unit][model]") {
+  auto r = dr::model::parse_first_description(R"({"apiVersion": "drpair/v1", "vms": 1e400})");
+  REQUIRE_FALSE(r);
+  REQUIRE(r.error().size() == 1);
+  CHECK(r.error()[0].pointer.empty());
+  CHECK_THAT(r.error()[0].message, Catch::Contains("1e400"));
 }
