@@ -1,0 +1,68 @@
+#pragma once
+// Helpers for the state store tests: a private temporary folder, a manual clock, and direct
+// SQLite access to check what the store wrote.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "state/sqlite_state_store.hpp"
+#include "state/state_store.hpp"
+
+namespace dr::state::testing {
+
+// A folder under $TMPDIR (or /tmp), removed with everything in it when this goes out of scope.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A clock that moves only when told to. Copies share the same time.
+class ManualClock {
+ public:
+  ManualClock();
+  Timestamp now() const { return *now_; }
+  void advance(std::chrono::milliseconds d) { *now_ += d; }
+  SqliteOptions options() const;  // store options that read this clock
+
+ private:
+  std::shared_ptr<Timestamp> now_;
+};
+
+// Opens the store or fails the test with the error.
+std::unique_ptr<StateStore> open_or_fail(const std::string& path, SqliteOptions options = {});
+
+// Direct SQLite access, bypassing the store.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path);
+  ~RawDb();
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+  // Runs statements; fails the test on an error.
+  void exec(const std::string& sql);
+  // Every row of a query, its columns joined by '|'.
+  std::vector<std::string> rows(const std::string& sql);
+  std::string value(const std::string& sql);  // the first column of the first row
+
+ private:
+  struct Handle;
+  std::unique_ptr<Handle> h_;
+};
+
+// "ok" for a sound database: PRAGMA integrity_check and PRAGMA foreign_key_check together.
+std::string integrity(const std::string& path);
+
+// The store's whole content as text, without timestamps (which differ between runs): apps, their
+// descriptions, mirror pairs, jobs and steps.
+std::string dump(StateStore& store);
+
+}  // namespace dr::state::testing
