@@ -10,6 +10,7 @@
 
 #include "core/result.hpp"
 #include "model/descriptions.hpp"
+#include "model/json_io.hpp"  // model::Parsed
 #include "model/problem.hpp"
 
 namespace dr::mapping {
@@ -44,9 +45,9 @@ model::Problems validate(const model::FirstDescription& first,
 struct Change {
   enum class Kind { added, removed, changed };
   Kind kind;
-  std::string pointer;  // into the NEW document for added/changed, the OLD one for removed
+  std::string pointer;  // the object, in the NEW document for added/changed, the OLD for removed
   std::string what;     // "vm 'app1-db1'", "disk 'vdb' of vm 'app1-db1'", "network 'net-web'"
-  std::string detail;   // for changed: "spec.memoryMiB 2048 -> 4096"
+  std::string detail;   // for changed, its fields: "spec.memoryMiB 2048 -> 4096, bootOrder 2 -> 1"
   bool operator==(const Change&) const = default;
 };
 

@@ -1,0 +1,106 @@
+#include "mapping/document_order.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <iterator>
+#include <string_view>
+
+namespace dr::mapping {
+namespace {
+
+// Member names in the order DESIGN.md §3 writes them; names not listed sort after these, by
+// spelling. "policy" comes first: generate() reports problems of its policy before the problems
+// they cause.
+constexpr std::string_view kMemberOrder[] = {"policy",
+                                             "apiVersion",
+                                             "kind",
+                                             "app",
+                                             "id",
+                                             "source",
+                                             "name",
+                                             "sourceSite",
+                                             "site",
+                                             "generation",
+                                             "sourceGeneration",
+                                             "capturedAt",
+                                             "defaultSwitch",
+                                             "switch",
+                                             "portgroup",
+                                             "vlan",
+                                             "subnets",
+                                             "cidr",
+                                             "gateway",
+                                             "spec",
+                                             "vcpus",
+                                             "memoryMiB",
+                                             "bootOrder",
+                                             "disks",
+                                             "target",
+                                             "pool",
+                                             "image",
+                                             "sizeGiB",
+                                             "nics",
+                                             "mac",
+                                             "network",
+                                             "ip",
+                                             "networks",
+                                             "vms",
+                                             "replication",
+                                             "mode",
+                                             "intervalMinutes",
+                                             "pools"};
+
+struct Token {
+  bool is_index = false;
+  std::size_t index = 0;  // the array index, or the member's rank in kMemberOrder
+  std::string_view text;
+
+  static Token of(std::string_view text) {
+    Token t;
+    t.text = text;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), t.index);
+    if (!text.empty() && ec == std::errc{} && end == text.data() + text.size()) {
+      t.is_index = true;
+      return t;
+    }
+    const auto* it = std::find(std::begin(kMemberOrder), std::end(kMemberOrder), text);
+    t.index = static_cast<std::size_t>(it - std::begin(kMemberOrder));
+    return t;
+  }
+
+  bool operator<(const Token& other) const {
+    if (is_index != other.is_index) return is_index;  // never both at one level; any order works
+    if (index != other.index) return index < other.index;
+    return !is_index && text < other.text;
+  }
+};
+
+// The next reference token of `pointer` (which starts with '/'), consuming it.
+std::string_view next_token(std::string_view& pointer) {
+  pointer.remove_prefix(1);
+  const std::size_t slash = pointer.find('/');
+  const std::string_view token = pointer.substr(0, slash);
+  pointer.remove_prefix(slash == std::string_view::npos ? pointer.size() : slash);
+  return token;
+}
+
+bool before(std::string_view a, std::string_view b) {
+  while (!a.empty() && !b.empty()) {
+    const Token ta = Token::of(next_token(a));
+    const Token tb = Token::of(next_token(b));
+    if (ta < tb) return true;
+    if (tb < ta) return false;
+  }
+  return a.empty() && !b.empty();
+}
+
+}  // namespace
+
+void sort_in_document_order(model::Problems& problems) {
+  std::stable_sort(problems.begin(), problems.end(),
+                   [](const model::Problem& a, const model::Problem& b) {
+                     return before(a.pointer, b.pointer);
+                   });
+}
+
+}  // namespace dr::mapping
