@@ -64,36 +64,38 @@ class Differ {
     changes_.push_back({Change::Kind::changed, pointer, std::move(what), std::move(detail)});
   }
 
-  // Pairs up two arrays by `key` (the first item with a key, if keys repeat): `same` for each
-  // pair, then an added change for each new item and a removed change for each old one.
+  // Pairs up two arrays by `key` (the first item with a key, if keys repeat): `same(new pointer,
+  // old pointer, old item, new item)` for each pair, then an added change for each new item and
+  // a removed change for each old one. The arrays are at `old_base` and `new_base`.
   template <class T, class Key, class Same, class What>
-  void arrays(const std::string& base, const std::vector<T>& before, const std::vector<T>& after,
-              Key key, What what, Same same) {
+  void arrays(const std::string& old_base, const std::string& new_base,
+              const std::vector<T>& before, const std::vector<T>& after, Key key, What what,
+              Same same) {
     std::unordered_map<std::string, std::size_t> old_index;
     old_index.reserve(before.size());
     for (std::size_t i = 0; i < before.size(); ++i) old_index.emplace(key(before[i]), i);
     std::vector<bool> matched(before.size(), false);
     for (std::size_t i = 0; i < after.size(); ++i) {
-      const std::string pointer = base + "/" + std::to_string(i);
+      const std::string pointer = new_base + "/" + std::to_string(i);
       const auto it = old_index.find(key(after[i]));
       if (it != old_index.end() && !matched[it->second]) {
         matched[it->second] = true;
-        same(pointer, before[it->second], after[i]);
+        same(pointer, old_base + "/" + std::to_string(it->second), before[it->second], after[i]);
       } else {
         added(pointer, what(after[i]));
       }
     }
     for (std::size_t i = 0; i < before.size(); ++i) {
-      if (!matched[i]) removed(base + "/" + std::to_string(i), what(before[i]));
+      if (!matched[i]) removed(old_base + "/" + std::to_string(i), what(before[i]));
     }
   }
 
   template <class Network>
   void networks(const std::vector<Network>& before, const std::vector<Network>& after) {
     arrays(
-        "/networks", before, after, [](const Network& n) { return n.id; },
+        "/networks", "/networks", before, after, [](const Network& n) { return n.id; },
         [](const Network& n) { return "network " + quoted(n.id); },
-        [&](const std::string& p, const Network& b, const Network& a) {
+        [&](const std::string& p, const std::string&, const Network& b, const Network& a) {
           std::vector<std::string> f;
           if constexpr (std::is_same_v<Network, model::BackupNetwork>) {
             field(f, "source", b.source, a.source);
@@ -110,9 +112,9 @@ class Differ {
   template <class Vm>
   void vms(const std::vector<Vm>& before, const std::vector<Vm>& after) {
     arrays(
-        "/vms", before, after, [](const Vm& v) { return v.id; },
+        "/vms", "/vms", before, after, [](const Vm& v) { return v.id; },
         [](const Vm& v) { return "vm " + quoted(v.name); },
-        [&](const std::string& p, const Vm& b, const Vm& a) {
+        [&](const std::string& p, const std::string& old_p, const Vm& b, const Vm& a) {
           std::vector<std::string> f;
           if constexpr (std::is_same_v<Vm, model::BackupVm>) {
             field(f, "source", b.source, a.source);
@@ -122,8 +124,8 @@ class Differ {
           field(f, "spec.memoryMiB", b.spec.memory_mib, a.spec.memory_mib);
           field(f, "bootOrder", widen(b.boot_order), widen(a.boot_order));
           changed(p, "vm " + quoted(a.name), f);
-          disks(p, a.name, b.disks, a.disks);
-          nics(p, a.name, b.nics, a.nics);
+          disks(old_p, p, a.name, b.disks, a.disks);
+          nics(old_p, p, a.name, b.nics, a.nics);
         });
   }
 
@@ -134,14 +136,16 @@ class Differ {
     return value ? std::optional<std::int64_t>(*value) : std::nullopt;
   }
 
-  void disks(const std::string& vm_pointer, const std::string& vm_name,
+  // The disks and NICs of one VM, at `old_vm` in the old document and `new_vm` in the new.
+  void disks(const std::string& old_vm, const std::string& new_vm, const std::string& vm_name,
              const std::vector<model::Disk>& before, const std::vector<model::Disk>& after) {
     const auto what = [&](const model::Disk& d) {
       return "disk " + quoted(d.target) + " of vm " + quoted(vm_name);
     };
     arrays(
-        vm_pointer + "/disks", before, after, [](const model::Disk& d) { return d.target; }, what,
-        [&](const std::string& p, const model::Disk& b, const model::Disk& a) {
+        old_vm + "/disks", new_vm + "/disks", before, after,
+        [](const model::Disk& d) { return d.target; }, what,
+        [&](const std::string& p, const std::string&, const model::Disk& b, const model::Disk& a) {
           std::vector<std::string> f;
           field(f, "pool", b.pool, a.pool);
           field(f, "image", b.image, a.image);
@@ -151,12 +155,12 @@ class Differ {
   }
 
   template <class Nic>
-  void nics(const std::string& vm_pointer, const std::string& vm_name,
+  void nics(const std::string& old_vm, const std::string& new_vm, const std::string& vm_name,
             const std::vector<Nic>& before, const std::vector<Nic>& after) {
     const auto what = [&](const Nic& n) { return "nic " + n.mac + " of vm " + quoted(vm_name); };
     arrays(
-        vm_pointer + "/nics", before, after, [](const Nic& n) { return n.mac; }, what,
-        [&](const std::string& p, const Nic& b, const Nic& a) {
+        old_vm + "/nics", new_vm + "/nics", before, after, [](const Nic& n) { return n.mac; }, what,
+        [&](const std::string& p, const std::string&, const Nic& b, const Nic& a) {
           std::vector<std::string> f;
           field(f, "network", b.network, a.network);
           field(f, "ip", b.ip, a.ip);
@@ -195,9 +199,10 @@ std::vector<Change> diff(const model::SecondDescription& before,
     return r.source.pool + "/" + r.source.image;
   };
   d.arrays(
-      "/replication", before.replication, after.replication, image,
+      "/replication", "/replication", before.replication, after.replication, image,
       [&](const model::ReplicationPair& r) { return "replication of " + quoted(image(r)); },
-      [&](const std::string& p, const model::ReplicationPair& b, const model::ReplicationPair& a) {
+      [&](const std::string& p, const std::string&, const model::ReplicationPair& b,
+          const model::ReplicationPair& a) {
         std::vector<std::string> pf;
         Differ::field(pf, "target", b.target, a.target);
         Differ::field(pf, "mode", b.mode, a.mode);

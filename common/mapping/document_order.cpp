@@ -8,47 +8,19 @@
 namespace dr::mapping {
 namespace {
 
-// Member names in the order DESIGN.md §3 writes them; names not listed sort after these, by
-// spelling. "policy" comes first: generate() reports problems of its policy before the problems
-// they cause.
-constexpr std::string_view kMemberOrder[] = {"policy",
-                                             "apiVersion",
-                                             "kind",
-                                             "app",
-                                             "id",
-                                             "source",
-                                             "name",
-                                             "sourceSite",
-                                             "site",
-                                             "generation",
-                                             "sourceGeneration",
-                                             "capturedAt",
-                                             "defaultSwitch",
-                                             "switch",
-                                             "portgroup",
-                                             "vlan",
-                                             "subnets",
-                                             "cidr",
-                                             "gateway",
-                                             "spec",
-                                             "vcpus",
-                                             "memoryMiB",
-                                             "bootOrder",
-                                             "disks",
-                                             "target",
-                                             "pool",
-                                             "image",
-                                             "sizeGiB",
-                                             "nics",
-                                             "mac",
-                                             "network",
-                                             "ip",
-                                             "networks",
-                                             "vms",
-                                             "replication",
-                                             "mode",
-                                             "intervalMinutes",
-                                             "pools"};
+// Member names in an order that agrees with every drpair/v1 document as DESIGN.md §3 writes it
+// (second description: app, networks, vms, replication; a VM: id, source, name, spec, bootOrder,
+// disks, nics; a policy: site, defaultSwitch, networks, pools, ip, spec, replication). Names not
+// listed sort after these, by spelling. "policy" comes first: generate() reports the problems of
+// its policy before the problems they cause.
+// clang-format off
+constexpr std::string_view kMemberOrder[] = {
+    "policy", "apiVersion", "kind", "app", "id", "mac", "source", "target", "name", "sourceSite",
+    "site", "generation", "sourceGeneration", "capturedAt", "defaultSwitch", "switch",
+    "portgroup", "vlan", "subnets", "cidr", "gateway", "networks", "network", "pools", "ip",
+    "spec", "vcpus", "memoryMiB", "bootOrder", "disks", "pool", "image", "sizeGiB", "nics", "vms",
+    "replication", "mode", "intervalMinutes"};
+// clang-format on
 
 struct Token {
   bool is_index = false;
