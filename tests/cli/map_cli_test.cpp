@@ -35,7 +35,7 @@ struct Scratch {
     std::ofstream(dir / name) << text;
     return (dir / name).string();
   }
-  std::string write(const std::string& name, const json& doc) const {
+  std::string write_json(const std::string& name, const json& doc) const {
     return write(name, doc.dump(2));
   }
 };
@@ -78,7 +78,7 @@ TEST_CASE("map generate exits 1 naming the NIC whose address fits no network", "
   Scratch scratch;
   auto doc = app1();
   doc["vms"][1]["nics"][1]["ip"] = "172.16.0.9";
-  const auto r = drpair({"map", "generate", "--first", scratch.write("first.json", doc)});
+  const auto r = drpair({"map", "generate", "--first", scratch.write_json("first.json", doc)});
   CHECK(r.exit_code == 1);
   CHECK(r.out.empty());
   CHECK_THAT(r.err, Catch::StartsWith("/vms/1/nics/1/ip: "));
@@ -99,7 +99,7 @@ TEST_CASE("map generate exits 2 for unreadable, malformed or invalid input", "[u
   SECTION("a schema problem names its pointer") {
     auto doc = app1();
     doc["vms"][0]["nics"][0]["mac"] = "zz";
-    const auto path = scratch.write("f.json", doc);
+    const auto path = scratch.write_json("f.json", doc);
     const auto r = drpair({"map", "generate", "--first", path});
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains(path + ": /vms/0/nics/0/mac: not a unicast MAC"));
@@ -107,7 +107,7 @@ TEST_CASE("map generate exits 2 for unreadable, malformed or invalid input", "[u
   SECTION("a policy with a typo") {
     const auto r = drpair({"map", "generate", "--first", kDescriptions + "app1.first.json",
                            "--policy",
-                           scratch.write("p.json", json{{"apiVersion", "drpair/v1"},
+                           scratch.write_json("p.json", json{{"apiVersion", "drpair/v1"},
                                                         {"kind", "MappingPolicy"},
                                                         {"defaultSwich", "x"}})});
     CHECK(r.exit_code == 2);
@@ -144,7 +144,7 @@ TEST_CASE("map validate accepts the golden mapping and reports corruption", "[un
     auto second = json::parse(slurp(kGolden + "app1.second.json"));
     second["vms"].erase(3);
     second["vms"][0]["nics"][0]["network"] = "nowhere";
-    const auto path = scratch.write("second.json", second);
+    const auto path = scratch.write_json("second.json", second);
     const auto r = drpair({"map", "validate", "--first", first, "--second", path});
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.out, Catch::Contains("/vms/0/nics/0/network: "));
@@ -170,7 +170,7 @@ TEST_CASE("map diff shows drift and exits 1 only when something changed", "[unit
   auto doc = app1();
   doc["vms"][0]["spec"]["memoryMiB"] = 4096;
   doc["vms"][3]["disks"].erase(1);
-  const auto r = drpair({"map", "diff", before, scratch.write("after.json", doc)});
+  const auto r = drpair({"map", "diff", before, scratch.write_json("after.json", doc)});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.out, Catch::Contains("~ /vms/0 "));
   CHECK_THAT(r.out, Catch::Contains("2048 -> 4096"));
