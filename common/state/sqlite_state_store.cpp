@@ -217,8 +217,7 @@ class Transaction {
   sqlite3* db_;
 };
 
-// ---- rows
-// ----------------------------------------------------------------------------------------
+// ---- rows ---------------------------------------------------------------------------------------
 
 // Reads an enum column; a spelling this build does not know means the file was written by
 // something else: internal.
@@ -372,8 +371,7 @@ Status require_id(std::string_view id, const char* what) {
   return {};
 }
 
-// ---- the store
-// -----------------------------------------------------------------------------------
+// ---- the store ----------------------------------------------------------------------------------
 
 class Store final : public StateStore {
  public:
@@ -1004,8 +1002,7 @@ class Store final : public StateStore {
   const std::function<Timestamp()> clock_;
 };
 
-// ---- opening and migrating
-// -----------------------------------------------------------------------
+// ---- opening and migrating ----------------------------------------------------------------------
 
 // Refuses files that are not drpair state databases, and schemas newer than this build.
 Status check_identity(sqlite3* db, const std::string& where, std::size_t known) {

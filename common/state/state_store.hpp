@@ -44,8 +44,7 @@ namespace dr::state {
 // Wall-clock instants, kept to the millisecond (stored as Unix milliseconds).
 using Timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 
-// ---- apps
-// ----------------------------------------------------------------------------------------
+// ---- apps ---------------------------------------------------------------------------------------
 
 enum class AppRole {
   protected_source,    // production agent: this site runs the app and ships its descriptions
@@ -100,8 +99,7 @@ struct AppRecord {
   std::optional<Error> last_error;  // code and message; `native` is not kept
 };
 
-// ---- descriptions
-// --------------------------------------------------------------------------------
+// ---- descriptions -------------------------------------------------------------------------------
 
 enum class DescriptionKind { first, second };
 
@@ -113,8 +111,7 @@ struct DescriptionVersion {
   Timestamp stored_at{};
 };
 
-// ---- mirror pairs
-// --------------------------------------------------------------------------------
+// ---- mirror pairs -------------------------------------------------------------------------------
 
 struct ImageRef {
   std::string pool;
@@ -141,8 +138,7 @@ struct MirrorPairRecord {
   MirrorStatus status;
 };
 
-// ---- jobs and their step journal
-// -----------------------------------------------------------------
+// ---- jobs and their step journal ----------------------------------------------------------------
 
 using JobId = std::int64_t;  // assigned by the store, increasing, never reused
 
@@ -161,11 +157,11 @@ enum class JobType {
 
 // Job states:
 // @verbatim
-//   pending ──> running ──> succeeded
-//      │          │  ^
-//      │          │  └──────── failed      (resumed on an operator's request)
-//      ├──────────┴──────────> failed
-//      └──────────┴──────────> cancelled
+//   pending ---> running ---> succeeded
+//      |           |  ^
+//      |           |  +------ failed      (resumed on an operator's request)
+//      +-----------+--------> failed
+//      +-----------+--------> cancelled
 // @endverbatim
 // succeeded and cancelled are final. Staying in the same state is allowed and changes nothing.
 enum class JobState { pending, running, succeeded, failed, cancelled };
@@ -197,11 +193,13 @@ struct CreatedJob {
 //   done             the side effect happened: skip the step;
 //   failed           it failed with `error`; the job decides whether to retry or fail.
 // @verbatim
-//   (none) ──record_step_intent──> intent_recorded ──record_step_done────> done (final)
-//                                    ^     │  ^
-//                                    │     │  └─ record_step_intent (another attempt, after a
-//                                    crash) │     └────record_step_failed──> failed └──────────
-//                                    record_step_intent ───┘ (retry)
+//            record_step_intent                   record_step_done
+//   (none) ----------------------> intent_recorded ----------------> done (final)
+//                                   |      ^    ^
+//              record_step_failed   |      |    | record_step_intent: another attempt
+//                                   v      |    +-- (the agent restarted mid-step)
+//                                 failed --+
+//                                    record_step_intent: retry
 // @endverbatim
 enum class StepState { intent_recorded, done, failed };
 
@@ -218,8 +216,7 @@ struct JobStep {
   std::optional<Error> error;               // when failed
 };
 
-// ---- the store
-// -----------------------------------------------------------------------------------
+// ---- the store ----------------------------------------------------------------------------------
 
 class StateStore {
  public:
@@ -295,10 +292,9 @@ class StateStore {
   virtual Result<int> purge_expired_webhooks() = 0;  // how many were removed
 };
 
-// ---- spellings
-// ----------------------------------------------------------------------------------- The names
-// used in the database, logs and JSON: the enumerators' own, "protected" for protected_. Inline, so
-// the interface target stays header-only.
+// ---- spellings ----------------------------------------------------------------------------------
+// The names used in the database, logs and JSON: the enumerators' own, "protected" for protected_.
+// Inline, so the interface target stays header-only.
 
 namespace detail {
 
@@ -378,8 +374,7 @@ inline Result<StepState> parse_step_state(std::string_view s) {
   return detail::parse_name<StepState>(s, detail::kStepStateNames, "step state");
 }
 
-// ---- the transition tables (diagrams above)
-// -------------------------------------------------------
+// ---- the transition tables (diagrams above) -----------------------------------------------------
 
 constexpr bool is_allowed_transition(AppState from, AppState to) noexcept {
   using S = AppState;

@@ -21,8 +21,7 @@ using dr::state::testing::TempDir;
 
 namespace {
 
-// ---- kill -9
-// --------------------------------------------------------------------------------------
+// ---- kill -9 ------------------------------------------------------------------------------------
 
 // A deterministic sequence of writes, as an agent makes them: per app, create it, store both
 // descriptions, start a protect job, journal three steps, set its mirror pairs, mark it
@@ -158,8 +157,7 @@ KillResult run_and_kill(const std::string& path, int kill_after) {
   return result;
 }
 
-// ---- the fault sweep
-// ------------------------------------------------------------------------------
+// ---- the fault sweep ----------------------------------------------------------------------------
 
 // The outside world a job acts on (libvirt, Ceph): which side effects happened, and how often the
 // workflow invoked each one. Lives in the test process, so it survives a "restart" of the agent.

@@ -57,8 +57,7 @@ struct Fixture {
 
 }  // namespace
 
-// ---- apps
-// -----------------------------------------------------------------------------------------
+// ---- apps ---------------------------------------------------------------------------------------
 
 TEST_CASE("an app is created at version 1 and reads back field by field", "[integration][sqlite]") {
   Fixture f;
@@ -225,8 +224,7 @@ TEST_CASE("removing an app removes its descriptions and pairs and keeps its jobs
   }
 }
 
-// ---- descriptions
-// ---------------------------------------------------------------------------------
+// ---- descriptions -------------------------------------------------------------------------------
 
 TEST_CASE("every description version is kept, by kind and generation", "[integration][sqlite]") {
   Fixture f;
@@ -298,8 +296,7 @@ TEST_CASE("description errors: unknown app, not JSON, negative generation, nothi
   CHECK(f.store->list_descriptions("nope", DescriptionKind::first).error().code == Errc::not_found);
 }
 
-// ---- mirror pairs
-// ---------------------------------------------------------------------------------
+// ---- mirror pairs -------------------------------------------------------------------------------
 
 TEST_CASE("replacing mirror pairs keeps the status of kept pairs only", "[integration][sqlite]") {
   Fixture f;
@@ -366,8 +363,7 @@ TEST_CASE("mirror pair errors name the pair", "[integration][sqlite]") {
   CHECK(f.store->mirror_pairs("app1")->size() == 1);  // the failed calls changed nothing
 }
 
-// ---- jobs
-// -----------------------------------------------------------------------------------------
+// ---- jobs ---------------------------------------------------------------------------------------
 
 TEST_CASE("the same request twice starts one job", "[integration][sqlite]") {
   Fixture f;
@@ -508,8 +504,7 @@ TEST_CASE("unfinished jobs are the pending and running ones, oldest first",
   CHECK(f.store->list_jobs("nope")->empty());
 }
 
-// ---- the step journal
-// -----------------------------------------------------------------------------
+// ---- the step journal ---------------------------------------------------------------------------
 
 TEST_CASE("a step records its intent before and its result after", "[integration][sqlite]") {
   Fixture f;
@@ -613,8 +608,7 @@ TEST_CASE("step journal errors: no intent, job not running, unknown job, detail 
   CHECK(f.store->steps(4242).error().code == Errc::not_found);
 }
 
-// ---- webhooks
-// -------------------------------------------------------------------------------------
+// ---- webhooks -----------------------------------------------------------------------------------
 
 TEST_CASE("a webhook key is new once until it expires", "[integration][sqlite]") {
   Fixture f;
@@ -632,8 +626,7 @@ TEST_CASE("a webhook key is new once until it expires", "[integration][sqlite]")
   CHECK(f.store->remember_webhook("k", 0s).error().code == Errc::invalid_argument);
 }
 
-// ---- threads and memory
-// ---------------------------------------------------------------------------
+// ---- threads and memory -------------------------------------------------------------------------
 
 TEST_CASE("calls from several threads at once are serialised", "[integration][sqlite]") {
   Fixture f;
