@@ -21,6 +21,7 @@ auto find_value(const Map& map, const typename Map::key_type& key)
 
 SourceIndex::SourceIndex(const model::FirstDescription& first) {
   vms_.reserve(first.vms.size());
+  disks_.reserve(first.vms.size() * 2);
   for (std::size_t i = 0; i < first.vms.size(); ++i) {
     const auto& vm = first.vms[i];
     vms_.emplace(vm.id, i);
