@@ -20,5 +20,6 @@ seeds=("$src/tests/fixtures/descriptions")
 # read first, so a seed that breaks a property fails the run too.
 echo "fuzz_documents: running ${seconds}s"
 "$build/bin/fuzz_documents" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+  -dict="$src/tests/fuzz/documents.dict" \
   -print_final_stats=1 "$corpus" "${seeds[@]}" 2>&1 | tail -n 25
 exit "${PIPESTATUS[0]}"
