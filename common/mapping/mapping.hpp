@@ -17,19 +17,23 @@ namespace dr::mapping {
 
 // Generates the second description. Deterministic: equal inputs give equal outputs (and so
 // byte-identical canonical JSON).
-//  - one backup network per source network the app uses: switch from the policy's rule, else
-//    defaultSwitch, else the source switch; VLAN, portgroup and subnets from the rule, else kept;
+//  - one backup network per source network (the first description lists the networks the app
+//    uses), with the source's id: switch from the policy's rule, else defaultSwitch, else the
+//    source switch; VLAN, portgroup and subnets from the rule, else kept; a subnet rule without a
+//    gateway moves the source gateway into the new subnet, keeping its host part;
 //  - one backup VM per source VM: same id, name and boot order; spec scaled by the policy's
 //    percentages (rounded up, at least 1 vCPU and 1 MiB); disks with mapped pools and the same
-//    image names; NICs keep their MACs;
+//    image names and sizes; NICs keep their MACs;
 //  - a NIC known only by its address goes to the network whose subnet holds it (exactly one
 //    must); addresses are kept or translated into the mapped subnet (policy `ip`);
 //  - one replication pair per disk, mode and interval from the policy.
 // The DR site name is the policy's `site`, else the inventory's, else "<source site>-dr".
-// With an inventory the result is also validated against it.
-// Returns every problem found (pointers into the first description for input problems, into the
-// policy as "/policy/..." for policy problems, into the second description for inventory
-// clashes).
+// The result is then validated (against the inventory too, if given) and refused if it has any
+// problem, so a generated description always passes validate().
+// Returns every problem found: policy problems at "/policy/...", input problems at pointers into
+// the first description, and the validator's problems at pointers into the would-be second
+// description. The second description keeps the first's order (backup VM i backs source VM i,
+// with its disks and NICs in the same places), so "/vms/2/nics/1" names the same NIC in both.
 model::Parsed<model::SecondDescription> generate(const model::FirstDescription& first,
                                                  const model::MappingPolicy& policy,
                                                  const model::Inventory* inventory = nullptr);
