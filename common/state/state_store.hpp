@@ -327,6 +327,19 @@ inline constexpr const char* kJobStateNames[] = {"pending", "running", "succeede
                                                  "cancelled"};
 inline constexpr const char* kStepStateNames[] = {"intent_recorded", "done", "failed"};
 
+// One name per enumerator, in declaration order: a new enumerator without its name fails here.
+template <auto Last, std::size_t N>
+constexpr bool names_all(const char* const (&)[N]) {
+  return static_cast<std::size_t>(Last) + 1 == N;
+}
+static_assert(names_all<AppRole::registered_replica>(kAppRoleNames));
+static_assert(names_all<AppState::failed>(kAppStateNames));
+static_assert(names_all<DescriptionKind::second>(kDescriptionKindNames));
+static_assert(names_all<MirrorMode::journal>(kMirrorModeNames));
+static_assert(names_all<JobType::drill_cleanup>(kJobTypeNames));
+static_assert(names_all<JobState::cancelled>(kJobStateNames));
+static_assert(names_all<StepState::failed>(kStepStateNames));
+
 }  // namespace detail
 
 constexpr const char* to_string(AppRole v) noexcept {

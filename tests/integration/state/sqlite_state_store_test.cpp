@@ -678,3 +678,33 @@ TEST_CASE("an in-memory store serves workflow unit tests", "[integration][sqlite
   auto other = open_or_fail(":memory:");
   CHECK(other->list_apps()->empty());
 }
+
+TEST_CASE("a value this build does not know, found in the database, is internal",
+          "[integration][sqlite]") {
+  Fixture f;
+  f.create("app1");
+  auto job = f.store->create_job("app1", JobType::protect, std::nullopt, "{}");
+  REQUIRE(job);
+  {
+    RawDb raw(f.dir.file("state.db"));
+    raw.exec("UPDATE apps SET state = 'levitating'; UPDATE jobs SET type = 'teleport'");
+  }
+  auto app = f.store->get_app("app1");
+  REQUIRE_FALSE(app);
+  CHECK(app.error().code == Errc::internal);
+  CHECK_THAT(app.error().message, Catch::Contains("app 'app1'") && Catch::Contains("levitating"));
+  auto j = f.store->get_job(job->job.id);
+  REQUIRE_FALSE(j);
+  CHECK(j.error().code == Errc::internal);
+  CHECK_THAT(j.error().message, Catch::Contains("teleport"));
+  CHECK(f.store->list_apps().error().code == Errc::internal);
+}
+
+TEST_CASE("every call that takes an id refuses an empty one", "[integration][sqlite]") {
+  Fixture f;
+  CHECK(f.store->delete_app("", 1).error().code == Errc::invalid_argument);
+  CHECK(f.store->put_description("", DescriptionKind::first, 1, "{}").error().code ==
+        Errc::invalid_argument);
+  CHECK(f.store->replace_mirror_pairs("", {}).error().code == Errc::invalid_argument);
+  CHECK(f.store->list_apps()->empty());
+}
