@@ -1,0 +1,234 @@
+#include "virt/capture.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <map>
+
+#include "model/net_address.hpp"
+
+namespace dr::virt {
+namespace {
+
+constexpr std::int64_t kGiB = 1024LL * 1024 * 1024;
+
+std::string network_key(const std::string& sw, const std::optional<std::string>& pg) {
+  return pg ? sw + "." + *pg : sw;
+}
+
+std::string where(const std::string& sw, const std::optional<std::string>& pg) {
+  return "network '" + sw + "'" + (pg ? " portgroup '" + *pg + "'" : std::string());
+}
+
+class Capturer {
+ public:
+  Capturer(Hypervisor& hv, std::string app_id, const CaptureOptions& options)
+      : hv_(hv), app_id_(std::move(app_id)), options_(options) {}
+
+  Result<model::FirstDescription> run() {
+    auto statuses = hv_.list_domains();
+    if (!statuses) return statuses.error();
+    std::vector<std::pair<DomainDef, DomainState>> members;
+    for (const auto& status : *statuses) {
+      auto def = hv_.get_domain(status.name);
+      if (!def) {
+        if (def.error().code == Errc::not_found) continue;  // undefined meanwhile
+        return def.error();
+      }
+      if (def->membership && def->membership->app_id == app_id_) {
+        members.emplace_back(std::move(*def), status.state);
+      }
+    }
+    if (members.empty()) {
+      return fail(Errc::not_found, "app '" + app_id_ + "': no domain carries its drpair metadata");
+    }
+    std::sort(members.begin(), members.end(),
+              [](const auto& a, const auto& b) { return a.first.uuid < b.first.uuid; });
+
+    model::FirstDescription out;
+    out.app.id = app_id_;
+    out.app.site = options_.site;
+    out.app.captured_at = options_.captured_at ? *options_.captured_at : utc_now_rfc3339();
+    const Membership& first = *members.front().first.membership;
+    out.app.generation = first.generation;
+    for (const auto& [def, state] : members) {
+      const Membership& m = *def.membership;
+      if (m.generation != first.generation) {
+        return fail(Errc::failed_precondition,
+                    "app '" + app_id_ + "': domains disagree on the generation ('" +
+                        members.front().first.name + "' has " + std::to_string(first.generation) +
+                        ", '" + def.name + "' has " + std::to_string(m.generation) + ")");
+      }
+      if (!out.app.name.empty() || !m.app_name) continue;
+      out.app.name = *m.app_name;
+    }
+    if (out.app.name.empty()) out.app.name = app_id_;
+
+    // The networks the app declares, across all its domains.
+    for (const auto& [def, state] : members) {
+      for (const auto& n : def.membership->networks) {
+        const std::string key = network_key(n.switch_name, n.portgroup);
+        if (declared_.count(key) == 0) {
+          declared_.emplace(key, n);
+          declared_order_.push_back(key);
+        }
+      }
+    }
+
+    for (const auto& [def, state] : members) {
+      auto vm = capture_vm(def, state);
+      if (!vm) return vm.error();
+      out.vms.push_back(std::move(*vm));
+    }
+    for (const auto& key : declared_order_) {
+      if (networks_.count(key) != 0) continue;
+      const DeclaredNetwork& d = declared_.at(key);
+      if (auto added = add_network(d.switch_name, d.portgroup, "app '" + app_id_ + "'"); !added) {
+        return added.error();
+      }
+    }
+    for (const auto& key : network_order_) out.networks.push_back(networks_.at(key));
+    return out;
+  }
+
+ private:
+  Result<model::SourceVm> capture_vm(const DomainDef& def, DomainState state) {
+    model::SourceVm vm;
+    vm.id = def.uuid;
+    vm.name = def.name;
+    vm.spec.vcpus = def.vcpus;
+    vm.spec.memory_mib = def.memory_mib;
+    vm.boot_order = def.membership->boot_order;
+    const std::string dom = "domain '" + def.name + "'";
+    for (const auto& disk : def.disks) {
+      if (!disk.rbd) {
+        // An empty CD-ROM or floppy drive holds no data to protect.
+        if (disk.device != "disk" && disk.other_source.empty()) continue;
+        return fail(Errc::failed_precondition,
+                    dom + ": disk '" + disk.target + "' (" +
+                        (disk.other_source.empty() ? "no source" : disk.other_source) +
+                        ") is not an RBD disk and cannot be protected");
+      }
+      model::Disk d{disk.target, disk.pool.empty() ? "rbd" : disk.pool, disk.image, std::nullopt};
+      auto bytes = hv_.rbd_image_bytes(d.pool, d.image);
+      if (!bytes) return bytes.error();
+      if (*bytes) d.size_gib = (**bytes + kGiB - 1) / kGiB;
+      vm.disks.push_back(std::move(d));
+    }
+    std::optional<std::vector<InterfaceAddress>> observed;
+    for (const auto& nic : def.nics) {
+      model::SourceNic out;
+      out.mac = nic.mac;
+      for (const auto& d : def.membership->nics) {
+        if (d.mac == nic.mac) out.ip = d.ip;
+      }
+      if (!out.ip && state == DomainState::running) {
+        if (!observed) {
+          auto addrs = hv_.interface_addresses(def.name);
+          if (!addrs) return addrs.error();
+          observed = std::move(*addrs);
+        }
+        for (const auto& a : *observed) {
+          if (!out.ip && model::canonical_mac(a.mac).value_or(a.mac) == nic.mac) out.ip = a.ip;
+        }
+      }
+      const std::string which = dom + ": NIC " + nic.mac;
+      if (nic.kind != NicKind::network) {
+        if (!out.ip) {
+          return fail(Errc::failed_precondition,
+                      which + " is not on a libvirt network (" +
+                          (nic.kind == NicKind::bridge ? "bridge '" + nic.bridge + "'" : nic.bridge) +
+                          ") and the metadata declares no address for it");
+        }
+        vm.nics.push_back(std::move(out));
+        continue;
+      }
+      const std::string key = network_key(nic.network, nic.portgroup);
+      if (!declared_.empty() && declared_.count(key) == 0) {
+        return fail(Errc::failed_precondition, which + " is on " + where(nic.network, nic.portgroup) +
+                                                   ", which app '" + app_id_ + "' does not declare");
+      }
+      auto id = add_network(nic.network, nic.portgroup, which);
+      if (!id) return id.error();
+      out.network = *id;
+      vm.nics.push_back(std::move(out));
+    }
+    return vm;
+  }
+
+  // Adds the source network for (switch, portgroup) once; returns its id.
+  Result<std::string> add_network(const std::string& sw, const std::optional<std::string>& pg,
+                                  const std::string& user) {
+    const std::string key = network_key(sw, pg);
+    if (const auto it = networks_.find(key); it != networks_.end()) return it->second.id;
+    auto net = hv_.get_network(sw);
+    if (!net) {
+      if (net.error().code == Errc::not_found) {
+        return fail(Errc::not_found, user + " uses " + where(sw, std::nullopt) +
+                                         ", which does not exist (" + net.error().message + ")");
+      }
+      return net.error();
+    }
+    model::SourceNetwork out;
+    const auto declared = declared_.find(key);
+    const DeclaredNetwork* d = declared == declared_.end() ? nullptr : &declared->second;
+    out.id = d != nullptr && d->id ? *d->id : key;
+    out.name = d != nullptr && d->name ? *d->name : (pg ? *pg : sw);
+    out.switch_name = sw;
+    out.portgroup = pg;
+    out.vlan = net->vlan;
+    if (pg) {
+      const auto it = std::find_if(net->portgroups.begin(), net->portgroups.end(),
+                                   [&](const PortgroupDef& p) { return p.name == *pg; });
+      if (it == net->portgroups.end()) {
+        return fail(Errc::not_found,
+                    user + " uses " + where(sw, pg) + ", but that portgroup does not exist");
+      }
+      if (it->vlan) out.vlan = it->vlan;
+    }
+    const DeclaredPortgroup* site =
+        pg && options_.config != nullptr ? declared_portgroup(*options_.config, sw, *pg) : nullptr;
+    if (site != nullptr) {
+      out.subnets = site->subnets;
+    } else if (d != nullptr && !d->subnets.empty()) {
+      for (const auto& s : d->subnets) out.subnets.push_back({s.cidr, s.gateway});
+    } else {
+      for (const auto& ip : net->ips) {
+        const auto addr = model::Ipv4::parse(ip.address);
+        if (!addr || ip.prefix < 0 || ip.prefix > 32) continue;
+        const std::uint32_t mask = ip.prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - ip.prefix);
+        const model::Cidr cidr(model::Ipv4(addr->value() & mask), ip.prefix);
+        out.subnets.push_back({cidr.to_string(), ip.address});
+      }
+    }
+    networks_.emplace(key, out);
+    network_order_.push_back(key);
+    return out.id;
+  }
+
+  Hypervisor& hv_;
+  std::string app_id_;
+  const CaptureOptions& options_;
+  std::map<std::string, DeclaredNetwork> declared_;
+  std::vector<std::string> declared_order_;
+  std::map<std::string, model::SourceNetwork> networks_;
+  std::vector<std::string> network_order_;
+};
+
+}  // namespace
+
+std::string utc_now_rfc3339() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<model::FirstDescription> capture(Hypervisor& hypervisor, const std::string& app_id,
+                                        const CaptureOptions& options) {
+  return Capturer(hypervisor, app_id, options).run();
+}
+
+}  // namespace dr::virt

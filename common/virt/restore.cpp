@@ -1,0 +1,657 @@
+#include "virt/restore.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "model/json_io.hpp"
+
+namespace dr::virt {
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// A step's recorded detail (a wrapper: json converts implicitly to anything, Result would not know
+// which alternative it is).
+struct Detail {
+  json j;
+};
+
+std::int64_t ms_since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+std::string where(const std::string& sw, const std::optional<std::string>& pg) {
+  return "network '" + sw + "'" + (pg ? " portgroup '" + *pg + "'" : std::string());
+}
+
+std::string vlan_text(const std::optional<int>& vlan) {
+  return vlan ? std::to_string(*vlan) : std::string("none");
+}
+
+bool is_uuid(const std::string& text) {
+  static const std::regex re(
+      "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
+  return std::regex_match(text, re);
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+const PortgroupDef* find_portgroup(const NetworkDef& net, const std::string& name) {
+  for (const auto& pg : net.portgroups) {
+    if (pg.name == name) return &pg;
+  }
+  return nullptr;
+}
+
+// Where a backup network lives at this site, as ensure-network recorded it.
+struct Binding {
+  std::string switch_name;
+  std::optional<std::string> portgroup;
+  std::optional<int> vlan;
+  std::string created;  // "network", "portgroup" or ""
+};
+
+json binding_json(const Binding& b) {
+  json j{{"switch", b.switch_name}, {"created", b.created}};
+  if (b.portgroup) j["portgroup"] = *b.portgroup;
+  if (b.vlan) j["vlan"] = *b.vlan;
+  return j;
+}
+
+Binding binding_from(const json& j) {
+  Binding b;
+  b.switch_name = j.value("switch", "");
+  if (j.contains("portgroup")) b.portgroup = j["portgroup"].get<std::string>();
+  if (j.contains("vlan")) b.vlan = j["vlan"].get<int>();
+  b.created = j.value("created", "");
+  return b;
+}
+
+class Run {
+ public:
+  Run(const model::SecondDescription& second, const SiteConfig& config, Hypervisor& hv,
+      HypervisorFactory& workers, RestoreJournal& journal)
+      : second_(second), config_(config), hv_(hv), workers_(workers), journal_(journal) {
+    report_.app = second.app.id;
+  }
+
+  RestoreReport run() {
+    const Status status = steps();
+    read_back();
+    return std::move(report_);
+  }
+
+ private:
+  // One journaled step: skipped when done before (its detail reused), else intent, body, result.
+  Result<Detail> step(const std::string& name, const std::function<Result<Detail>()>& body) {
+    const auto start = Clock::now();
+    auto previous = journal_.find(name);
+    if (!previous) return failed(name, previous.error());
+    if (*previous && (*previous)->state == JournalState::done) {
+      report_.steps.push_back({name, ms_since(start), true});
+      return Detail{json::parse((*previous)->detail_json, nullptr, false)};
+    }
+    if (auto r = journal_.record_intent(name); !r) return failed(name, r.error());
+    auto detail = body();
+    if (!detail) {
+      // Best effort: the step stays "intent" if even this fails, and is redone on resume.
+      (void)journal_.record_failed(name, detail.error());
+      report_.steps.push_back({name, ms_since(start), false});
+      return failed(name, detail.error());
+    }
+    if (auto r = journal_.record_done(name, detail->j.dump()); !r) return failed(name, r.error());
+    report_.steps.push_back({name, ms_since(start), false});
+    return detail;
+  }
+
+  Error failed(const std::string& name, Error error) {
+    if (!report_.failure) report_.failure = StepFailure{name, error};
+    return error;
+  }
+
+  Status steps() {
+    auto begun = step("begin", [&]() -> Result<Detail> {
+      return Detail{json{{"app", second_.app.id},
+                          {"sourceGeneration", second_.app.source_generation},
+                          {"site", second_.app.site}}};
+    });
+    if (!begun) return begun.error();
+    if (begun->j.value("app", "") != second_.app.id ||
+        begun->j.value("sourceGeneration", std::int64_t{-1}) != second_.app.source_generation) {
+      return failed("begin", fail(Errc::failed_precondition,
+                                  "the restore journal belongs to app '" +
+                                      begun->j.value("app", "") + "' generation " +
+                                      std::to_string(begun->j.value("sourceGeneration", -1)) +
+                                      ", not app '" + second_.app.id + "' generation " +
+                                      std::to_string(second_.app.source_generation)));
+    }
+    for (const auto& net : second_.networks) {
+      auto inspected = step("inspect-network:" + net.id, [&] { return inspect(net); });
+      if (!inspected) return inspected.error();
+      auto ensured =
+          step("ensure-network:" + net.id, [&] { return ensure(net, inspected->j); });
+      if (!ensured) return ensured.error();
+      bindings_[net.id] = binding_from(ensured->j);
+    }
+    if (auto seen = snapshot(); !seen) return failed("define-domains", seen.error());
+    for (const auto& vm : second_.vms) {
+      auto defined = step("define-domain:" + vm.name, [&] { return define(vm); });
+      if (!defined) return defined.error();
+    }
+    std::map<int, std::vector<const model::BackupVm*>> groups;
+    std::vector<const model::BackupVm*> unordered;
+    for (const auto& vm : second_.vms) {
+      if (vm.boot_order) groups[*vm.boot_order].push_back(&vm);
+      else unordered.push_back(&vm);
+    }
+    for (const auto& [order, vms] : groups) {
+      auto started = step("start-group:" + std::to_string(order), [&] { return start(vms); });
+      if (!started) return started.error();
+    }
+    if (!unordered.empty()) {
+      auto started = step("start-group:unordered", [&] { return start(unordered); });
+      if (!started) return started.error();
+    }
+    return {};
+  }
+
+  // ---- networks
+
+  Result<Detail> inspect(const model::BackupNetwork& net) {
+    json found{{"switch", net.switch_name}};
+    if (net.portgroup) found["portgroup"] = *net.portgroup;
+    auto existing = hv_.get_network(net.switch_name);
+    if (!existing) {
+      if (existing.error().code != Errc::not_found) return existing.error();
+      if (!config_.create_networks || !template_for(config_, net.switch_name)) {
+        return fail(Errc::failed_precondition,
+                    "backup network '" + net.id + "': switch '" + net.switch_name +
+                        "' does not exist at this site and the site config does not allow "
+                        "creating it (networks.create and a template)");
+      }
+      found["networkExisted"] = false;
+      found["portgroupExisted"] = false;
+      return Detail{found};
+    }
+    found["networkExisted"] = true;
+    if (!net.portgroup) {
+      if (net.vlan && existing->vlan != net.vlan) {
+        return fail(Errc::already_exists,
+                    "backup network '" + net.id + "': " + where(net.switch_name, std::nullopt) +
+                        " has VLAN " + vlan_text(existing->vlan) + ", the restore needs " +
+                        vlan_text(net.vlan));
+      }
+      found["portgroupExisted"] = true;
+      return Detail{found};
+    }
+    const PortgroupDef* pg = find_portgroup(*existing, *net.portgroup);
+    if (pg != nullptr && pg->vlan != net.vlan) {
+      return fail(Errc::already_exists,
+                  "backup network '" + net.id + "': " + where(net.switch_name, net.portgroup) +
+                      " exists with VLAN " + vlan_text(pg->vlan) + ", the restore needs " +
+                      vlan_text(net.vlan) + "; not changed");
+    }
+    found["portgroupExisted"] = pg != nullptr;
+    return Detail{found};
+  }
+
+  Result<Detail> ensure(const model::BackupNetwork& net, const json& inspected) {
+    Binding b{net.switch_name, net.portgroup, net.vlan, ""};
+    if (!inspected.value("networkExisted", true)) b.created = "network";
+    else if (!inspected.value("portgroupExisted", true)) b.created = "portgroup";
+    const std::string what = "backup network '" + net.id + "'";
+    auto existing = hv_.get_network(net.switch_name);
+    if (!existing && existing.error().code != Errc::not_found) return existing.error();
+    if (!existing) {
+      const auto tmpl = template_for(config_, net.switch_name);
+      if (!tmpl) return fail(Errc::failed_precondition, what + ": no network template");
+      NetworkDef def;
+      def.name = net.switch_name;
+      std::string bridge = tmpl->bridge;
+      if (const auto at = bridge.find("{switch}"); at != std::string::npos) {
+        bridge.replace(at, 8, net.switch_name);
+      }
+      def.bridge = bridge;
+      if (tmpl->kind == SwitchKind::openvswitch) {
+        def.forward_mode = "bridge";
+        def.virtualport = "openvswitch";
+      }
+      if (net.portgroup) def.portgroups.push_back({*net.portgroup, net.vlan, false});
+      else def.vlan = net.vlan;
+      if (auto created = hv_.create_network(def); !created) {
+        return fail(created.error().code, what + ": " + created.error().message);
+      }
+      return Detail{binding_json(b)};
+    }
+    if (!net.portgroup) return Detail{binding_json(b)};
+    const PortgroupDef* pg = find_portgroup(*existing, *net.portgroup);
+    if (pg == nullptr) {
+      if (auto added = hv_.add_portgroup(net.switch_name, {*net.portgroup, net.vlan, false});
+          !added) {
+        return fail(added.error().code, what + ": " + added.error().message);
+      }
+    } else if (pg->vlan != net.vlan) {
+      return fail(Errc::already_exists, what + ": " + where(net.switch_name, net.portgroup) +
+                                            " has VLAN " + vlan_text(pg->vlan) +
+                                            " (changed meanwhile), the restore needs " +
+                                            vlan_text(net.vlan));
+    }
+    return Detail{binding_json(b)};
+  }
+
+  // ---- domains
+
+  // Every switch and domain as libvirt has them now: checked before each definition.
+  Status snapshot() {
+    for (const auto& [id, b] : bindings_) {
+      if (switches_.count(b.switch_name) != 0) continue;
+      auto net = hv_.get_network(b.switch_name);
+      if (!net) return net.error();
+      switches_.emplace(b.switch_name, std::move(*net));
+    }
+    auto domains = hv_.list_domains();
+    if (!domains) return domains.error();
+    for (const auto& d : *domains) uuids_[lower(d.uuid)] = d.name;
+    return {};
+  }
+
+  Result<Detail> define(const model::BackupVm& vm) {
+    const std::string what = "domain '" + vm.name + "'";
+    if (!is_uuid(vm.id)) {
+      return fail(Errc::invalid_argument, what + ": backup VM id '" + vm.id + "' is not a UUID");
+    }
+    if (const auto it = uuids_.find(lower(vm.id)); it != uuids_.end() && it->second != vm.name) {
+      return fail(Errc::already_exists, what + ": UUID " + vm.id + " is taken by domain '" +
+                                            it->second + "'; not overwritten");
+    }
+    auto status = hv_.domain_status(vm.name);
+    if (!status && status.error().code != Errc::not_found) return status.error();
+    std::optional<Membership> earlier;
+    if (status) {
+      if (lower(status->uuid) != lower(vm.id)) {
+        return fail(Errc::already_exists, what + " exists with UUID " + status->uuid +
+                                              ", not " + vm.id + "; not overwritten");
+      }
+      auto existing = hv_.get_domain(vm.name);
+      if (!existing) return existing.error();
+      if (!existing->membership || existing->membership->app_id != second_.app.id) {
+        return fail(Errc::already_exists,
+                    what + " exists and belongs to " +
+                        (existing->membership ? "app '" + existing->membership->app_id + "'"
+                                              : std::string("no drpair app")) +
+                        "; not overwritten");
+      }
+      earlier = existing->membership;
+    }
+    DomainDef def;
+    def.name = vm.name;
+    def.uuid = vm.id;
+    def.type = config_.domain_type;
+    def.vcpus = vm.spec.vcpus;
+    def.memory_mib = vm.spec.memory_mib;
+    for (const auto& d : vm.disks) {
+      DiskDef disk;
+      disk.target = d.target;
+      disk.rbd = true;
+      disk.pool = d.pool;
+      disk.image = d.image;
+      disk.monitors = config_.ceph.monitors;
+      disk.auth_user = config_.ceph.user;
+      disk.secret_uuid = config_.ceph.secret_uuid;
+      disk.config_file = config_.ceph.client_conf;
+      def.disks.push_back(std::move(disk));
+    }
+    Membership m;
+    m.app_id = second_.app.id;
+    m.app_name = second_.app.name;
+    m.generation = second_.app.source_generation;
+    m.boot_order = vm.boot_order;
+    m.source_site = second_.app.source_site;
+    m.source_vm = vm.source;
+    for (const auto& nic : vm.nics) {
+      const auto b = bindings_.find(nic.network);
+      if (b == bindings_.end()) {
+        return fail(Errc::invalid_argument, what + ": NIC " + nic.mac + " names network '" +
+                                                nic.network +
+                                                "', which is not a backup network of the app");
+      }
+      const Binding& binding = b->second;
+      // libvirt checks neither (the test driver) or only the network (QEMU: an unknown portgroup
+      // is silently ignored and the NIC lands untagged), so this check is the only one.
+      const auto sw = switches_.find(binding.switch_name);
+      if (sw == switches_.end()) {
+        return fail(Errc::not_found, what + ": NIC " + nic.mac + ": " +
+                                         where(binding.switch_name, std::nullopt) +
+                                         " does not exist");
+      }
+      if (binding.portgroup && find_portgroup(sw->second, *binding.portgroup) == nullptr) {
+        return fail(Errc::not_found, what + ": NIC " + nic.mac + ": " +
+                                         where(binding.switch_name, binding.portgroup) +
+                                         " does not exist");
+      }
+      NicDef n;
+      n.mac = nic.mac;
+      n.kind = NicKind::network;
+      n.network = binding.switch_name;
+      n.portgroup = binding.portgroup;
+      def.nics.push_back(std::move(n));
+      if (nic.ip) m.nics.push_back({nic.mac, *nic.ip});
+    }
+    for (const auto& net : second_.networks) {
+      const Binding& b = bindings_.at(net.id);
+      DeclaredNetwork d;
+      d.id = net.id;
+      d.name = net.name;
+      d.switch_name = b.switch_name;
+      d.portgroup = b.portgroup;
+      d.vlan = b.vlan;
+      d.created = b.created;
+      // A restore redone with a new journal finds what the first one created as existing: the
+      // domain's earlier record of what was created must survive, or teardown would leave it.
+      if (d.created.empty() && earlier) {
+        for (const auto& e : earlier->networks) {
+          if (e.switch_name == d.switch_name && e.portgroup == d.portgroup) d.created = e.created;
+        }
+      }
+      for (const auto& s : net.subnets) d.subnets.push_back({s.cidr, s.gateway});
+      m.networks.push_back(std::move(d));
+    }
+    def.membership = std::move(m);
+    auto defined = hv_.define_domain(def);
+    if (!defined) return defined.error();
+    uuids_[lower(vm.id)] = vm.name;
+    return Detail{json{{"uuid", defined->uuid}}};
+  }
+
+  // ---- starts
+
+  Result<Detail> start(const std::vector<const model::BackupVm*>& vms) {
+    const std::size_t workers =
+        std::min<std::size_t>(vms.size(), static_cast<std::size_t>(config_.parallelism));
+    std::atomic<std::size_t> next{0};
+    std::mutex mutex;
+    std::optional<Error> first_error;
+    json done = json::array();
+    auto work = [&] {
+      auto conn = workers_();
+      for (std::size_t i = next++; i < vms.size(); i = next++) {
+        const auto start = Clock::now();
+        Status s = conn ? start_one(**conn, vms[i]->name) : Status(conn.error());
+        std::lock_guard lock(mutex);
+        if (!s) {
+          if (!first_error) first_error = s.error();
+        } else {
+          done.push_back({{"name", vms[i]->name}, {"ms", ms_since(start)}});
+        }
+      }
+    };
+    if (workers <= 1) {
+      work();
+    } else {
+      std::vector<std::jthread> threads;
+      for (std::size_t w = 0; w < workers; ++w) threads.emplace_back(work);
+    }
+    if (first_error) return *first_error;
+    return Detail{json{{"vms", done}}};
+  }
+
+  Status start_one(Hypervisor& hv, const std::string& name) {
+    auto status = hv.domain_status(name);
+    if (!status) return status.error();
+    if (status->state != DomainState::running) {
+      if (auto started = hv.start_domain(name); !started) {
+        // Started by an earlier attempt or someone else meanwhile: fine if it now runs.
+        if (started.error().code != Errc::failed_precondition) return started.error();
+      }
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(config_.start_timeout_seconds);
+    for (auto pause = std::chrono::milliseconds(5);; pause = std::min(pause * 2, decltype(pause)(200))) {
+      auto now = hv.domain_status(name);
+      if (!now) return now.error();
+      if (now->state == DomainState::running) return {};
+      if (now->state == DomainState::shutoff && Clock::now() > deadline) break;
+      if (Clock::now() > deadline) break;
+      std::this_thread::sleep_for(pause);  // bounded polling for a state libvirt reports
+    }
+    return fail(Errc::deadline_exceeded, "domain '" + name + "' is not running after " +
+                                             std::to_string(config_.start_timeout_seconds) + " s");
+  }
+
+  // ---- report
+
+  void read_back() {
+    for (const auto& net : second_.networks) {
+      ReportNetwork r{net.id, net.switch_name, net.portgroup, std::nullopt};
+      if (const auto b = bindings_.find(net.id); b != bindings_.end()) {
+        r.switch_name = b->second.switch_name;
+        r.portgroup = b->second.portgroup;
+      }
+      if (auto live = hv_.get_network(r.switch_name)) {
+        r.vlan = live->vlan;
+        if (r.portgroup) {
+          const PortgroupDef* pg = find_portgroup(*live, *r.portgroup);
+          r.vlan = pg != nullptr ? pg->vlan : std::nullopt;
+        }
+      }
+      report_.networks.push_back(std::move(r));
+    }
+    for (const auto& vm : second_.vms) {
+      ReportVm r{vm.name, "missing", {}};
+      if (auto status = hv_.domain_status(vm.name)) {
+        r.state = to_string(status->state);
+        if (auto def = hv_.get_domain(vm.name, status->state == DomainState::running)) {
+          for (const auto& nic : def->nics) {
+            ReportNic n{nic.mac, nic.kind == NicKind::network ? nic.network : nic.bridge,
+                        nic.portgroup};
+            r.nics.push_back(std::move(n));
+          }
+        }
+      }
+      report_.vms.push_back(std::move(r));
+    }
+  }
+
+  const model::SecondDescription& second_;
+  const SiteConfig& config_;
+  Hypervisor& hv_;
+  HypervisorFactory& workers_;
+  RestoreJournal& journal_;
+  RestoreReport report_;
+  std::map<std::string, Binding> bindings_;
+  std::map<std::string, NetworkDef> switches_;
+  std::map<std::string, std::string> uuids_;  // lower-case UUID -> domain name
+};
+
+}  // namespace
+
+bool RestoreReport::ok() const {
+  if (failure) return false;
+  return std::all_of(vms.begin(), vms.end(), [](const ReportVm& v) { return v.state == "running"; });
+}
+
+std::string report_json(const RestoreReport& report) {
+  json out{{"app", report.app}, {"vms", json::array()}, {"networks", json::array()},
+           {"steps", json::array()}};
+  for (const auto& vm : report.vms) {
+    json nics = json::array();
+    for (const auto& n : vm.nics) {
+      json nic{{"mac", n.mac}, {"switch", n.switch_name}};
+      nic["portgroup"] = n.portgroup ? json(*n.portgroup) : json(nullptr);
+      nics.push_back(std::move(nic));
+    }
+    out["vms"].push_back({{"name", vm.name}, {"state", vm.state}, {"nics", std::move(nics)}});
+  }
+  for (const auto& n : report.networks) {
+    json net{{"id", n.id}, {"switch", n.switch_name}};
+    net["portgroup"] = n.portgroup ? json(*n.portgroup) : json(nullptr);
+    net["vlan"] = n.vlan ? json(*n.vlan) : json(nullptr);
+    out["networks"].push_back(std::move(net));
+  }
+  for (const auto& s : report.steps) {
+    json step{{"name", s.name}, {"ms", s.ms}};
+    if (s.skipped) step["skipped"] = true;
+    out["steps"].push_back(std::move(step));
+  }
+  if (report.failure) {
+    out["failed"] = {{"step", report.failure->step},
+                     {"code", to_string(report.failure->error.code)},
+                     {"message", report.failure->error.message}};
+  }
+  return model::to_text(out);
+}
+
+RestoreWorkflow::RestoreWorkflow(const model::SecondDescription& second, const SiteConfig& config,
+                                 Hypervisor& hypervisor, HypervisorFactory workers,
+                                 RestoreJournal& journal)
+    : second_(second),
+      config_(config),
+      hv_(hypervisor),
+      workers_(std::move(workers)),
+      journal_(journal) {}
+
+RestoreReport RestoreWorkflow::run() {
+  return Run(second_, config_, hv_, workers_, journal_).run();
+}
+
+// ---- teardown
+
+Result<TeardownReport> teardown(Hypervisor& hv, const std::string& app_id,
+                                RestoreJournal* journal) {
+  TeardownReport report;
+  auto statuses = hv.list_domains();
+  if (!statuses) return statuses.error();
+  struct Created {
+    std::string switch_name;
+    std::optional<std::string> portgroup;
+    std::string what;
+  };
+  std::vector<Created> created;
+  auto note = [&](const std::string& sw, const std::optional<std::string>& pg,
+                  const std::string& what) {
+    if (what.empty()) return;
+    for (const auto& c : created) {
+      if (c.switch_name == sw && c.portgroup == pg) return;
+    }
+    created.push_back({sw, pg, what});
+  };
+  // The NICs of the domains that stay, to keep what they still use.
+  std::vector<std::pair<std::string, std::optional<std::string>>> in_use;
+  for (const auto& s : *statuses) {
+    auto def = hv.get_domain(s.name);
+    if (!def) {
+      if (def.error().code == Errc::not_found) continue;
+      return def.error();
+    }
+    const bool ours = def->membership && def->membership->app_id == app_id &&
+                      def->membership->source_site.has_value();
+    if (!ours) {
+      for (const auto& nic : def->nics) {
+        if (nic.kind == NicKind::network) in_use.emplace_back(nic.network, nic.portgroup);
+      }
+      continue;
+    }
+    for (const auto& n : def->membership->networks) note(n.switch_name, n.portgroup, n.created);
+    if (s.state != DomainState::shutoff) {
+      if (auto r = hv.destroy_domain(s.name); !r && r.error().code != Errc::failed_precondition) {
+        return r.error();
+      }
+    }
+    if (auto r = hv.undefine_domain(s.name); !r && r.error().code != Errc::not_found) {
+      return r.error();
+    }
+    report.domains.push_back(s.name);
+  }
+  if (journal != nullptr) {
+    auto entries = journal->entries();
+    if (!entries) return entries.error();
+    for (const auto& e : *entries) {
+      if (e.step.rfind("ensure-network:", 0) == 0 && e.state == JournalState::done) {
+        const Binding b = binding_from(json::parse(e.detail_json, nullptr, false));
+        note(b.switch_name, b.portgroup, b.created);
+      } else if (e.step.rfind("inspect-network:", 0) == 0 && e.state == JournalState::done) {
+        // Cut off inside ensure-network: what it may have created is known from the inspection.
+        const json j = json::parse(e.detail_json, nullptr, false);
+        std::optional<std::string> pg;
+        if (j.contains("portgroup")) pg = j["portgroup"].get<std::string>();
+        const std::string what = !j.value("networkExisted", true)     ? "network"
+                                 : !j.value("portgroupExisted", true) ? "portgroup"
+                                                                      : "";
+        note(j.value("switch", ""), pg, what);
+      }
+    }
+  }
+  auto used = [&](const std::string& sw, const std::optional<std::string>& pg) {
+    return std::any_of(in_use.begin(), in_use.end(), [&](const auto& u) {
+      return u.first == sw && (!pg || u.second == pg);
+    });
+  };
+  std::set<std::string> networks_to_remove;
+  for (const auto& c : created) {
+    const std::string name = c.switch_name + (c.portgroup ? "/" + *c.portgroup : "");
+    if (used(c.switch_name, c.portgroup)) {
+      report.kept.push_back(name);
+      continue;
+    }
+    if (c.what == "network") {
+      networks_to_remove.insert(c.switch_name);
+      continue;
+    }
+    if (!c.portgroup) continue;
+    auto net = hv.get_network(c.switch_name);
+    if (!net) {
+      if (net.error().code == Errc::not_found) continue;
+      return net.error();
+    }
+    if (find_portgroup(*net, *c.portgroup) == nullptr) continue;
+    if (auto r = hv.remove_portgroup(c.switch_name, *c.portgroup); !r) return r.error();
+    report.portgroups.push_back(name);
+  }
+  for (const auto& sw : networks_to_remove) {
+    auto net = hv.get_network(sw);
+    if (!net) {
+      if (net.error().code == Errc::not_found) continue;
+      return net.error();
+    }
+    // Someone else's portgroups or VMs on a network we created: remove only our portgroups.
+    bool others = used(sw, std::nullopt);
+    for (const auto& pg : net->portgroups) {
+      const bool ours = std::any_of(created.begin(), created.end(), [&](const Created& c) {
+        return c.switch_name == sw && c.portgroup == pg.name;
+      });
+      others = others || !ours;
+    }
+    if (others) {
+      for (const auto& c : created) {
+        if (c.switch_name != sw || !c.portgroup || find_portgroup(*net, *c.portgroup) == nullptr ||
+            used(sw, c.portgroup)) {
+          continue;
+        }
+        if (auto r = hv.remove_portgroup(sw, *c.portgroup); !r) return r.error();
+        report.portgroups.push_back(sw + "/" + *c.portgroup);
+      }
+      report.kept.push_back(sw);
+      continue;
+    }
+    if (auto r = hv.remove_network(sw); !r && r.error().code != Errc::not_found) return r.error();
+    report.networks.push_back(sw);
+  }
+  if (journal != nullptr) {
+    if (auto r = journal->clear(); !r) return r.error();
+  }
+  return report;
+}
+
+}  // namespace dr::virt

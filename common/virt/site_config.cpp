@@ -1,0 +1,240 @@
+#include "virt/site_config.hpp"
+
+#include <initializer_list>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "model/net_address.hpp"
+
+namespace dr::virt {
+namespace {
+
+using json = nlohmann::json;
+using model::pointer_append;
+
+class Reader {
+ public:
+  model::Problems problems;
+
+  void add(std::string ptr, std::string message) {
+    problems.push_back({std::move(ptr), std::move(message)});
+  }
+
+  bool object(const json& v, const std::string& ptr, std::initializer_list<const char*> known) {
+    if (!v.is_object()) {
+      add(ptr, "expected an object");
+      return false;
+    }
+    for (const auto& item : v.items()) {
+      bool found = false;
+      for (const char* k : known) found = found || item.key() == k;
+      if (!found) add(pointer_append(ptr, item.key()), "unknown key '" + item.key() + "'");
+    }
+    return true;
+  }
+
+  std::optional<std::string> string(const json& obj, const std::string& ptr, const char* key,
+                                    bool required) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) {
+      if (required) add(ptr, std::string("missing required field '") + key + "'");
+      return std::nullopt;
+    }
+    if (!it->is_string() || it->get<std::string>().empty()) {
+      add(pointer_append(ptr, key), "expected a non-empty string");
+      return std::nullopt;
+    }
+    return it->get<std::string>();
+  }
+
+  std::optional<std::int64_t> integer(const json& obj, const std::string& ptr, const char* key,
+                                      std::int64_t min, std::int64_t max, bool required) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) {
+      if (required) add(ptr, std::string("missing required field '") + key + "'");
+      return std::nullopt;
+    }
+    if (!it->is_number_integer()) {
+      add(pointer_append(ptr, key), "expected an integer");
+      return std::nullopt;
+    }
+    const auto v = it->get<std::int64_t>();
+    if (v < min || v > max) {
+      add(pointer_append(ptr, key),
+          "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<bool> boolean(const json& obj, const std::string& ptr, const char* key) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return std::nullopt;
+    if (!it->is_boolean()) {
+      add(pointer_append(ptr, key), "expected true or false");
+      return std::nullopt;
+    }
+    return it->get<bool>();
+  }
+
+  const json* array(const json& obj, const std::string& ptr, const char* key) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return nullptr;
+    if (!it->is_array()) {
+      add(pointer_append(ptr, key), "expected an array");
+      return nullptr;
+    }
+    return &*it;
+  }
+
+  void ceph(const json& v, const std::string& ptr, CephAccess& out) {
+    if (!object(v, ptr, {"monitors", "user", "secretUuid", "clientConf"})) return;
+    if (const json* mons = array(v, ptr, "monitors")) {
+      const std::string at = pointer_append(ptr, "monitors");
+      for (std::size_t i = 0; i < mons->size(); ++i) {
+        const std::string mp = pointer_append(at, i);
+        const json& m = (*mons)[i];
+        if (!object(m, mp, {"host", "port"})) continue;
+        RbdMonitor mon;
+        mon.host = string(m, mp, "host", true).value_or("");
+        if (const auto port = integer(m, mp, "port", 1, 65535, false)) {
+          mon.port = static_cast<int>(*port);
+        }
+        out.monitors.push_back(std::move(mon));
+      }
+    }
+    out.user = string(v, ptr, "user", false);
+    if (out.user && out.user->rfind("client.", 0) == 0) {
+      add(pointer_append(ptr, "user"), "the cephx user without 'client.' (libvirt adds it)");
+    }
+    out.secret_uuid = string(v, ptr, "secretUuid", false);
+    static const std::regex uuid_re(
+        "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
+    if (out.secret_uuid && !std::regex_match(*out.secret_uuid, uuid_re)) {
+      add(pointer_append(ptr, "secretUuid"), "not a UUID: '" + *out.secret_uuid + "'");
+    }
+    out.client_conf = string(v, ptr, "clientConf", false);
+    if (out.client_conf && out.client_conf->front() != '/') {
+      add(pointer_append(ptr, "clientConf"), "must be an absolute path");
+    }
+    if (out.secret_uuid && !out.user) add(ptr, "'secretUuid' needs 'user'");
+  }
+
+  void networks(const json& v, const std::string& ptr, SiteConfig& out) {
+    if (!object(v, ptr, {"create", "templates"})) return;
+    out.create_networks = boolean(v, ptr, "create").value_or(false);
+    const json* templates = array(v, ptr, "templates");
+    if (templates == nullptr) return;
+    const std::string at = pointer_append(ptr, "templates");
+    for (std::size_t i = 0; i < templates->size(); ++i) {
+      const std::string tp = pointer_append(at, i);
+      const json& t = (*templates)[i];
+      if (!object(t, tp, {"switch", "kind", "bridge"})) continue;
+      NetworkTemplate nt;
+      nt.switch_name = string(t, tp, "switch", false).value_or("*");
+      if (const auto kind = string(t, tp, "kind", true)) {
+        if (*kind == "openvswitch") nt.kind = SwitchKind::openvswitch;
+        else if (*kind == "isolated") nt.kind = SwitchKind::isolated;
+        else add(pointer_append(tp, "kind"), "expected 'openvswitch' or 'isolated'");
+      }
+      nt.bridge = string(t, tp, "bridge", false).value_or("{switch}");
+      out.network_templates.push_back(std::move(nt));
+    }
+  }
+
+  void portgroups(const json& list, const std::string& at, SiteConfig& out) {
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string pp = pointer_append(at, i);
+      const json& p = list[i];
+      if (!object(p, pp, {"switch", "portgroup", "subnets"})) continue;
+      DeclaredPortgroup d;
+      d.switch_name = string(p, pp, "switch", true).value_or("");
+      d.portgroup = string(p, pp, "portgroup", true).value_or("");
+      const json* subnets = array(p, pp, "subnets");
+      if (subnets == nullptr) add(pp, "missing required field 'subnets'");
+      for (std::size_t s = 0; subnets != nullptr && s < subnets->size(); ++s) {
+        const std::string sp = pointer_append(pointer_append(pp, "subnets"), s);
+        const json& sub = (*subnets)[s];
+        if (!object(sub, sp, {"cidr", "gateway"})) continue;
+        model::Subnet subnet;
+        subnet.cidr = string(sub, sp, "cidr", true).value_or("");
+        if (!subnet.cidr.empty() && !model::Cidr::parse(subnet.cidr)) {
+          add(pointer_append(sp, "cidr"), model::Cidr::why_invalid(subnet.cidr));
+        }
+        subnet.gateway = string(sub, sp, "gateway", false);
+        if (subnet.gateway && !model::Ipv4::parse(*subnet.gateway)) {
+          add(pointer_append(sp, "gateway"), "not an IPv4 address: '" + *subnet.gateway + "'");
+        }
+        d.subnets.push_back(std::move(subnet));
+      }
+      for (std::size_t j = 0; j < out.portgroups.size(); ++j) {
+        if (out.portgroups[j].switch_name == d.switch_name &&
+            out.portgroups[j].portgroup == d.portgroup) {
+          add(pp, "portgroup '" + d.portgroup + "' of switch '" + d.switch_name +
+                      "' declared twice");
+        }
+      }
+      out.portgroups.push_back(std::move(d));
+    }
+  }
+};
+
+}  // namespace
+
+Result<SiteConfig, model::Problems> parse_site_config(std::string_view text) {
+  const json doc = json::parse(text, nullptr, false);
+  if (doc.is_discarded()) return model::Problems{{"", "not valid JSON"}};
+  Reader r;
+  SiteConfig out;
+  if (!r.object(doc, "", {"apiVersion", "kind", "site", "ceph", "domainType", "networks",
+                          "portgroups", "restore"})) {
+    return r.problems;
+  }
+  const auto api = r.string(doc, "", "apiVersion", true);
+  if (api && *api != model::kApiVersion) r.add("/apiVersion", "expected 'drpair/v1'");
+  const auto kind = r.string(doc, "", "kind", true);
+  if (kind && *kind != "SiteConfig") r.add("/kind", "expected 'SiteConfig'");
+  out.site = r.string(doc, "", "site", true).value_or("");
+  if (const auto it = doc.find("ceph"); it != doc.end()) r.ceph(*it, "/ceph", out.ceph);
+  if (const auto type = r.string(doc, "", "domainType", false)) {
+    if (*type != "kvm" && *type != "qemu" && *type != "test") {
+      r.add("/domainType", "expected 'kvm', 'qemu' or 'test'");
+    }
+    out.domain_type = *type;
+  }
+  if (const auto it = doc.find("networks"); it != doc.end()) r.networks(*it, "/networks", out);
+  if (const json* pgs = r.array(doc, "", "portgroups")) r.portgroups(*pgs, "/portgroups", out);
+  if (const auto it = doc.find("restore"); it != doc.end()) {
+    if (r.object(*it, "/restore", {"parallelism", "startTimeoutSeconds"})) {
+      out.parallelism = static_cast<int>(
+          r.integer(*it, "/restore", "parallelism", 1, 64, false).value_or(out.parallelism));
+      out.start_timeout_seconds = static_cast<int>(
+          r.integer(*it, "/restore", "startTimeoutSeconds", 1, 3600, false)
+              .value_or(out.start_timeout_seconds));
+    }
+  }
+  if (!r.problems.empty()) return r.problems;
+  return out;
+}
+
+std::optional<NetworkTemplate> template_for(const SiteConfig& config,
+                                            const std::string& switch_name) {
+  for (const auto& t : config.network_templates) {
+    if (t.switch_name == switch_name) return t;
+  }
+  for (const auto& t : config.network_templates) {
+    if (t.switch_name == "*") return t;
+  }
+  return std::nullopt;
+}
+
+const DeclaredPortgroup* declared_portgroup(const SiteConfig& config, const std::string& switch_name,
+                                            const std::string& portgroup) {
+  for (const auto& p : config.portgroups) {
+    if (p.switch_name == switch_name && p.portgroup == portgroup) return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace dr::virt

@@ -1,0 +1,483 @@
+#include "virt/xml.hpp"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include <charconv>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "model/net_address.hpp"
+
+namespace dr::virt {
+namespace {
+
+struct DocFreer {
+  void operator()(xmlDocPtr doc) const noexcept { xmlFreeDoc(doc); }
+};
+using DocHandle = std::unique_ptr<xmlDoc, DocFreer>;
+
+const xmlChar* to_xml(const char* text) { return reinterpret_cast<const xmlChar*>(text); }
+
+bool is(const xmlNode* node, const char* name) {
+  return node != nullptr && node->type == XML_ELEMENT_NODE &&
+         xmlStrcmp(node->name, to_xml(name)) == 0;
+}
+
+bool in_drpair_ns(const xmlNode* node) {
+  return node->ns != nullptr && node->ns->href != nullptr &&
+         xmlStrcmp(node->ns->href, to_xml(kMetadataNamespace)) == 0;
+}
+
+// Element children named `name` (all element children when name is null).
+template <class F>
+void each_child(const xmlNode* parent, const char* name, F&& f) {
+  if (parent == nullptr) return;
+  for (const xmlNode* c = parent->children; c != nullptr; c = c->next) {
+    if (c->type != XML_ELEMENT_NODE) continue;
+    if (name == nullptr || xmlStrcmp(c->name, to_xml(name)) == 0) f(c);
+  }
+}
+
+const xmlNode* child(const xmlNode* parent, const char* name) {
+  const xmlNode* found = nullptr;
+  each_child(parent, name, [&](const xmlNode* c) {
+    if (found == nullptr) found = c;
+  });
+  return found;
+}
+
+std::optional<std::string> attr(const xmlNode* node, const char* name) {
+  if (node == nullptr) return std::nullopt;
+  xmlChar* value = xmlGetNoNsProp(node, to_xml(name));
+  if (value == nullptr) return std::nullopt;
+  std::string out(reinterpret_cast<const char*>(value));
+  xmlFree(value);
+  return out;
+}
+
+std::string attr_or(const xmlNode* node, const char* name, std::string fallback = {}) {
+  return attr(node, name).value_or(std::move(fallback));
+}
+
+std::string text(const xmlNode* node) {
+  if (node == nullptr) return {};
+  xmlChar* value = xmlNodeGetContent(node);
+  if (value == nullptr) return {};
+  std::string out(reinterpret_cast<const char*>(value));
+  xmlFree(value);
+  const auto first = out.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return {};
+  const auto last = out.find_last_not_of(" \t\r\n");
+  return out.substr(first, last - first + 1);
+}
+
+std::optional<std::int64_t> to_int(std::string_view s) {
+  std::int64_t v = 0;
+  const auto* end = s.data() + s.size();
+  const auto [p, ec] = std::from_chars(s.data(), end, v);
+  if (ec != std::errc{} || p != end || s.empty()) return std::nullopt;
+  return v;
+}
+
+std::optional<int> vlan_tag(const xmlNode* parent) {
+  const xmlNode* vlan = child(parent, "vlan");
+  const xmlNode* tag = child(vlan, "tag");
+  const auto id = attr(tag, "id");
+  if (!id) return std::nullopt;
+  const auto v = to_int(*id);
+  if (!v) return std::nullopt;
+  return static_cast<int>(*v);
+}
+
+Result<DocHandle> parse(std::string_view xml, const char* what) {
+  DocHandle doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), nullptr, nullptr,
+                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+  if (!doc) {
+    const xmlError* err = xmlGetLastError();
+    return fail(Errc::invalid_argument, std::string(what) + " XML is not well-formed" +
+                                            (err != nullptr && err->message != nullptr
+                                                 ? std::string(": ") + err->message
+                                                 : std::string()));
+  }
+  return doc;
+}
+
+// libvirt's memory units (docs: formatdomain "Memory Allocation"); default KiB.
+std::optional<std::int64_t> to_mib(std::int64_t value, std::string unit) {
+  for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  double bytes = 0;
+  if (unit.empty() || unit == "k" || unit == "kib") bytes = value * 1024.0;
+  else if (unit == "b" || unit == "bytes") bytes = static_cast<double>(value);
+  else if (unit == "kb") bytes = value * 1e3;
+  else if (unit == "m" || unit == "mib") bytes = value * 1048576.0;
+  else if (unit == "mb") bytes = value * 1e6;
+  else if (unit == "g" || unit == "gib") bytes = value * 1073741824.0;
+  else if (unit == "gb") bytes = value * 1e9;
+  else if (unit == "t" || unit == "tib") bytes = value * 1099511627776.0;
+  else if (unit == "tb") bytes = value * 1e12;
+  else return std::nullopt;
+  return static_cast<std::int64_t>(bytes / 1048576.0);
+}
+
+DiskDef read_disk(const xmlNode* node) {
+  DiskDef d;
+  d.device = attr_or(node, "device", "disk");
+  const std::string type = attr_or(node, "type", "file");
+  const xmlNode* target = child(node, "target");
+  d.target = attr_or(target, "dev");
+  d.bus = attr_or(target, "bus");
+  const xmlNode* source = child(node, "source");
+  const std::string protocol = attr_or(source, "protocol");
+  if (type == "network" && protocol == "rbd") {
+    d.rbd = true;
+    const std::string name = attr_or(source, "name");
+    const auto slash = name.find('/');
+    if (slash == std::string::npos) {
+      d.image = name;
+    } else {
+      d.pool = name.substr(0, slash);
+      d.image = name.substr(slash + 1);
+    }
+    each_child(source, "host", [&](const xmlNode* h) {
+      RbdMonitor m{attr_or(h, "name"), std::nullopt};
+      if (const auto port = attr(h, "port")) {
+        if (const auto p = to_int(*port)) m.port = static_cast<int>(*p);
+      }
+      d.monitors.push_back(std::move(m));
+    });
+    if (const xmlNode* config = child(source, "config")) d.config_file = attr(config, "file");
+    // <auth> may sit in <disk> (older form) or in <source>.
+    const xmlNode* auth = child(source, "auth");
+    if (auth == nullptr) auth = child(node, "auth");
+    if (auth != nullptr) {
+      d.auth_user = attr(auth, "username");
+      d.secret_uuid = attr(child(auth, "secret"), "uuid");
+    }
+    return d;
+  }
+  if (source == nullptr) return d;  // no medium
+  if (type == "file") {
+    d.file = attr_or(source, "file");
+    d.other_source = "file " + d.file;
+  }
+  else if (type == "block") d.other_source = "block " + attr_or(source, "dev");
+  else if (type == "volume") {
+    d.other_source = "volume " + attr_or(source, "pool") + "/" + attr_or(source, "volume");
+  } else {
+    d.other_source = type + " " + protocol + " " + attr_or(source, "name");
+  }
+  return d;
+}
+
+NicDef read_nic(const xmlNode* node) {
+  NicDef n;
+  const std::string type = attr_or(node, "type");
+  const xmlNode* source = child(node, "source");
+  if (type == "network") {
+    n.kind = NicKind::network;
+    n.network = attr_or(source, "network");
+    n.portgroup = attr(source, "portgroup");
+  } else if (type == "bridge") {
+    n.kind = NicKind::bridge;
+    n.bridge = attr_or(source, "bridge");
+  } else {
+    n.kind = NicKind::other;
+    n.bridge = type;
+  }
+  const std::string mac = attr_or(child(node, "mac"), "address");
+  n.mac = model::canonical_mac(mac).value_or(mac);
+  n.model = attr_or(child(node, "model"), "type");
+  n.target_dev = attr(child(node, "target"), "dev");
+  n.live_vlan = vlan_tag(node);
+  return n;
+}
+
+Result<Membership> read_membership(const xmlNode* app) {
+  Membership m;
+  const auto id = attr(app, "id");
+  if (!id || id->empty()) return fail(Errc::invalid_argument, "drpair:app without an id");
+  m.app_id = *id;
+  m.app_name = attr(app, "name");
+  if (const auto g = attr(app, "generation")) {
+    const auto v = to_int(*g);
+    if (!v || *v < 0) return fail(Errc::invalid_argument, "drpair:app generation '" + *g + "'");
+    m.generation = *v;
+  }
+  if (const auto b = attr(app, "boot-order")) {
+    const auto v = to_int(*b);
+    if (!v || *v < 0 || *v > 1000000) {
+      return fail(Errc::invalid_argument, "drpair:app boot-order '" + *b + "'");
+    }
+    m.boot_order = static_cast<int>(*v);
+  }
+  m.source_site = attr(app, "source-site");
+  m.source_vm = attr(app, "source-vm");
+  Status status;
+  each_child(app, nullptr, [&](const xmlNode* c) {
+    if (!in_drpair_ns(c) || !status) return;
+    if (is(c, "nic")) {
+      const auto mac = attr(c, "mac");
+      const auto ip = attr(c, "ip");
+      if (!mac || !ip) {
+        status = fail(Errc::invalid_argument, "drpair:nic needs mac and ip");
+        return;
+      }
+      m.nics.push_back({model::canonical_mac(*mac).value_or(*mac), *ip});
+    } else if (is(c, "network")) {
+      DeclaredNetwork n;
+      n.id = attr(c, "id");
+      n.name = attr(c, "name");
+      n.switch_name = attr_or(c, "switch");
+      n.portgroup = attr(c, "portgroup");
+      if (const auto v = attr(c, "vlan")) {
+        if (const auto tag = to_int(*v)) n.vlan = static_cast<int>(*tag);
+      }
+      n.created = attr_or(c, "created");
+      each_child(c, "subnet", [&](const xmlNode* s) {
+        n.subnets.push_back({attr_or(s, "cidr"), attr(s, "gateway")});
+      });
+      if (n.switch_name.empty()) {
+        status = fail(Errc::invalid_argument, "drpair:network without a switch");
+        return;
+      }
+      m.networks.push_back(std::move(n));
+    }
+  });
+  if (!status) return status.error();
+  return m;
+}
+
+void put_attr(std::string& out, const char* name, std::string_view value) {
+  out += ' ';
+  out += name;
+  out += "=\"";
+  out += xml_escape(value);
+  out += '"';
+}
+
+}  // namespace
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+Result<DomainDef> parse_domain_xml(std::string_view xml) {
+  auto doc = parse(xml, "domain");
+  if (!doc) return doc.error();
+  const xmlNode* root = xmlDocGetRootElement(doc->get());
+  if (!is(root, "domain")) return fail(Errc::invalid_argument, "domain XML: no <domain> root");
+  DomainDef d;
+  d.type = attr_or(root, "type");
+  d.name = text(child(root, "name"));
+  d.uuid = text(child(root, "uuid"));
+  if (d.name.empty()) return fail(Errc::invalid_argument, "domain XML: <name> missing");
+  const auto vcpus = to_int(text(child(root, "vcpu")));
+  d.vcpus = vcpus ? static_cast<int>(*vcpus) : 1;
+  const xmlNode* memory = child(root, "memory");
+  const auto mem = to_int(text(memory));
+  const auto mib = mem ? to_mib(*mem, attr_or(memory, "unit")) : std::nullopt;
+  if (!mib) return fail(Errc::invalid_argument, "domain '" + d.name + "': unreadable <memory>");
+  d.memory_mib = *mib;
+  const xmlNode* devices = child(root, "devices");
+  each_child(devices, "disk", [&](const xmlNode* n) { d.disks.push_back(read_disk(n)); });
+  each_child(devices, "interface", [&](const xmlNode* n) { d.nics.push_back(read_nic(n)); });
+  Status status;
+  each_child(child(root, "metadata"), "app", [&](const xmlNode* n) {
+    if (!in_drpair_ns(n) || d.membership || !status) return;
+    auto m = read_membership(n);
+    if (!m) {
+      status = fail(Errc::invalid_argument, "domain '" + d.name + "': " + m.error().message);
+      return;
+    }
+    d.membership = std::move(*m);
+  });
+  if (!status) return status.error();
+  return d;
+}
+
+std::string membership_xml(const Membership& m) {
+  std::string out = "<drpair:app xmlns:drpair=\"";
+  out += kMetadataNamespace;
+  out += '"';
+  put_attr(out, "id", m.app_id);
+  if (m.app_name) put_attr(out, "name", *m.app_name);
+  put_attr(out, "generation", std::to_string(m.generation));
+  if (m.boot_order) put_attr(out, "boot-order", std::to_string(*m.boot_order));
+  if (m.source_site) put_attr(out, "source-site", *m.source_site);
+  if (m.source_vm) put_attr(out, "source-vm", *m.source_vm);
+  out += ">";
+  for (const auto& nic : m.nics) {
+    out += "<drpair:nic";
+    put_attr(out, "mac", nic.mac);
+    put_attr(out, "ip", nic.ip);
+    out += "/>";
+  }
+  for (const auto& n : m.networks) {
+    out += "<drpair:network";
+    if (n.id) put_attr(out, "id", *n.id);
+    if (n.name) put_attr(out, "name", *n.name);
+    put_attr(out, "switch", n.switch_name);
+    if (n.portgroup) put_attr(out, "portgroup", *n.portgroup);
+    if (n.vlan) put_attr(out, "vlan", std::to_string(*n.vlan));
+    if (!n.created.empty()) put_attr(out, "created", n.created);
+    if (n.subnets.empty()) {
+      out += "/>";
+      continue;
+    }
+    out += ">";
+    for (const auto& s : n.subnets) {
+      out += "<drpair:subnet";
+      put_attr(out, "cidr", s.cidr);
+      if (s.gateway) put_attr(out, "gateway", *s.gateway);
+      out += "/>";
+    }
+    out += "</drpair:network>";
+  }
+  out += "</drpair:app>";
+  return out;
+}
+
+std::string domain_xml(const DomainDef& d) {
+  std::string out = "<domain type='" + xml_escape(d.type) + "'>\n";
+  out += "  <name>" + xml_escape(d.name) + "</name>\n";
+  if (!d.uuid.empty()) out += "  <uuid>" + xml_escape(d.uuid) + "</uuid>\n";
+  if (d.membership) out += "  <metadata>" + membership_xml(*d.membership) + "</metadata>\n";
+  out += "  <memory unit='MiB'>" + std::to_string(d.memory_mib) + "</memory>\n";
+  out += "  <vcpu>" + std::to_string(d.vcpus) + "</vcpu>\n";
+  out += "  <os><type>hvm</type></os>\n";
+  out += "  <features><acpi/></features>\n";
+  out += "  <devices>\n";
+  for (const auto& disk : d.disks) {
+    if (!disk.rbd) {
+      // Only file disks besides RBD (production-like fixtures); a restore defines RBD disks only.
+      if (disk.file.empty()) continue;
+      out += "    <disk type='file' device='" + xml_escape(disk.device) + "'><source file='" +
+             xml_escape(disk.file) + "'/><target dev='" + xml_escape(disk.target) + "'/></disk>\n";
+      continue;
+    }
+    out += "    <disk type='network' device='" + xml_escape(disk.device) + "'>\n";
+    out += "      <driver name='qemu' type='raw' cache='writeback'/>\n";
+    if (disk.auth_user) {
+      out += "      <auth username='" + xml_escape(*disk.auth_user) + "'>";
+      if (disk.secret_uuid) out += "<secret type='ceph' uuid='" + xml_escape(*disk.secret_uuid) + "'/>";
+      out += "</auth>\n";
+    }
+    out += "      <source protocol='rbd' name='" + xml_escape(disk.pool + "/" + disk.image) + "'>";
+    for (const auto& m : disk.monitors) {
+      out += "<host name='" + xml_escape(m.host) + "'";
+      if (m.port) out += " port='" + std::to_string(*m.port) + "'";
+      out += "/>";
+    }
+    if (disk.config_file) out += "<config file='" + xml_escape(*disk.config_file) + "'/>";
+    out += "</source>\n";
+    out += "      <target dev='" + xml_escape(disk.target) + "' bus='" +
+           xml_escape(disk.bus.empty() ? "virtio" : disk.bus) + "'/>\n";
+    out += "    </disk>\n";
+  }
+  for (const auto& nic : d.nics) {
+    if (nic.kind == NicKind::network) {
+      out += "    <interface type='network'><mac address='" + xml_escape(nic.mac) + "'/>";
+      out += "<source network='" + xml_escape(nic.network) + "'";
+      if (nic.portgroup) out += " portgroup='" + xml_escape(*nic.portgroup) + "'";
+      out += "/>";
+    } else {
+      out += "    <interface type='bridge'><mac address='" + xml_escape(nic.mac) + "'/>";
+      out += "<source bridge='" + xml_escape(nic.bridge) + "'/>";
+    }
+    out += "<model type='" + xml_escape(nic.model.empty() ? "virtio" : nic.model) + "'/>";
+    out += "<rom enabled='no'/></interface>\n";
+  }
+  out += "  </devices>\n</domain>\n";
+  return out;
+}
+
+Result<NetworkDef> parse_network_xml(std::string_view xml) {
+  auto doc = parse(xml, "network");
+  if (!doc) return doc.error();
+  const xmlNode* root = xmlDocGetRootElement(doc->get());
+  if (!is(root, "network")) return fail(Errc::invalid_argument, "network XML: no <network> root");
+  NetworkDef n;
+  n.name = text(child(root, "name"));
+  n.uuid = text(child(root, "uuid"));
+  n.forward_mode = attr_or(child(root, "forward"), "mode");
+  if (child(root, "forward") != nullptr && n.forward_mode.empty()) n.forward_mode = "nat";
+  n.bridge = attr_or(child(root, "bridge"), "name");
+  n.virtualport = attr_or(child(root, "virtualport"), "type");
+  n.vlan = vlan_tag(root);
+  each_child(root, "ip", [&](const xmlNode* ip) {
+    const std::string family = attr_or(ip, "family", "ipv4");
+    if (family != "ipv4") return;
+    NetworkIp out{attr_or(ip, "address"), 24};
+    if (const auto prefix = attr(ip, "prefix")) {
+      if (const auto p = to_int(*prefix)) out.prefix = static_cast<int>(*p);
+    } else if (const auto mask = attr(ip, "netmask")) {
+      if (const auto m = model::Ipv4::parse(*mask)) {
+        out.prefix = __builtin_popcount(m->value());
+      }
+    }
+    n.ips.push_back(std::move(out));
+  });
+  each_child(root, "portgroup", [&](const xmlNode* pg) {
+    n.portgroups.push_back({attr_or(pg, "name"), vlan_tag(pg), attr_or(pg, "default") == "yes"});
+  });
+  return n;
+}
+
+std::string portgroup_xml(const PortgroupDef& pg) {
+  std::string out = "<portgroup name='" + xml_escape(pg.name) + "'";
+  if (pg.is_default) out += " default='yes'";
+  out += ">";
+  if (pg.vlan) out += "<vlan><tag id='" + std::to_string(*pg.vlan) + "'/></vlan>";
+  out += "</portgroup>";
+  return out;
+}
+
+std::string network_xml(const NetworkDef& n) {
+  std::string out = "<network>\n  <name>" + xml_escape(n.name) + "</name>\n";
+  if (!n.uuid.empty()) out += "  <uuid>" + xml_escape(n.uuid) + "</uuid>\n";
+  if (!n.forward_mode.empty()) out += "  <forward mode='" + xml_escape(n.forward_mode) + "'/>\n";
+  if (!n.bridge.empty()) out += "  <bridge name='" + xml_escape(n.bridge) + "'/>\n";
+  if (!n.virtualport.empty()) {
+    out += "  <virtualport type='" + xml_escape(n.virtualport) + "'/>\n";
+  }
+  if (n.vlan) out += "  <vlan><tag id='" + std::to_string(*n.vlan) + "'/></vlan>\n";
+  for (const auto& ip : n.ips) {
+    out += "  <ip address='" + xml_escape(ip.address) + "' prefix='" + std::to_string(ip.prefix) +
+           "'/>\n";
+  }
+  for (const auto& pg : n.portgroups) out += "  " + portgroup_xml(pg) + "\n";
+  out += "</network>\n";
+  return out;
+}
+
+}  // namespace dr::virt
+
+namespace dr::virt {
+
+Result<StoragePoolInfo> parse_pool_xml(std::string_view xml) {
+  auto doc = parse(xml, "storage pool");
+  if (!doc) return doc.error();
+  const xmlNode* root = xmlDocGetRootElement(doc->get());
+  if (!is(root, "pool")) return fail(Errc::invalid_argument, "pool XML: no <pool> root");
+  StoragePoolInfo info;
+  info.name = text(child(root, "name"));
+  info.type = attr_or(root, "type");
+  info.source_name = text(child(child(root, "source"), "name"));
+  return info;
+}
+
+}  // namespace dr::virt

@@ -1,0 +1,39 @@
+#pragma once
+// libvirt domain and network XML <-> drpair's value types (virt/types.hpp). Pure functions: no
+// connection, no I/O, unit-testable. Parsing reads what drpair needs and ignores the rest;
+// generating writes a complete definition that starts cleanly on the QEMU driver (ACPI on, NIC
+// option ROMs off: iPXE ROM loading otherwise dominates start time) and on the test driver.
+//
+// Errors: invalid_argument with what is wrong ("domain XML: <uuid> missing").
+// Thread-safety: all functions may run concurrently (libxml2 parser contexts are per call).
+
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+#include "virt/types.hpp"
+
+namespace dr::virt {
+
+Result<DomainDef> parse_domain_xml(std::string_view xml);
+std::string domain_xml(const DomainDef& domain);
+
+// The <drpair:app> element alone (the contents of <metadata>).
+std::string membership_xml(const Membership& membership);
+
+Result<NetworkDef> parse_network_xml(std::string_view xml);
+std::string network_xml(const NetworkDef& network);
+
+// A <portgroup> element for virNetworkUpdate.
+std::string portgroup_xml(const PortgroupDef& portgroup);
+
+// Escapes text for an XML attribute value or element content.
+std::string xml_escape(std::string_view text);
+
+}  // namespace dr::virt
+
+namespace dr::virt {
+// The parts of a libvirt storage pool's XML that inventory and capture use (type, Ceph pool name);
+// name and available bytes are filled in by the caller from libvirt's pool info.
+Result<StoragePoolInfo> parse_pool_xml(std::string_view xml);
+}  // namespace dr::virt

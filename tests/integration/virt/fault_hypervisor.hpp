@@ -1,0 +1,114 @@
+#pragma once
+// FaultHypervisor: a Hypervisor wrapper around the real one (leveldb's FaultInjectionTestEnv
+// shape) that fails the k-th call, either before passing it on (the side effect never happens) or
+// after (it happened, but the caller sees an error, as when an agent dies right after libvirt
+// answered). Also logs the calls, so tests can check what was asked and in which order.
+// Thread-safe: the counter is atomic and the log locked (parallel starts call it from workers).
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "virt/hypervisor.hpp"
+
+namespace dr::virt::testing {
+
+enum class FaultMode { before, after };
+
+class FaultHypervisor final : public Hypervisor {
+ public:
+  explicit FaultHypervisor(std::shared_ptr<Hypervisor> inner) : inner_(std::move(inner)) {}
+
+  // Fails call number `k` (1-based; 0 never fails).
+  void fail_at(long k, FaultMode mode) {
+    fail_at_ = k;
+    mode_ = mode;
+  }
+  long calls() const { return calls_.load(); }
+  std::vector<std::string> log() const {
+    std::lock_guard lock(mutex_);
+    return log_;
+  }
+
+  Result<std::vector<DomainStatus>> list_domains() override {
+    return call("list_domains", [&] { return inner_->list_domains(); });
+  }
+  Result<DomainStatus> domain_status(const std::string& name) override {
+    return call("domain_status " + name, [&] { return inner_->domain_status(name); });
+  }
+  Result<DomainDef> get_domain(const std::string& name, bool live) override {
+    return call("get_domain " + name, [&] { return inner_->get_domain(name, live); });
+  }
+  Result<DomainStatus> define_domain(const DomainDef& domain) override {
+    return call("define_domain " + domain.name, [&] { return inner_->define_domain(domain); });
+  }
+  Status start_domain(const std::string& name) override {
+    return call("start_domain " + name, [&] { return inner_->start_domain(name); });
+  }
+  Status destroy_domain(const std::string& name) override {
+    return call("destroy_domain " + name, [&] { return inner_->destroy_domain(name); });
+  }
+  Status undefine_domain(const std::string& name) override {
+    return call("undefine_domain " + name, [&] { return inner_->undefine_domain(name); });
+  }
+  Result<std::vector<InterfaceAddress>> interface_addresses(const std::string& name) override {
+    return call("interface_addresses " + name, [&] { return inner_->interface_addresses(name); });
+  }
+  Result<std::vector<NetworkDef>> list_networks() override {
+    return call("list_networks", [&] { return inner_->list_networks(); });
+  }
+  Result<NetworkDef> get_network(const std::string& name) override {
+    return call("get_network " + name, [&] { return inner_->get_network(name); });
+  }
+  Status create_network(const NetworkDef& network) override {
+    return call("create_network " + network.name, [&] { return inner_->create_network(network); });
+  }
+  Status remove_network(const std::string& name) override {
+    return call("remove_network " + name, [&] { return inner_->remove_network(name); });
+  }
+  Status add_portgroup(const std::string& network, const PortgroupDef& pg) override {
+    return call("add_portgroup " + network + "/" + pg.name,
+                [&] { return inner_->add_portgroup(network, pg); });
+  }
+  Status remove_portgroup(const std::string& network, const std::string& pg) override {
+    return call("remove_portgroup " + network + "/" + pg,
+                [&] { return inner_->remove_portgroup(network, pg); });
+  }
+  Result<HostCapacity> host_capacity() override {
+    return call("host_capacity", [&] { return inner_->host_capacity(); });
+  }
+  Result<std::vector<StoragePoolInfo>> list_storage_pools() override {
+    return call("list_storage_pools", [&] { return inner_->list_storage_pools(); });
+  }
+  Result<std::optional<std::int64_t>> rbd_image_bytes(const std::string& pool,
+                                                      const std::string& image) override {
+    return call("rbd_image_bytes", [&] { return inner_->rbd_image_bytes(pool, image); });
+  }
+
+ private:
+  template <class F>
+  auto call(const std::string& what, F&& f) -> decltype(f()) {
+    const long n = ++calls_;
+    {
+      std::lock_guard lock(mutex_);
+      log_.push_back(what);
+    }
+    const Error injected = fail(Errc::unavailable, "injected fault at call " + std::to_string(n) +
+                                                       " (" + what + ")");
+    if (n != fail_at_) return f();
+    if (mode_ == FaultMode::before) return injected;
+    (void)f();
+    return injected;
+  }
+
+  std::shared_ptr<Hypervisor> inner_;
+  std::atomic<long> calls_{0};
+  long fail_at_ = 0;
+  FaultMode mode_ = FaultMode::before;
+  mutable std::mutex mutex_;
+  std::vector<std::string> log_;
+};
+
+}  // namespace dr::virt::testing

@@ -1,0 +1,121 @@
+// libvirt XML <-> value types: pure functions, no connection.
+#include "virt/xml.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace dr::virt;
+
+namespace {
+
+DomainDef sample() {
+  DomainDef d;
+  d.name = "app1-db1";
+  d.uuid = "6f1c2a9e-0004-4c1e-9a0b-000000000004";
+  d.type = "qemu";
+  d.vcpus = 4;
+  d.memory_mib = 8192;
+  DiskDef disk;
+  disk.target = "vda";
+  disk.rbd = true;
+  disk.pool = "rbd";
+  disk.image = "app1-db1-root";
+  disk.monitors = {{"10.1.0.1", 6789}, {"10.1.0.2", std::nullopt}};
+  disk.auth_user = "libvirt";
+  disk.secret_uuid = "5e1b0000-0000-4000-8000-0000000000c1";
+  disk.config_file = "/etc/ceph/site-b-client.conf";
+  d.disks.push_back(disk);
+  NicDef nic;
+  nic.mac = "52:54:00:30:00:01";
+  nic.network = "vswitch0";
+  nic.portgroup = "app1-db";
+  d.nics.push_back(nic);
+  Membership m;
+  m.app_id = "app1";
+  m.app_name = "APP1 & <co>";
+  m.generation = 3;
+  m.boot_order = 1;
+  m.source_site = "site-a";
+  m.source_vm = d.uuid;
+  m.nics.push_back({"52:54:00:30:00:01", "192.168.30.31"});
+  DeclaredNetwork net;
+  net.id = "vswitch0.app1-db";
+  net.switch_name = "vswitch0";
+  net.portgroup = "app1-db";
+  net.vlan = 103;
+  net.created = "portgroup";
+  net.subnets.push_back({"192.168.30.0/24", std::string("192.168.30.1")});
+  m.networks.push_back(net);
+  d.membership = m;
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("a generated domain reads back as the same definition", "[integration][libvirt]") {
+  const DomainDef d = sample();
+  const auto back = parse_domain_xml(domain_xml(d));
+  REQUIRE(back);
+  CHECK(*back == d);
+}
+
+TEST_CASE("generated domain XML carries the RBD source, cephx secret and NIC ROM off",
+          "[integration][libvirt]") {
+  const std::string xml = domain_xml(sample());
+  CHECK(xml.find("<source protocol='rbd' name='rbd/app1-db1-root'><host name='10.1.0.1' "
+                 "port='6789'/><host name='10.1.0.2'/><config "
+                 "file='/etc/ceph/site-b-client.conf'/></source>") != std::string::npos);
+  CHECK(xml.find("<auth username='libvirt'><secret type='ceph' "
+                 "uuid='5e1b0000-0000-4000-8000-0000000000c1'/></auth>") != std::string::npos);
+  CHECK(xml.find("<source network='vswitch0' portgroup='app1-db'/>") != std::string::npos);
+  CHECK(xml.find("<rom enabled='no'/>") != std::string::npos);
+  CHECK(xml.find("APP1 &amp; &lt;co&gt;") != std::string::npos);
+}
+
+TEST_CASE("domain XML units and disks other than RBD are read", "[integration][libvirt]") {
+  const auto d = parse_domain_xml(R"(<domain type='kvm'><name>x</name><uuid>u</uuid>
+    <memory unit='KiB'>2097152</memory><vcpu placement='static'>3</vcpu><devices>
+    <disk type='file' device='disk'><source file='/var/lib/x.qcow2'/><target dev='vdb'/></disk>
+    <disk type='file' device='cdrom'><target dev='sda'/></disk>
+    <interface type='bridge'><mac address='52:54:00:AA:00:01'/><source bridge='br0'/></interface>
+    </devices></domain>)");
+  REQUIRE(d);
+  CHECK(d->memory_mib == 2048);
+  CHECK(d->vcpus == 3);
+  REQUIRE(d->disks.size() == 2);
+  CHECK_FALSE(d->disks[0].rbd);
+  CHECK(d->disks[0].other_source == "file /var/lib/x.qcow2");
+  CHECK(d->disks[1].other_source.empty());
+  REQUIRE(d->nics.size() == 1);
+  CHECK(d->nics[0].kind == NicKind::bridge);
+  CHECK(d->nics[0].mac == "52:54:00:aa:00:01");
+  CHECK_FALSE(d->membership);
+}
+
+TEST_CASE("malformed XML and broken metadata are invalid_argument", "[integration][libvirt]") {
+  CHECK(parse_domain_xml("<domain").error().code == dr::Errc::invalid_argument);
+  const auto bad = parse_domain_xml(
+      R"(<domain><name>x</name><memory>1024</memory><metadata>
+         <drpair:app xmlns:drpair="urn:drpair:app:v1" generation="1"/></metadata></domain>)");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == dr::Errc::invalid_argument);
+  CHECK(bad.error().message.find("domain 'x'") != std::string::npos);
+}
+
+TEST_CASE("network XML: portgroups, VLANs, netmask and prefix", "[integration][libvirt]") {
+  const auto n = parse_network_xml(R"(<network><name>sw</name><forward mode='bridge'/>
+    <bridge name='br0'/><virtualport type='openvswitch'/>
+    <ip address='10.0.0.1' netmask='255.255.0.0'/><ip address='10.1.0.1' prefix='24'/>
+    <portgroup name='a' default='yes'><vlan><tag id='7'/></vlan></portgroup>
+    <portgroup name='b'/></network>)");
+  REQUIRE(n);
+  CHECK(n->virtualport == "openvswitch");
+  REQUIRE(n->ips.size() == 2);
+  CHECK(n->ips[0].prefix == 16);
+  CHECK(n->ips[1].prefix == 24);
+  REQUIRE(n->portgroups.size() == 2);
+  CHECK(n->portgroups[0] == PortgroupDef{"a", 7, true});
+  CHECK(n->portgroups[1] == PortgroupDef{"b", std::nullopt, false});
+  const auto again = parse_network_xml(network_xml(*n));
+  REQUIRE(again);
+  CHECK(*again == *n);
+}
