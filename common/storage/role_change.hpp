@@ -1,0 +1,306 @@
+#pragma once
+// Multi-step role changes of one mirror pair, written over two MirrorStorage sites (no Ceph
+// types), so the same code drives the real pair and fakes.
+//
+// Planned role change: `from` (primary) hands the primary role of an image to `to`.
+//
+// @verbatim
+//                 observe (roles and mirror snapshots at both sites)
+//                    |
+//   from P, to NP    |   both NP, `to` has (a copy of) the   both NP, `from` was    to P, from NP
+//        |           |   newest demotion                     primary last but `to`        |
+//        v           |        |                              never saw its demotion       |
+//   sync_forward <---+--------|----- recover_stall <--------------+                       |
+//   (mirror snapshot          |      (promote `from` again:                               |
+//    at `from`, wait until    |       the failback-stall fix)                             |
+//    complete at `to`)        |                                                           |
+//        |                    v                                                           |
+//        v               await_demotion --> promote_to --> protect_reverse --> done <-----+
+//     demote_from ---------->  (demotion      (planned)      (mirror snapshot at `to`,
+//                               snapshot                      wait until complete at `from`)
+//                               complete at `to`)
+//   both P: failed_precondition (split brain: resync one side first)
+// @endverbatim
+//
+// Why sync_forward before every demote: after a role change, the old primary's image replayer
+// restarts only on rbd-mirror's periodic image-state check (30 s by default). Demoting the new
+// primary before that replayer has copied one snapshot from it leaves the old primary with its
+// own demotion as its newest snapshot while the peer is no longer primary; the replayer then gives
+// up on every tick ("remote image is not primary") and neither side can take over by a planned
+// promote. Waiting for one fresh snapshot to complete at `to` proves the replayer runs. If an
+// image is found in that stalled state (an earlier run cut off, or outside tools),
+// recover_stall re-promotes the site that was primary last (nothing is lost: its own demotion is
+// its newest snapshot) and the change restarts from sync_forward.
+//
+// Every step is idempotent and the starting step is derived from what the two sites show, so a
+// role change cut off anywhere is finished by calling it again. Waits are bounded by `deadline`.
+//
+// Split-brain recovery: `keep` stays primary, `loser` is demoted (if primary), resynced, and the
+// call returns once `loser` holds a complete copy of a fresh snapshot of `keep`.
+//
+// @verbatim
+//   demote_loser (if primary) --> resync_loser --> await_copy (snapshot at `keep`, complete at
+//                                                  `loser`, retried while the resync recreates
+//                                                  the image) --> done
+// @endverbatim
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+#include "storage/mirror_storage.hpp"
+
+namespace dr::storage {
+
+enum class RoleChangeStep {
+  observe,
+  sync_forward,
+  demote_from,
+  await_demotion,
+  promote_to,
+  protect_reverse,
+  recover_stall,
+  done,
+};
+
+inline const char* to_string(RoleChangeStep step) noexcept {
+  switch (step) {
+    case RoleChangeStep::observe: return "observe";
+    case RoleChangeStep::sync_forward: return "sync_forward";
+    case RoleChangeStep::demote_from: return "demote_from";
+    case RoleChangeStep::await_demotion: return "await_demotion";
+    case RoleChangeStep::promote_to: return "promote_to";
+    case RoleChangeStep::protect_reverse: return "protect_reverse";
+    case RoleChangeStep::recover_stall: return "recover_stall";
+    case RoleChangeStep::done: return "done";
+  }
+  return "observe";
+}
+
+// One site's side of a pair, as observed.
+struct PairSide {
+  ImageRole role = ImageRole::not_mirrored;
+  std::string mirror_uuid;
+  std::vector<MirrorSnapshot> snapshots;  // oldest first
+};
+
+struct RoleChangeOptions {
+  // Wait for the first snapshot of the new primary to reach the old one (reverse protection).
+  // The role change itself is complete without it; the next planned change re-checks anyway.
+  bool wait_reverse_protection = true;
+};
+
+struct RoleChangeReport {
+  std::vector<std::pair<RoleChangeStep, std::chrono::milliseconds>> steps;
+  bool recovered_stall = false;
+  bool reverse_protected = false;
+  std::chrono::milliseconds total{0};
+};
+
+namespace detail {
+
+// The site's own newest snapshot, if it is its own demotion.
+inline std::optional<MirrorSnapshotRef> own_demotion(const PairSide& side) {
+  if (side.snapshots.empty()) return std::nullopt;
+  const auto& last = side.snapshots.back();
+  if (last.state != MirrorSnapshotState::primary_demoted) return std::nullopt;
+  return MirrorSnapshotRef{side.mirror_uuid, last.id};
+}
+
+inline const MirrorSnapshot* find_copy(const PairSide& side, const MirrorSnapshotRef& ref) {
+  for (const auto& s : side.snapshots)
+    if (s.copies(ref)) return &s;
+  return nullptr;
+}
+
+// True if `to` holds a complete copy of a snapshot `from` took while primary, newer than any
+// demotion of `to`: the replayer at `to` has worked since `from` last became primary.
+inline bool reverse_synced(const PairSide& from_side, const PairSide& to_side) {
+  for (auto it = to_side.snapshots.rbegin(); it != to_side.snapshots.rend(); ++it) {
+    if (it->is_primary()) return false;  // its own snapshot is newer than any copy
+    if (it->complete && it->primary_mirror_uuid == from_side.mirror_uuid) return true;
+  }
+  return false;
+}
+
+}  // namespace detail
+
+// Where a planned role change from `from` to `to` has to start (or fails, if it cannot go on).
+inline Result<RoleChangeStep> first_step(const PairSide& from, const PairSide& to,
+                                         const std::string& what) {
+  using R = ImageRole;
+  if (from.role == R::not_mirrored || to.role == R::not_mirrored)
+    return fail(Errc::failed_precondition, what + ": not mirrored at both sites");
+  if (from.role == R::primary && to.role == R::primary)
+    return fail(Errc::failed_precondition,
+                what + ": primary at both sites (split brain): resync one side first");
+  if (to.role == R::primary)
+    return detail::reverse_synced(to, from) ? RoleChangeStep::done
+                                            : RoleChangeStep::protect_reverse;
+  if (from.role == R::primary) return RoleChangeStep::sync_forward;
+
+  // Both non-primary: a change cut off after the demotion, or a stalled failback.
+  if (const auto d_from = detail::own_demotion(from)) {
+    if (detail::find_copy(to, *d_from) != nullptr) return RoleChangeStep::await_demotion;
+    // `to` never saw `from`'s last demotion. If `from` holds a copy of `to`'s own demotion,
+    // `from` was primary after `to`: its replayer stalled. Otherwise `to` may still be copying.
+    if (const auto d_to = detail::own_demotion(to)) {
+      const auto* copy = detail::find_copy(from, *d_to);
+      if (copy != nullptr && copy->complete) return RoleChangeStep::recover_stall;
+    }
+    return RoleChangeStep::await_demotion;
+  }
+  if (const auto d_to = detail::own_demotion(to)) {
+    // `to` was primary last and `from` holds (or is copying) its demotion: promote `to` again.
+    if (detail::find_copy(from, *d_to) != nullptr) return RoleChangeStep::promote_to;
+  }
+  return fail(Errc::failed_precondition,
+              what + ": non-primary at both sites and neither holds the other's newest demotion; "
+                     "an operator must choose the site to promote (forced)");
+}
+
+inline Result<PairSide> observe_side(MirrorStorage& site, const ImageSpec& image) {
+  auto info = site.mirror_info(image);
+  if (!info) return info.error();
+  auto uuid = site.mirror_uuid(image.pool);
+  if (!uuid) return uuid.error();
+  auto snaps = site.mirror_snapshots(image);
+  if (!snaps) return snaps.error();
+  return PairSide{info->role, std::move(*uuid), std::move(*snaps)};
+}
+
+// The planned role change (diagram above). REQUIRES: both sites reachable; `image` names the
+// image at both (same pool and name at both sites, as drpair's pairs are).
+inline Result<RoleChangeReport> planned_role_change(MirrorStorage& from, MirrorStorage& to,
+                                                    const ImageSpec& image, Deadline deadline,
+                                                    RoleChangeOptions options = {}) {
+  using Clock = std::chrono::steady_clock;
+  const auto what = "rbd image '" + to_string(image) + "': planned role change";
+  RoleChangeReport report;
+  const auto start = Clock::now();
+  auto step = RoleChangeStep::observe;
+  std::optional<MirrorSnapshotRef> demotion;
+  int stall_recoveries = 0;
+
+  while (step != RoleChangeStep::done) {
+    const auto t0 = Clock::now();
+    auto next = RoleChangeStep::done;
+    switch (step) {
+      case RoleChangeStep::observe: {
+        auto f = observe_side(from, image);
+        if (!f) return f.error();
+        auto t = observe_side(to, image);
+        if (!t) return t.error();
+        auto first = first_step(*f, *t, what);
+        if (!first) return first.error();
+        next = *first;
+        if (next == RoleChangeStep::await_demotion) demotion = detail::own_demotion(*f);
+        if (next == RoleChangeStep::done) report.reverse_protected = true;
+        break;
+      }
+      case RoleChangeStep::sync_forward: {
+        auto snap = from.create_mirror_snapshot(image);
+        if (!snap) return snap.error();
+        if (auto w = to.wait_for_snapshot(image, *snap, deadline); !w) {
+          auto e = w.error();
+          e.message = what + ": the peer's replayer has not copied a fresh snapshot, so demoting "
+                             "now could stall the pair (no step taken): " + e.message;
+          return e;
+        }
+        next = RoleChangeStep::demote_from;
+        break;
+      }
+      case RoleChangeStep::demote_from: {
+        auto d = from.demote(image);
+        if (!d) return d.error();
+        demotion = *d;
+        next = RoleChangeStep::await_demotion;
+        break;
+      }
+      case RoleChangeStep::await_demotion: {
+        if (!demotion) return fail(Errc::internal, what + ": no demotion snapshot to wait for");
+        if (auto w = to.wait_for_snapshot(image, *demotion, deadline); !w) {
+          auto e = w.error();
+          e.message = what + ": demoted, but the demotion has not reached the peer (both sites "
+                             "non-primary; calling again resumes): " + e.message;
+          return e;
+        }
+        next = RoleChangeStep::promote_to;
+        break;
+      }
+      case RoleChangeStep::promote_to: {
+        if (auto p = to.promote(image, Promotion::planned); !p) return p.error();
+        next = options.wait_reverse_protection ? RoleChangeStep::protect_reverse
+                                               : RoleChangeStep::done;
+        break;
+      }
+      case RoleChangeStep::protect_reverse: {
+        auto snap = to.create_mirror_snapshot(image);
+        if (!snap) return snap.error();
+        report.reverse_protected = from.wait_for_snapshot(image, *snap, deadline).has_value();
+        next = RoleChangeStep::done;
+        break;
+      }
+      case RoleChangeStep::recover_stall: {
+        if (++stall_recoveries > 1)
+          return fail(Errc::failed_precondition, what + ": stalled again after a recovery");
+        if (auto p = from.promote(image, Promotion::planned); !p) {
+          auto e = p.error();
+          e.message = what + ": stalled failback; re-promoting the last primary failed: " +
+                      e.message;
+          return e;
+        }
+        report.recovered_stall = true;
+        next = RoleChangeStep::sync_forward;
+        break;
+      }
+      case RoleChangeStep::done: break;
+    }
+    report.steps.emplace_back(
+        step, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0));
+    step = next;
+  }
+  report.total = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  return report;
+}
+
+// Split-brain recovery (diagram above): `keep` is (or stays) primary; `loser` gives up its
+// divergent writes and copies the image again.
+inline Status recover_split_brain(MirrorStorage& keep, MirrorStorage& loser,
+                                  const ImageSpec& image, Deadline deadline) {
+  const auto what = "rbd image '" + to_string(image) + "': split-brain recovery";
+  auto keep_info = keep.mirror_info(image);
+  if (!keep_info) return keep_info.error();
+  if (keep_info->role != ImageRole::primary)
+    return fail(Errc::failed_precondition, what + ": the site to keep is not primary");
+  auto loser_info = loser.mirror_info(image);
+  if (!loser_info) return loser_info.error();
+  if (loser_info->role == ImageRole::primary) {
+    if (auto d = loser.demote(image); !d) return d.error();
+  }
+  if (auto r = loser.resync(image); !r) return r.error();
+  // The resync deletes and recreates the image at `loser`: until rbd-mirror has done so, waits
+  // may fail with not_found; a fresh snapshot per try keeps the check meaningful.
+  while (true) {
+    auto snap = keep.create_mirror_snapshot(image);
+    if (!snap) return snap.error();
+    const auto slice = std::min(deadline, std::chrono::steady_clock::now() +
+                                              std::chrono::seconds(15));
+    auto w = loser.wait_for_snapshot(image, *snap, slice);
+    if (w) return {};
+    if (w.error().code != Errc::not_found && w.error().code != Errc::deadline_exceeded)
+      return w.error();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      auto e = w.error();
+      e.code = Errc::deadline_exceeded;
+      e.message = what + ": the resynced copy did not catch up in time: " + e.message;
+      return e;
+    }
+  }
+}
+
+}  // namespace dr::storage
