@@ -175,7 +175,9 @@ NicDef read_nic(const xmlNode* node) {
   NicDef n;
   const std::string type = attr_or(node, "type");
   const xmlNode* source = child(node, "source");
-  if (type == "network") {
+  // A running domain's live XML shows a network NIC as the type it resolved to (type='bridge'
+  // on the QEMU driver), keeping network= and portgroup= on <source>.
+  if (type == "network" || attr(source, "network")) {
     n.kind = NicKind::network;
     n.network = attr_or(source, "network");
     n.portgroup = attr(source, "portgroup");
