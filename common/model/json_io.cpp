@@ -4,6 +4,7 @@
 #include <initializer_list>
 #include <limits>
 #include <regex>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -279,10 +280,16 @@ int read_interval(Reader& r, const json& j, const std::string& p, bool required)
 
 // ---- FirstDescription ----
 
-SourceNetwork read_source_network(Reader& r, const json& j, const std::string& p) {
-  SourceNetwork n;
-  if (!r.object(j, p, {"id", "name", "switch", "portgroup", "vlan", "subnets"})) return n;
+// Source and backup networks share every field but `source` (wire documents accept unknown
+// keys, so the key list only matters for the strict policy reader and can name `source` for both).
+template <class Network>
+Network read_network(Reader& r, const json& j, const std::string& p) {
+  Network n;
+  if (!r.object(j, p, {"id", "source", "name", "switch", "portgroup", "vlan", "subnets"})) {
+    return n;
+  }
   n.id = r.string(j, p, "id");
+  if constexpr (std::is_same_v<Network, BackupNetwork>) n.source = r.string(j, p, "source");
   n.name = r.string(j, p, "name");
   n.switch_name = r.string(j, p, "switch");
   n.portgroup = r.opt_string(j, p, "portgroup");
@@ -304,18 +311,20 @@ SourceNic read_source_nic(Reader& r, const json& j, const std::string& p) {
   return nic;
 }
 
-SourceVm read_source_vm(Reader& r, const json& j, const std::string& p) {
-  SourceVm vm;
-  if (!r.object(j, p, {"id", "name", "spec", "bootOrder", "disks", "nics"})) return vm;
+// Source and backup VMs likewise differ in `source` and in their NICs.
+template <class Vm, class ReadNic>
+Vm read_vm(Reader& r, const json& j, const std::string& p, ReadNic read_nic) {
+  Vm vm;
+  if (!r.object(j, p, {"id", "source", "name", "spec", "bootOrder", "disks", "nics"})) return vm;
   vm.id = r.string(j, p, "id");
+  if constexpr (std::is_same_v<Vm, BackupVm>) vm.source = r.string(j, p, "source");
   vm.name = r.string(j, p, "name");
   vm.spec = read_spec(r, j, p);
   vm.boot_order = read_boot_order(r, j, p);
   vm.disks = r.array(j, p, "disks", true,
                      [&](const json& d, const std::string& dp) { return read_disk(r, d, dp); });
-  vm.nics = r.array(j, p, "nics", true, [&](const json& n, const std::string& np) {
-    return read_source_nic(r, n, np);
-  });
+  vm.nics = r.array(j, p, "nics", true,
+                    [&](const json& n, const std::string& np) { return read_nic(r, n, np); });
   return vm;
 }
 
@@ -337,10 +346,11 @@ FirstDescription read_first(Reader& r, const json& doc) {
     }
   }
   d.networks = r.array(doc, "", "networks", true, [&](const json& n, const std::string& p) {
-    return read_source_network(r, n, p);
+    return read_network<SourceNetwork>(r, n, p);
   });
-  d.vms = r.array(doc, "", "vms", true,
-                  [&](const json& v, const std::string& p) { return read_source_vm(r, v, p); });
+  d.vms = r.array(doc, "", "vms", true, [&](const json& v, const std::string& p) {
+    return read_vm<SourceVm>(r, v, p, read_source_nic);
+  });
   if (doc.contains("vms") && doc["vms"].is_array() && doc["vms"].empty()) {
     r.add("/vms", "an application has at least one VM");
   }
@@ -349,22 +359,6 @@ FirstDescription read_first(Reader& r, const json& doc) {
 
 // ---- SecondDescription ----
 
-BackupNetwork read_backup_network(Reader& r, const json& j, const std::string& p) {
-  BackupNetwork n;
-  if (!r.object(j, p, {"id", "source", "name", "switch", "portgroup", "vlan", "subnets"})) {
-    return n;
-  }
-  n.id = r.string(j, p, "id");
-  n.source = r.string(j, p, "source");
-  n.name = r.string(j, p, "name");
-  n.switch_name = r.string(j, p, "switch");
-  n.portgroup = r.opt_string(j, p, "portgroup");
-  n.vlan = read_vlan(r, j, p);
-  n.subnets = r.array(j, p, "subnets", true,
-                      [&](const json& s, const std::string& sp) { return read_subnet(r, s, sp); });
-  return n;
-}
-
 BackupNic read_backup_nic(Reader& r, const json& j, const std::string& p) {
   BackupNic nic;
   if (!r.object(j, p, {"mac", "network", "ip"})) return nic;
@@ -372,22 +366,6 @@ BackupNic read_backup_nic(Reader& r, const json& j, const std::string& p) {
   nic.network = r.string(j, p, "network");
   nic.ip = r.opt_ipv4(j, p, "ip");
   return nic;
-}
-
-BackupVm read_backup_vm(Reader& r, const json& j, const std::string& p) {
-  BackupVm vm;
-  if (!r.object(j, p, {"id", "source", "name", "spec", "bootOrder", "disks", "nics"})) return vm;
-  vm.id = r.string(j, p, "id");
-  vm.source = r.string(j, p, "source");
-  vm.name = r.string(j, p, "name");
-  vm.spec = read_spec(r, j, p);
-  vm.boot_order = read_boot_order(r, j, p);
-  vm.disks = r.array(j, p, "disks", true,
-                     [&](const json& d, const std::string& dp) { return read_disk(r, d, dp); });
-  vm.nics = r.array(j, p, "nics", true, [&](const json& n, const std::string& np) {
-    return read_backup_nic(r, n, np);
-  });
-  return vm;
 }
 
 ReplicationPair read_pair(Reader& r, const json& j, const std::string& p) {
@@ -416,10 +394,11 @@ SecondDescription read_second(Reader& r, const json& doc) {
     }
   }
   d.networks = r.array(doc, "", "networks", true, [&](const json& n, const std::string& p) {
-    return read_backup_network(r, n, p);
+    return read_network<BackupNetwork>(r, n, p);
   });
-  d.vms = r.array(doc, "", "vms", true,
-                  [&](const json& v, const std::string& p) { return read_backup_vm(r, v, p); });
+  d.vms = r.array(doc, "", "vms", true, [&](const json& v, const std::string& p) {
+    return read_vm<BackupVm>(r, v, p, read_backup_nic);
+  });
   if (doc.contains("vms") && doc["vms"].is_array() && doc["vms"].empty()) {
     r.add("/vms", "an application has at least one VM");
   }
