@@ -4,6 +4,7 @@
 
 #include "command.hpp"
 #include "map_commands.hpp"
+#include "site_commands.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"drpair: application-level disaster recovery for libvirt + Ceph RBD", "drpair"};
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "drpair 0.1.0");
   dr::cli::Action action;
   dr::cli::add_map_commands(app, action);
+  dr::cli::add_site_commands(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -294,6 +294,12 @@ class Run {
                                               : std::string("no drpair app")) +
                         "; not overwritten");
       }
+      // The app's own original (production) domain is not a restore's to redefine.
+      if (!existing->membership->source_site) {
+        return fail(Errc::already_exists, what + " of app '" + second_.app.id +
+                                              "' exists and was not made by a restore; "
+                                              "not overwritten");
+      }
       earlier = existing->membership;
     }
     DomainDef def;
