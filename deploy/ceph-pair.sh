@@ -22,7 +22,8 @@
 #
 # Environment:
 #   DRPAIR_CEPH_DIR      state folder (default /tmp/drpair-ceph)
-#   DRPAIR_CEPH_PORT     first port (default 13300): site-a uses PORT..PORT+99, site-b +100..+199
+#   DRPAIR_CEPH_PORT     first port (default 13300, or what `up` recorded in $DRPAIR_CEPH_DIR/port):
+#                        site-a uses PORT..PORT+99, site-b PORT+100..PORT+199
 #   DRPAIR_CEPH_MIRROR_TICK  rbd-mirror's peer refresh and image-state check intervals in seconds
 #                        (default 5; Ceph's own default is 30, which is what production runs)
 #
@@ -40,7 +41,9 @@
 set -euo pipefail
 
 readonly root=${DRPAIR_CEPH_DIR:-/tmp/drpair-ceph}
-readonly base_port=${DRPAIR_CEPH_PORT:-13300}
+# A pair remembers its ports, so later verbs need only DRPAIR_CEPH_DIR.
+base_port=${DRPAIR_CEPH_PORT:-$(cat "$root/port" 2>/dev/null || echo 13300)}
+readonly base_port
 readonly mirror_tick=${DRPAIR_CEPH_MIRROR_TICK:-5}
 readonly sites=(site-a site-b)
 readonly daemons=(mon.a mgr.x osd.0 rbd-mirror)
@@ -398,6 +401,7 @@ main() {
     up)
       check_tools
       mkdir -p "$root"
+      echo "$base_port" >"$root/port"
       run_sites_in_parallel bring_up_site || die "bring-up failed (logs under $root/*/log/)"
       if [ "${1:-}" = --peered ]; then peer_sites; fi
       echo "ceph-pair: up in $(elapsed) ms ($root)"

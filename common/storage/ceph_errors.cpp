@@ -18,8 +18,8 @@ Errc classify(int err) {
     case ERANGE:
     case ENAMETOOLONG:
       return Errc::invalid_argument;
-    case EBUSY:   // "image is primary within a remote cluster or demotion is not propagated yet"
-    case EROFS:   // a write to a non-primary image
+    case EBUSY:  // "image is primary within a remote cluster or demotion is not propagated yet"
+    case EROFS:  // a write to a non-primary image
     case ENOTEMPTY:
     case EOPNOTSUPP:
     case EREMOTEIO:  // rbd-mirror: "remote image is not primary"

@@ -77,7 +77,7 @@ enum class ImageRole { not_mirrored, primary, non_primary };
 struct ImageMirrorInfo {
   ImageRole role = ImageRole::not_mirrored;
   MirrorMode mode = MirrorMode::snapshot;
-  std::string global_id;  // the same at both sites: identifies the pair
+  std::string global_id;   // the same at both sites: identifies the pair
   bool disabling = false;  // mirroring is being disabled
   bool operator==(const ImageMirrorInfo&) const = default;
 };
@@ -97,7 +97,7 @@ struct MirrorSnapshot {
   std::uint64_t id = 0;  // at this site
   MirrorSnapshotState state = MirrorSnapshotState::primary;
   bool complete = false;
-  std::string primary_mirror_uuid;  // non-primary snapshots: the site that took the original
+  std::string primary_mirror_uuid;    // non-primary snapshots: the site that took the original
   std::uint64_t primary_snap_id = 0;  // non-primary snapshots: its id there
   std::vector<std::string> peer_uuids;
   SystemTime created;
@@ -117,7 +117,13 @@ struct MirrorSnapshot {
 };
 
 enum class ReplayState {
-  unknown, error, syncing, starting_replay, replaying, stopping_replay, stopped
+  unknown,
+  error,
+  syncing,
+  starting_replay,
+  replaying,
+  stopping_replay,
+  stopped
 };
 
 // What one site's rbd-mirror last reported for the image (reports lag by seconds).
@@ -245,30 +251,44 @@ inline const char* to_string(MirrorMode mode) noexcept {
 }
 inline const char* to_string(ImageRole role) noexcept {
   switch (role) {
-    case ImageRole::not_mirrored: return "not_mirrored";
-    case ImageRole::primary: return "primary";
-    case ImageRole::non_primary: return "non_primary";
+    case ImageRole::not_mirrored:
+      return "not_mirrored";
+    case ImageRole::primary:
+      return "primary";
+    case ImageRole::non_primary:
+      return "non_primary";
   }
   return "not_mirrored";
 }
 inline const char* to_string(MirrorSnapshotState state) noexcept {
   switch (state) {
-    case MirrorSnapshotState::primary: return "primary";
-    case MirrorSnapshotState::primary_demoted: return "primary_demoted";
-    case MirrorSnapshotState::non_primary: return "non_primary";
-    case MirrorSnapshotState::non_primary_demoted: return "non_primary_demoted";
+    case MirrorSnapshotState::primary:
+      return "primary";
+    case MirrorSnapshotState::primary_demoted:
+      return "primary_demoted";
+    case MirrorSnapshotState::non_primary:
+      return "non_primary";
+    case MirrorSnapshotState::non_primary_demoted:
+      return "non_primary_demoted";
   }
   return "primary";
 }
 inline const char* to_string(ReplayState state) noexcept {
   switch (state) {
-    case ReplayState::unknown: return "unknown";
-    case ReplayState::error: return "error";
-    case ReplayState::syncing: return "syncing";
-    case ReplayState::starting_replay: return "starting_replay";
-    case ReplayState::replaying: return "replaying";
-    case ReplayState::stopping_replay: return "stopping_replay";
-    case ReplayState::stopped: return "stopped";
+    case ReplayState::unknown:
+      return "unknown";
+    case ReplayState::error:
+      return "error";
+    case ReplayState::syncing:
+      return "syncing";
+    case ReplayState::starting_replay:
+      return "starting_replay";
+    case ReplayState::replaying:
+      return "replaying";
+    case ReplayState::stopping_replay:
+      return "stopping_replay";
+    case ReplayState::stopped:
+      return "stopped";
   }
   return "unknown";
 }

@@ -21,6 +21,8 @@ using namespace std::chrono_literals;
 // How often bounded waits look again: a snapshot list costs a few milliseconds here.
 constexpr auto kPollInterval = 100ms;
 constexpr std::size_t kIoChunk = 4u << 20;
+// How long a planned promote waits for the local rbd-mirror to let go of the image.
+constexpr auto kPromoteLockWait = 30s;
 
 std::string pool_what(const std::string& pool, const char* op) {
   return "rbd pool '" + pool + "': " + op;
@@ -65,9 +67,12 @@ std::optional<SystemTime> parse_remote_snapshot_timestamp(const std::string& des
 
 MirrorSnapshotState from_rbd(rbd_snap_mirror_state_t state) {
   switch (state) {
-    case RBD_SNAP_MIRROR_STATE_PRIMARY: return MirrorSnapshotState::primary;
-    case RBD_SNAP_MIRROR_STATE_PRIMARY_DEMOTED: return MirrorSnapshotState::primary_demoted;
-    case RBD_SNAP_MIRROR_STATE_NON_PRIMARY: return MirrorSnapshotState::non_primary;
+    case RBD_SNAP_MIRROR_STATE_PRIMARY:
+      return MirrorSnapshotState::primary;
+    case RBD_SNAP_MIRROR_STATE_PRIMARY_DEMOTED:
+      return MirrorSnapshotState::primary_demoted;
+    case RBD_SNAP_MIRROR_STATE_NON_PRIMARY:
+      return MirrorSnapshotState::non_primary;
     case RBD_SNAP_MIRROR_STATE_NON_PRIMARY_DEMOTED:
       return MirrorSnapshotState::non_primary_demoted;
   }
@@ -76,13 +81,20 @@ MirrorSnapshotState from_rbd(rbd_snap_mirror_state_t state) {
 
 ReplayState from_rbd(rbd_mirror_image_status_state_t state) {
   switch (state) {
-    case MIRROR_IMAGE_STATUS_STATE_UNKNOWN: return ReplayState::unknown;
-    case MIRROR_IMAGE_STATUS_STATE_ERROR: return ReplayState::error;
-    case MIRROR_IMAGE_STATUS_STATE_SYNCING: return ReplayState::syncing;
-    case MIRROR_IMAGE_STATUS_STATE_STARTING_REPLAY: return ReplayState::starting_replay;
-    case MIRROR_IMAGE_STATUS_STATE_REPLAYING: return ReplayState::replaying;
-    case MIRROR_IMAGE_STATUS_STATE_STOPPING_REPLAY: return ReplayState::stopping_replay;
-    case MIRROR_IMAGE_STATUS_STATE_STOPPED: return ReplayState::stopped;
+    case MIRROR_IMAGE_STATUS_STATE_UNKNOWN:
+      return ReplayState::unknown;
+    case MIRROR_IMAGE_STATUS_STATE_ERROR:
+      return ReplayState::error;
+    case MIRROR_IMAGE_STATUS_STATE_SYNCING:
+      return ReplayState::syncing;
+    case MIRROR_IMAGE_STATUS_STATE_STARTING_REPLAY:
+      return ReplayState::starting_replay;
+    case MIRROR_IMAGE_STATUS_STATE_REPLAYING:
+      return ReplayState::replaying;
+    case MIRROR_IMAGE_STATUS_STATE_STOPPING_REPLAY:
+      return ReplayState::stopping_replay;
+    case MIRROR_IMAGE_STATUS_STATE_STOPPED:
+      return ReplayState::stopped;
   }
   return ReplayState::unknown;
 }
@@ -159,8 +171,7 @@ class RbdMirrorStorage final : public MirrorStorage {
   Result<BootstrapToken> create_bootstrap_token(const std::string& pool) override {
     auto io = open_pool(pool, "create bootstrap token");
     if (!io) return io.error();
-    if (auto e = require_pool_mirroring(*io, pool, "create bootstrap token"); !e)
-      return e.error();
+    if (auto e = require_pool_mirroring(*io, pool, "create bootstrap token"); !e) return e.error();
     auto token = read_string(
         [&](char* buf, std::size_t* len) {
           return rbd_mirror_peer_bootstrap_create(io->get(), buf, len);
@@ -175,13 +186,12 @@ class RbdMirrorStorage final : public MirrorStorage {
     const auto what = pool_what(pool, "import bootstrap token");
     auto io = open_pool(pool, "import bootstrap token");
     if (!io) return io.error();
-    if (auto e = require_pool_mirroring(*io, pool, "import bootstrap token"); !e)
-      return e.error();
-    const int r = rbd_mirror_peer_bootstrap_import(
-        io->get(),
-        direction == PeerDirection::rx_tx ? RBD_MIRROR_PEER_DIRECTION_RX_TX
-                                          : RBD_MIRROR_PEER_DIRECTION_RX,
-        token.secret.c_str());
+    if (auto e = require_pool_mirroring(*io, pool, "import bootstrap token"); !e) return e.error();
+    const int r = rbd_mirror_peer_bootstrap_import(io->get(),
+                                                   direction == PeerDirection::rx_tx
+                                                       ? RBD_MIRROR_PEER_DIRECTION_RX_TX
+                                                       : RBD_MIRROR_PEER_DIRECTION_RX,
+                                                   token.secret.c_str());
     if (r == -EEXIST) return {};  // the same peer, imported before
     if (r < 0) return from_errno(r, what);
     return {};
@@ -203,8 +213,7 @@ class RbdMirrorStorage final : public MirrorStorage {
     for (int i = 0; i < count; ++i) {
       const auto& p = peers[static_cast<std::size_t>(i)];
       out.push_back(PeerSite{p.uuid ? p.uuid : "", p.site_name ? p.site_name : "",
-                             p.mirror_uuid ? p.mirror_uuid : "",
-                             p.client_name ? p.client_name : "",
+                             p.mirror_uuid ? p.mirror_uuid : "", p.client_name ? p.client_name : "",
                              p.direction == RBD_MIRROR_PEER_DIRECTION_RX_TX
                                  ? PeerDirection::rx_tx
                                  : PeerDirection::rx_only});
@@ -353,9 +362,8 @@ class RbdMirrorStorage final : public MirrorStorage {
     const auto* info = &opened->info;
     if (info->role == ImageRole::not_mirrored && !info->disabling) return {};
     if (info->role == ImageRole::non_primary && !force)
-      return fail(Errc::failed_precondition,
-                  image_what(image, "disable mirroring") +
-                      ": non-primary copy; disabling it needs force");
+      return fail(Errc::failed_precondition, image_what(image, "disable mirroring") +
+                                                 ": non-primary copy; disabling it needs force");
     const int r = rbd_mirror_image_disable(img->get(), force);
     if (r < 0) return from_errno(r, image_what(image, "disable mirroring"));
     return {};
@@ -413,13 +421,13 @@ class RbdMirrorStorage final : public MirrorStorage {
     const auto what = image_what(image, "create mirror snapshot");
     auto opened = open_with_info(image, "create mirror snapshot", false);
     if (!opened) return opened.error();
-    auto uuid = pool_mirror_uuid(opened->io, image.pool);
-    if (!uuid) return uuid.error();
     auto* img = &opened->img;
     const auto* info = &opened->info;
     if (info->role != ImageRole::primary)
       return fail(Errc::failed_precondition,
                   what + ": the image is " + to_string(info->role) + " here, not primary");
+    auto uuid = pool_mirror_uuid(opened->io, image.pool);
+    if (!uuid) return uuid.error();
     if (info->mode != MirrorMode::snapshot)
       return fail(Errc::invalid_argument, what + ": the image mirrors in journal mode");
     std::uint64_t snap_id = 0;
@@ -454,13 +462,13 @@ class RbdMirrorStorage final : public MirrorStorage {
         for (const auto& s : *snaps)
           if (s.copies(snapshot)) copy = &s;
         if (copy != nullptr && copy->complete) return {};
-        last_seen = copy != nullptr ? "copy in progress: " + describe(*copy)
+        last_seen = copy != nullptr  ? "copy in progress: " + describe(*copy)
                     : snaps->empty() ? "no mirror snapshot"
                                      : "newest here: " + describe(snaps->back());
       }
       if (std::chrono::steady_clock::now() + kPollInterval > deadline)
-        return fail(Errc::deadline_exceeded, what + ": not complete by the deadline (" +
-                                                 last_seen + ")");
+        return fail(Errc::deadline_exceeded,
+                    what + ": not complete by the deadline (" + last_seen + ")");
       std::this_thread::sleep_for(kPollInterval);
     }
   }
@@ -471,14 +479,14 @@ class RbdMirrorStorage final : public MirrorStorage {
     const auto what = image_what(image, "demote");
     auto opened = open_with_info(image, "demote", false);
     if (!opened) return opened.error();
-    auto uuid = pool_mirror_uuid(opened->io, image.pool);
-    if (!uuid) return uuid.error();
     auto* img = &opened->img;
     const auto* info = &opened->info;
     auto& io = opened->io;
     if (info->role != ImageRole::primary)
-      return fail(Errc::failed_precondition, what + ": the image is " + to_string(info->role) +
-                                                 " here, not primary");
+      return fail(Errc::failed_precondition,
+                  what + ": the image is " + to_string(info->role) + " here, not primary");
+    auto uuid = pool_mirror_uuid(io, image.pool);
+    if (!uuid) return uuid.error();
     if (const int r = rbd_mirror_image_demote(img->get()); r < 0) return from_errno(r, what);
     if (info->mode == MirrorMode::journal) return MirrorSnapshotRef{std::move(*uuid), 0};
     // The demotion snapshot is the newest one; a fresh handle sees it.
@@ -511,18 +519,31 @@ class RbdMirrorStorage final : public MirrorStorage {
       auto snaps = read_snapshots(*img, image);
       if (!snaps) return snaps.error();
       const bool ready =
-          !snaps->empty() &&
-          ((snaps->back().state == MirrorSnapshotState::non_primary_demoted &&
-            snaps->back().complete) ||
-           snaps->back().state == MirrorSnapshotState::primary_demoted);
+          !snaps->empty() && ((snaps->back().state == MirrorSnapshotState::non_primary_demoted &&
+                               snaps->back().complete) ||
+                              snaps->back().state == MirrorSnapshotState::primary_demoted);
       if (!ready)
         return fail(Errc::failed_precondition,
                     what + ": the peer's demotion has not arrived here (newest: " +
                         (snaps->empty() ? std::string("none") : describe(snaps->back())) + ")");
     }
-    if (const int r = rbd_mirror_image_promote(img->get(), kind == Promotion::forced); r < 0)
-      return from_errno(r, what);
-    return {};
+    // Right after the demotion arrived, the local rbd-mirror still holds the image's exclusive
+    // lock until its replayer has shut down, and refuses to hand it over to a planned promote
+    // (-EROFS). That lasts a second or two: retried here, bounded.
+    const auto give_up = std::chrono::steady_clock::now() + kPromoteLockWait;
+    while (true) {
+      const int r = rbd_mirror_image_promote(img->get(), kind == Promotion::forced);
+      if (r == 0) return {};
+      if (r != -EROFS || std::chrono::steady_clock::now() + kPollInterval > give_up) {
+        auto e = from_errno(r, what);
+        if (r == -EROFS) {
+          e.code = Errc::unavailable;
+          e.message += ": the local rbd-mirror still holds the image; retry";
+        }
+        return e;
+      }
+      std::this_thread::sleep_for(kPollInterval);
+    }
   }
 
   Status resync(const ImageSpec& image) override {
@@ -544,9 +565,9 @@ class RbdMirrorStorage final : public MirrorStorage {
     auto* img = &opened->img;
     const auto* info = &opened->info;
     if (info->role != ImageRole::non_primary)
-      return fail(Errc::failed_precondition,
-                  image_what(image, "replication lag") + ": the image is " +
-                      to_string(info->role) + " here; lag is measured at the non-primary copy");
+      return fail(Errc::failed_precondition, image_what(image, "replication lag") +
+                                                 ": the image is " + to_string(info->role) +
+                                                 " here; lag is measured at the non-primary copy");
     auto snaps = read_snapshots(*img, image);
     if (!snaps) return snaps.error();
     ReplicationLag lag;
@@ -622,14 +643,12 @@ class RbdMirrorStorage final : public MirrorStorage {
       rbd_mirror_image_mode_t mode = RBD_MIRROR_IMAGE_MODE_SNAPSHOT;
       if (const int r = rbd_mirror_image_get_mode(img.get(), &mode); r < 0)
         return from_errno(r, image_what(image, "get mirror mode"));
-      out.mode = mode == RBD_MIRROR_IMAGE_MODE_JOURNAL ? MirrorMode::journal
-                                                       : MirrorMode::snapshot;
+      out.mode = mode == RBD_MIRROR_IMAGE_MODE_JOURNAL ? MirrorMode::journal : MirrorMode::snapshot;
     }
     return out;
   }
 
-  Result<std::vector<MirrorSnapshot>> read_snapshots(const RbdImage& img,
-                                                     const ImageSpec& image) {
+  Result<std::vector<MirrorSnapshot>> read_snapshots(const RbdImage& img, const ImageSpec& image) {
     const auto what = image_what(image, "list snapshots");
     std::vector<rbd_snap_info_t> infos(16);
     int max = static_cast<int>(infos.size());

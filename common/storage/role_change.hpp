@@ -19,6 +19,7 @@
 //     demote_from ---------->  (demotion      (planned)      (mirror snapshot at `to`,
 //                               snapshot                      wait until complete at `from`)
 //                               complete at `to`)
+//   to P, from NP: done if `from` already holds a copy of a snapshot of `to`, else protect_reverse
 //   both P: failed_precondition (split brain: resync one side first)
 // @endverbatim
 //
@@ -69,14 +70,22 @@ enum class RoleChangeStep {
 
 inline const char* to_string(RoleChangeStep step) noexcept {
   switch (step) {
-    case RoleChangeStep::observe: return "observe";
-    case RoleChangeStep::sync_forward: return "sync_forward";
-    case RoleChangeStep::demote_from: return "demote_from";
-    case RoleChangeStep::await_demotion: return "await_demotion";
-    case RoleChangeStep::promote_to: return "promote_to";
-    case RoleChangeStep::protect_reverse: return "protect_reverse";
-    case RoleChangeStep::recover_stall: return "recover_stall";
-    case RoleChangeStep::done: return "done";
+    case RoleChangeStep::observe:
+      return "observe";
+    case RoleChangeStep::sync_forward:
+      return "sync_forward";
+    case RoleChangeStep::demote_from:
+      return "demote_from";
+    case RoleChangeStep::await_demotion:
+      return "await_demotion";
+    case RoleChangeStep::promote_to:
+      return "promote_to";
+    case RoleChangeStep::protect_reverse:
+      return "protect_reverse";
+    case RoleChangeStep::recover_stall:
+      return "recover_stall";
+    case RoleChangeStep::done:
+      return "done";
   }
   return "observe";
 }
@@ -159,8 +168,9 @@ inline Result<RoleChangeStep> first_step(const PairSide& from, const PairSide& t
     if (detail::find_copy(from, *d_to) != nullptr) return RoleChangeStep::promote_to;
   }
   return fail(Errc::failed_precondition,
-              what + ": non-primary at both sites and neither holds the other's newest demotion; "
-                     "an operator must choose the site to promote (forced)");
+              what +
+                  ": non-primary at both sites and neither holds the other's newest demotion; "
+                  "an operator must choose the site to promote (forced)");
 }
 
 inline Result<PairSide> observe_side(MirrorStorage& site, const ImageSpec& image) {
@@ -207,8 +217,10 @@ inline Result<RoleChangeReport> planned_role_change(MirrorStorage& from, MirrorS
         if (!snap) return snap.error();
         if (auto w = to.wait_for_snapshot(image, *snap, deadline); !w) {
           auto e = w.error();
-          e.message = what + ": the peer's replayer has not copied a fresh snapshot, so demoting "
-                             "now could stall the pair (no step taken): " + e.message;
+          e.message = what +
+                      ": the peer's replayer has not copied a fresh snapshot, so demoting "
+                      "now could stall the pair (no step taken): " +
+                      e.message;
           return e;
         }
         next = RoleChangeStep::demote_from;
@@ -225,8 +237,10 @@ inline Result<RoleChangeReport> planned_role_change(MirrorStorage& from, MirrorS
         if (!demotion) return fail(Errc::internal, what + ": no demotion snapshot to wait for");
         if (auto w = to.wait_for_snapshot(image, *demotion, deadline); !w) {
           auto e = w.error();
-          e.message = what + ": demoted, but the demotion has not reached the peer (both sites "
-                             "non-primary; calling again resumes): " + e.message;
+          e.message = what +
+                      ": demoted, but the demotion has not reached the peer (both sites "
+                      "non-primary; calling again resumes): " +
+                      e.message;
           return e;
         }
         next = RoleChangeStep::promote_to;
@@ -250,15 +264,16 @@ inline Result<RoleChangeReport> planned_role_change(MirrorStorage& from, MirrorS
           return fail(Errc::failed_precondition, what + ": stalled again after a recovery");
         if (auto p = from.promote(image, Promotion::planned); !p) {
           auto e = p.error();
-          e.message = what + ": stalled failback; re-promoting the last primary failed: " +
-                      e.message;
+          e.message =
+              what + ": stalled failback; re-promoting the last primary failed: " + e.message;
           return e;
         }
         report.recovered_stall = true;
         next = RoleChangeStep::sync_forward;
         break;
       }
-      case RoleChangeStep::done: break;
+      case RoleChangeStep::done:
+        break;
     }
     report.steps.emplace_back(
         step, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0));
@@ -270,8 +285,8 @@ inline Result<RoleChangeReport> planned_role_change(MirrorStorage& from, MirrorS
 
 // Split-brain recovery (diagram above): `keep` is (or stays) primary; `loser` gives up its
 // divergent writes and copies the image again.
-inline Status recover_split_brain(MirrorStorage& keep, MirrorStorage& loser,
-                                  const ImageSpec& image, Deadline deadline) {
+inline Status recover_split_brain(MirrorStorage& keep, MirrorStorage& loser, const ImageSpec& image,
+                                  Deadline deadline) {
   const auto what = "rbd image '" + to_string(image) + "': split-brain recovery";
   auto keep_info = keep.mirror_info(image);
   if (!keep_info) return keep_info.error();
@@ -288,8 +303,8 @@ inline Status recover_split_brain(MirrorStorage& keep, MirrorStorage& loser,
   while (true) {
     auto snap = keep.create_mirror_snapshot(image);
     if (!snap) return snap.error();
-    const auto slice = std::min(deadline, std::chrono::steady_clock::now() +
-                                              std::chrono::seconds(15));
+    const auto slice =
+        std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(15));
     auto w = loser.wait_for_snapshot(image, *snap, slice);
     if (w) return {};
     if (w.error().code != Errc::not_found && w.error().code != Errc::deadline_exceeded)
