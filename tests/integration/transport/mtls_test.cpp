@@ -1,0 +1,372 @@
+// The transport end to end on 127.0.0.1: site-b's agent serves, clients present the certificates
+// make-pki.sh made (site-a's agent, an operator, a dashboard, and the bad ones), and each case
+// checks what the caller gets and what the server saw.
+
+#include "transport/beast_peer_client.hpp"
+#include "transport/http_server.hpp"
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+
+#include <catch2/catch.hpp>
+
+#include "transport/error_mapping.hpp"
+#include "transport_test_support.hpp"
+
+namespace dr::transport {
+namespace {
+
+using dr::testing::TestPki;
+using dr::testing::wait_until;
+using namespace std::chrono_literals;
+
+constexpr const char* kToken = "dashboard-token-0123456789";
+
+// Holds a handler until the test opens it.
+class Gate {
+ public:
+  void pass() {
+    std::unique_lock lock(mutex_);
+    ++entered_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return open_; });
+  }
+  bool wait_entered(int count = 1) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, 5s, [&] { return entered_ >= count; });
+  }
+  void open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int entered_ = 0;
+  bool open_ = false;
+};
+
+nlohmann::json describe(const Identity& id) {
+  return {{"kind", to_string(id.kind)}, {"name", id.name}, {"how", to_string(id.how)}};
+}
+
+// site-b's agent: trusts site-a's CA for its peer and the operator CA for operators.
+struct SiteB {
+  Gate gate;
+  std::atomic<int> handler_calls{0};
+  std::unique_ptr<HttpServer> server;
+
+  explicit SiteB(const std::function<void(ServerOptions&)>& tweak = {}) {
+    const auto& pki = TestPki::get();
+    auto router = std::make_shared<Router>();
+    auto whoami = [this](const Request& r) {
+      ++handler_calls;
+      return Response::json(200, {{"app", r.param("app")}, {"caller", describe(r.caller)}});
+    };
+    router->add(Method::get, "/v1/apps/{app}", kPeerOrOperator, whoami)
+        .add(Method::post, "/v1/peer/descriptions", kPeerOnly,
+             [this](const Request& r) {
+               ++handler_calls;
+               return Response::json(201, {{"received", r.json}});
+             })
+        .add(Method::post, "/v1/operator/failover", kOperatorOnly, whoami)
+        .add(Method::get, "/v1/fail/{code}", kPeerOnly,
+             [](const Request& r) {
+               for (auto code : {Errc::not_found, Errc::failed_precondition, Errc::aborted,
+                                 Errc::unavailable}) {
+                 if (r.param("code") == to_string(code)) {
+                   return error_response(fail(code, "scripted " + r.param("code")));
+                 }
+               }
+               return Response::no_content();
+             })
+        .add(Method::get, "/v1/slow", kPeerOrOperator, [this](const Request&) {
+          gate.pass();
+          return Response::json(200, {{"slow", true}});
+        });
+    ServerOptions options;
+    options.tls = {pki.file("site-b/agent.crt"), pki.file("site-b/agent.key"),
+                   pki.file("site-a/ca.crt"), pki.file("operator/ca.crt")};
+    options.auth.peer_site = "site-a";
+    options.auth.operator_names = {"ops"};
+    options.auth.bearer_tokens = {{"grafana", sha256_hex(kToken)}};
+    options.body_limit = 64 * 1024;
+    if (tweak) tweak(options);
+    auto started = HttpServer::start(std::move(options), std::move(router));
+    REQUIRE(started);
+    server = std::move(*started);
+  }
+  ~SiteB() {
+    gate.open();
+    server->stop();
+  }
+
+  // Options of a client presenting DIR/<who>.crt ("" presents none) to this server.
+  ClientOptions client_options(const std::string& who) const {
+    const auto& pki = TestPki::get();
+    ClientOptions options;
+    options.port = server->port();
+    if (!who.empty()) options.tls = {pki.file(who + ".crt"), pki.file(who + ".key"), {}};
+    options.tls.ca_file = pki.file("site-b/ca.crt");
+    options.expected_site = "site-b";
+    return options;
+  }
+  std::unique_ptr<BeastPeerClient> client(const std::string& who) const {
+    return client(client_options(who));
+  }
+  static std::unique_ptr<BeastPeerClient> client(ClientOptions options) {
+    auto made = BeastPeerClient::create(std::move(options));
+    REQUIRE(made);
+    return std::move(*made);
+  }
+};
+
+nlohmann::json body_of(const Result<Response>& r) {
+  REQUIRE(r);
+  return nlohmann::json::parse(r->body);
+}
+
+TEST_CASE("the peer site's agent calls over mutual TLS and is identified as the peer",
+          "[integration][tls]") {
+  SiteB site_b;
+  const auto response = site_b.client("site-a/agent")->get("/v1/apps/app1");
+  REQUIRE(response);
+  CHECK(response->status == 200);
+  CHECK(body_of(response) ==
+        nlohmann::json::parse(R"({"app": "app1", "caller": {"kind": "peer_site",
+                                  "name": "site-a", "how": "client_certificate"}})"));
+}
+
+TEST_CASE("consecutive calls reuse one kept-alive connection", "[integration][tls]") {
+  SiteB site_b;
+  auto client = site_b.client("site-a/agent");
+  for (int i = 0; i < 5; ++i) REQUIRE(client->get("/v1/apps/app" + std::to_string(i)));
+  CHECK(client->connections_opened() == 1);
+  CHECK(site_b.server->stats().connections == 1);
+  CHECK(wait_until([&] { return site_b.server->stats().requests == 5; }));
+}
+
+// The server refuses `who` during the handshake: no HTTP is spoken, no handler runs.
+void check_refused_in_handshake(const std::string& who) {
+  SiteB site_b;
+  const auto response = site_b.client(who)->get("/v1/apps/app1");
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code == Errc::unavailable);
+  CHECK(wait_until([&] { return site_b.server->stats().handshakes_failed == 1; }));
+  CHECK(site_b.server->stats().requests == 0);
+  CHECK(site_b.handler_calls == 0);
+}
+
+TEST_CASE("a client without a certificate is refused in the TLS handshake",
+          "[integration][tls]") {
+  check_refused_in_handshake("");
+}
+
+TEST_CASE("a certificate from another CA is refused in the TLS handshake", "[integration][tls]") {
+  check_refused_in_handshake("test/other-ca-site-a");  // CN=site-a, the right name
+}
+
+TEST_CASE("an expired certificate from the right CA is refused in the TLS handshake",
+          "[integration][tls]") {
+  check_refused_in_handshake("test/expired-site-a");
+}
+
+TEST_CASE("the right CA but the wrong site name is 403 permission_denied",
+          "[integration][tls]") {
+  SiteB site_b;
+  const auto response = site_b.client("test/wrong-site")->get("/v1/apps/app1");
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code == Errc::permission_denied);
+  CHECK(response.error().native == 403);
+  CHECK_THAT(response.error().message, Catch::Contains("wrong-site"));
+  CHECK(site_b.handler_calls == 0);
+}
+
+TEST_CASE("an operator certificate reaches the operator API but not the peer API",
+          "[integration][tls]") {
+  SiteB site_b;
+  auto ops = site_b.client("operator/ops");
+  const auto failover = ops->post_json("/v1/operator/failover", {{"app", "app1"}});
+  CHECK(body_of(failover)["caller"] ==
+        nlohmann::json::parse(
+            R"({"kind": "operator", "name": "ops", "how": "client_certificate"})"));
+  const auto peer_only = ops->post_json("/v1/peer/descriptions", {{"kind", "FirstDescription"}});
+  REQUIRE_FALSE(peer_only);
+  CHECK(peer_only.error().code == Errc::permission_denied);
+}
+
+TEST_CASE("the peer site cannot call the operator API", "[integration][tls]") {
+  SiteB site_b;
+  const auto response = site_b.client("site-a/agent")->post_json("/v1/operator/failover", {});
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code == Errc::permission_denied);
+  CHECK(response.error().native == 403);
+}
+
+TEST_CASE("a dashboard certificate needs a configured bearer token to be an operator",
+          "[integration][tls]") {
+  SiteB site_b;
+  auto with_token = site_b.client_options("operator/dashboard");
+  with_token.bearer_token = kToken;
+  const auto ok = SiteB::client(with_token)->post_json("/v1/operator/failover", {});
+  CHECK(body_of(ok)["caller"] ==
+        nlohmann::json::parse(R"({"kind": "operator", "name": "grafana", "how": "bearer_token"})"));
+
+  const auto without = site_b.client("operator/dashboard")->post_json("/v1/operator/failover", {});
+  REQUIRE_FALSE(without);
+  CHECK(without.error().native == 403);
+
+  auto wrong_token = site_b.client_options("operator/dashboard");
+  wrong_token.bearer_token = "guess";
+  const auto refused = SiteB::client(wrong_token)->post_json("/v1/operator/failover", {});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::permission_denied);
+  CHECK(refused.error().native == 401);
+  CHECK(site_b.handler_calls == 1);
+}
+
+TEST_CASE("bad JSON is 400 invalid_argument and never reaches the handler", "[integration][tls]") {
+  SiteB site_b;
+  ClientRequest request;
+  request.method = Method::post;
+  request.target = "/v1/peer/descriptions";
+  request.body = R"({"kind": "FirstDescription",)";
+  const auto response = site_b.client("site-a/agent")->call(request);
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code == Errc::invalid_argument);
+  CHECK(response.error().native == 400);
+  CHECK_THAT(response.error().message, Catch::Contains("not valid JSON"));
+  CHECK(site_b.handler_calls == 0);
+}
+
+TEST_CASE("an oversize body is 413 and the next call gets a fresh connection",
+          "[integration][tls]") {
+  SiteB site_b;  // body_limit 64 KiB
+  auto client = site_b.client("site-a/agent");
+  ClientRequest request;
+  request.method = Method::post;
+  request.target = "/v1/peer/descriptions";
+  request.body = "\"" + std::string(1024 * 1024, 'x') + "\"";
+  const auto response = client->call(request);
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code == Errc::invalid_argument);
+  CHECK(response.error().native == 413);
+  CHECK(site_b.handler_calls == 0);
+
+  request.body = R"({"small": true})";
+  CHECK(body_of(client->call(request))["received"] == nlohmann::json{{"small", true}});
+  CHECK(client->connections_opened() == 2);
+}
+
+TEST_CASE("wrong method is 405 and an unknown path 404, through the whole stack",
+          "[integration][tls]") {
+  SiteB site_b;
+  auto client = site_b.client("site-a/agent");
+  ClientRequest del;
+  del.method = Method::delete_;
+  del.target = "/v1/apps/app1";
+  const auto not_allowed = client->call(del);
+  REQUIRE_FALSE(not_allowed);
+  CHECK(not_allowed.error().native == 405);
+  CHECK(not_allowed.error().code == Errc::invalid_argument);
+
+  const auto missing = client->get("/v1/nothing/here");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().native == 404);
+  CHECK(missing.error().code == Errc::not_found);
+  CHECK(client->connections_opened() == 1);  // error responses keep the connection
+}
+
+TEST_CASE("a handler's error arrives as the same Errc, 409s kept apart", "[integration][tls]") {
+  SiteB site_b;
+  auto client = site_b.client("site-a/agent");
+  for (auto code : {Errc::not_found, Errc::failed_precondition, Errc::aborted,
+                    Errc::unavailable}) {
+    const auto response = client->get(std::string("/v1/fail/") + to_string(code));
+    REQUIRE_FALSE(response);
+    CHECK(response.error().code == code);
+    CHECK(response.error().native == http_status(code));
+    CHECK_THAT(response.error().message, Catch::Contains(std::string("scripted ") +
+                                                         to_string(code)));
+  }
+}
+
+TEST_CASE("a call that outlives its deadline is deadline_exceeded", "[integration][tls]") {
+  SiteB site_b;
+  auto options = site_b.client_options("site-a/agent");
+  options.request_timeout = 200ms;
+  const auto response = SiteB::client(options)->get("/v1/slow");
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code == Errc::deadline_exceeded);
+  CHECK(site_b.gate.wait_entered());
+}
+
+TEST_CASE("nothing listening is unavailable", "[integration][tls]") {
+  ClientOptions options;
+  {
+    SiteB gone;
+    options = gone.client_options("site-a/agent");
+  }
+  const auto response = SiteB::client(options)->get("/v1/apps/app1");
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code == Errc::unavailable);
+}
+
+TEST_CASE("the client refuses a server it does not trust or that is not the expected site",
+          "[integration][tls]") {
+  SiteB site_b;
+  auto wrong_ca = site_b.client_options("site-a/agent");
+  wrong_ca.tls.ca_file = TestPki::get().file("site-a/ca.crt");
+  const auto untrusted = SiteB::client(wrong_ca)->get("/v1/apps/app1");
+  REQUIRE_FALSE(untrusted);
+  CHECK(untrusted.error().code == Errc::permission_denied);
+
+  auto wrong_site = site_b.client_options("site-a/agent");
+  wrong_site.expected_site = "site-c";
+  const auto impostor = SiteB::client(wrong_site)->get("/v1/apps/app1");
+  REQUIRE_FALSE(impostor);
+  CHECK(impostor.error().code == Errc::permission_denied);
+  CHECK_THAT(impostor.error().message, Catch::Contains("site-c"));
+  CHECK(site_b.handler_calls == 0);
+}
+
+TEST_CASE("a kept-alive connection the server closed while idle is reopened transparently",
+          "[integration][tls]") {
+  SiteB site_b([](ServerOptions& o) { o.read_timeout = 200ms; });
+  auto client = site_b.client("site-a/agent");
+  REQUIRE(client->get("/v1/apps/app1"));
+  REQUIRE(wait_until([&] { return site_b.server->stats().open_connections == 0; }));
+  const auto again = client->get("/v1/apps/app1");
+  REQUIRE(again);
+  CHECK(again->status == 200);
+  CHECK(client->connections_opened() == 2);
+}
+
+TEST_CASE("stop() finishes the request in flight and does not wait for idle connections",
+          "[integration][tls]") {
+  SiteB site_b([](ServerOptions& o) { o.shutdown_grace = 10s; });
+  auto idle = site_b.client("operator/ops");
+  REQUIRE(idle->get("/v1/apps/app1"));  // now an idle kept-alive connection
+  auto busy = site_b.client("site-a/agent");
+  auto in_flight = std::async(std::launch::async, [&] { return busy->get("/v1/slow"); });
+  REQUIRE(site_b.gate.wait_entered());
+
+  const auto began = std::chrono::steady_clock::now();
+  auto stopped = std::async(std::launch::async, [&] { site_b.server->stop(); });
+  // The idle connection is closed at once; the busy one stays until its handler returns.
+  REQUIRE(wait_until([&] { return site_b.server->stats().open_connections == 1; }));
+  site_b.gate.open();
+  const auto response = in_flight.get();
+  stopped.get();
+  CHECK(std::chrono::steady_clock::now() - began < 5s);
+  REQUIRE(response);
+  CHECK(response->status == 200);
+  CHECK(response->headers.get("Connection") == std::optional<std::string_view>("close"));
+  CHECK(idle->get("/v1/apps/app1").error().code == Errc::unavailable);
+}
+
+}  // namespace
+}  // namespace dr::transport
