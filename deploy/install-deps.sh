@@ -7,7 +7,7 @@ packages=(
   # build
   cmake ninja-build g++ clang libclang-rt-14-dev pkg-config
   nlohmann-json3-dev libboost1.81-dev catch2 libcli11-dev libbenchmark-dev
-  libvirt-dev librbd-dev librados-dev libsqlite3-dev libssl-dev openssl
+  libvirt-dev libxml2-dev librbd-dev librados-dev libsqlite3-dev libssl-dev openssl
   # schema checks (run with /usr/bin/python3, see README)
   python3-jsonschema
   # a real libvirtd without systemd (never libvirt-daemon-system: it needs systemd)

@@ -356,7 +356,11 @@ class Run {
       def.nics.push_back(std::move(n));
       if (nic.ip) m.nics.push_back({nic.mac, *nic.ip});
     }
+    // The domain declares the networks its NICs use, and the networks no NIC of the app uses (so
+    // the app's declared networks, the union over its domains, are all of them): teardown finds
+    // what was created there, and a 20-network app does not put 20 declarations on every domain.
     for (const auto& net : second_.networks) {
+      if (!declares(vm, net)) continue;
       const Binding& b = bindings_.at(net.id);
       DeclaredNetwork d;
       d.id = net.id;
@@ -382,34 +386,49 @@ class Run {
     return Detail{json{{"uuid", defined->uuid}}};
   }
 
+  bool declares(const model::BackupVm& vm, const model::BackupNetwork& net) const {
+    const auto uses = [&](const model::BackupVm& v) {
+      return std::any_of(v.nics.begin(), v.nics.end(),
+                         [&](const model::BackupNic& n) { return n.network == net.id; });
+    };
+    return uses(vm) || std::none_of(second_.vms.begin(), second_.vms.end(), uses);
+  }
+
   // ---- starts
 
-  Result<Detail> start(const std::vector<const model::BackupVm*>& vms) {
+  // Runs f(connection, i) for i in [0, n) on up to `parallelism` workers, each with a connection
+  // of its own from the factory.
+  void parallel(std::size_t n, const std::function<void(Result<std::shared_ptr<Hypervisor>>&,
+                                                        std::size_t)>& f) {
     const std::size_t workers =
-        std::min<std::size_t>(vms.size(), static_cast<std::size_t>(config_.parallelism));
+        std::min<std::size_t>(n, static_cast<std::size_t>(config_.parallelism));
     std::atomic<std::size_t> next{0};
-    std::mutex mutex;
-    std::optional<Error> first_error;
-    json done = json::array();
     auto work = [&] {
       auto conn = workers_();
-      for (std::size_t i = next++; i < vms.size(); i = next++) {
-        const auto start = Clock::now();
-        Status s = conn ? start_one(**conn, vms[i]->name) : Status(conn.error());
-        std::lock_guard lock(mutex);
-        if (!s) {
-          if (!first_error) first_error = s.error();
-        } else {
-          done.push_back({{"name", vms[i]->name}, {"ms", ms_since(start)}});
-        }
-      }
+      for (std::size_t i = next++; i < n; i = next++) f(conn, i);
     };
     if (workers <= 1) {
       work();
-    } else {
-      std::vector<std::jthread> threads;
-      for (std::size_t w = 0; w < workers; ++w) threads.emplace_back(work);
+      return;
     }
+    std::vector<std::jthread> threads;
+    for (std::size_t w = 0; w < workers; ++w) threads.emplace_back(work);
+  }
+
+  Result<Detail> start(const std::vector<const model::BackupVm*>& vms) {
+    std::mutex mutex;
+    std::optional<Error> first_error;
+    json done = json::array();
+    parallel(vms.size(), [&](Result<std::shared_ptr<Hypervisor>>& conn, std::size_t i) {
+      const auto start = Clock::now();
+      Status s = conn ? start_one(**conn, vms[i]->name) : Status(conn.error());
+      std::lock_guard lock(mutex);
+      if (!s) {
+        if (!first_error) first_error = s.error();
+      } else {
+        done.push_back({{"name", vms[i]->name}, {"ms", ms_since(start)}});
+      }
+    });
     if (first_error) return *first_error;
     return Detail{json{{"vms", done}}};
   }
@@ -454,20 +473,24 @@ class Run {
       }
       report_.networks.push_back(std::move(r));
     }
-    for (const auto& vm : second_.vms) {
+    // One VM per worker connection, as the starts: reading back 200 live definitions costs about
+    // as much as defining them.
+    report_.vms.resize(second_.vms.size());
+    parallel(second_.vms.size(), [&](Result<std::shared_ptr<Hypervisor>>& conn, std::size_t i) {
+      const auto& vm = second_.vms[i];
       ReportVm r{vm.name, "missing", {}};
-      if (auto status = hv_.domain_status(vm.name)) {
+      Hypervisor& hv = conn ? **conn : hv_;
+      if (auto status = hv.domain_status(vm.name)) {
         r.state = to_string(status->state);
-        if (auto def = hv_.get_domain(vm.name, status->state == DomainState::running)) {
+        if (auto def = hv.get_domain(vm.name, status->state == DomainState::running)) {
           for (const auto& nic : def->nics) {
-            ReportNic n{nic.mac, nic.kind == NicKind::network ? nic.network : nic.bridge,
-                        nic.portgroup};
-            r.nics.push_back(std::move(n));
+            r.nics.push_back({nic.mac, nic.kind == NicKind::network ? nic.network : nic.bridge,
+                              nic.portgroup});
           }
         }
       }
-      report_.vms.push_back(std::move(r));
-    }
+      report_.vms[i] = std::move(r);
+    });
   }
 
   const model::SecondDescription& second_;
