@@ -73,7 +73,8 @@ double mirror_cpu_seconds(const std::string& dir, const std::string& site) {
 
 struct SnapRecord {
   dr::storage::MirrorSnapshotRef ref;
-  Clock::time_point taken;       // when the call returned (the snapshot's content is from before)
+  Clock::time_point taken;       // when the call returned; its content is from up to
+                                 // call_seconds earlier, which the lag figures leave out
   std::uint64_t bytes_at_taken;  // written by then
   double call_seconds;
   std::optional<Clock::time_point> complete_at_dr;
@@ -145,16 +146,16 @@ Summary run(MirrorStorage& a, MirrorStorage& b, const ImageSpec& image, int inte
     }
   });
 
-  for (auto next = start; Clock::now() - start < std::chrono::seconds(run_s);
+  for (auto next = start; next - start < std::chrono::seconds(run_s);
        next += std::chrono::seconds(interval_s)) {
     std::this_thread::sleep_until(next);
-    if (Clock::now() - start >= std::chrono::seconds(run_s)) break;
     const auto t0 = Clock::now();
     const auto bytes = written.load();
     auto ref = must(a.create_mirror_snapshot(image), "snapshot");
     std::lock_guard lock(mu);
     snaps.push_back({ref, Clock::now(), bytes, secs(Clock::now() - t0), std::nullopt});
   }
+  std::this_thread::sleep_until(start + std::chrono::seconds(run_s));
   stop = true;
   writer.join();
   sampler.join();
