@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
-#include <map>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -56,23 +55,15 @@ const PortgroupDef* find_portgroup(const NetworkDef& net, const std::string& nam
   return nullptr;
 }
 
-// Where a backup network lives at this site, as ensure-network recorded it.
-struct Binding {
-  std::string switch_name;
-  std::optional<std::string> portgroup;
-  std::optional<int> vlan;
-  std::string created;  // "network", "portgroup" or ""
-};
-
-json binding_json(const Binding& b) {
+json binding_json(const NetworkBinding& b) {
   json j{{"switch", b.switch_name}, {"created", b.created}};
   if (b.portgroup) j["portgroup"] = *b.portgroup;
   if (b.vlan) j["vlan"] = *b.vlan;
   return j;
 }
 
-Binding binding_from(const json& j) {
-  Binding b;
+NetworkBinding binding_from(const json& j) {
+  NetworkBinding b;
   b.switch_name = j.value("switch", "");
   if (j.contains("portgroup")) b.portgroup = j["portgroup"].get<std::string>();
   if (j.contains("vlan")) b.vlan = j["vlan"].get<int>();
@@ -209,7 +200,7 @@ class Run {
   }
 
   Result<Detail> ensure(const model::BackupNetwork& net, const json& inspected) {
-    Binding b{net.switch_name, net.portgroup, net.vlan, ""};
+    NetworkBinding b{net.switch_name, net.portgroup, net.vlan, ""};
     if (!inspected.value("networkExisted", true)) b.created = "network";
     else if (!inspected.value("portgroupExisted", true)) b.created = "portgroup";
     const std::string what = "backup network '" + net.id + "'";
@@ -302,31 +293,6 @@ class Run {
       }
       earlier = existing->membership;
     }
-    DomainDef def;
-    def.name = vm.name;
-    def.uuid = vm.id;
-    def.type = config_.domain_type;
-    def.vcpus = vm.spec.vcpus;
-    def.memory_mib = vm.spec.memory_mib;
-    for (const auto& d : vm.disks) {
-      DiskDef disk;
-      disk.target = d.target;
-      disk.rbd = true;
-      disk.pool = d.pool;
-      disk.image = d.image;
-      disk.monitors = config_.ceph.monitors;
-      disk.auth_user = config_.ceph.user;
-      disk.secret_uuid = config_.ceph.secret_uuid;
-      disk.config_file = config_.ceph.client_conf;
-      def.disks.push_back(std::move(disk));
-    }
-    Membership m;
-    m.app_id = second_.app.id;
-    m.app_name = second_.app.name;
-    m.generation = second_.app.source_generation;
-    m.boot_order = vm.boot_order;
-    m.source_site = second_.app.source_site;
-    m.source_vm = vm.source;
     for (const auto& nic : vm.nics) {
       const auto b = bindings_.find(nic.network);
       if (b == bindings_.end()) {
@@ -334,7 +300,7 @@ class Run {
                                                 nic.network +
                                                 "', which is not a backup network of the app");
       }
-      const Binding& binding = b->second;
+      const NetworkBinding& binding = b->second;
       // libvirt checks neither (the test driver) or only the network (QEMU: an unknown portgroup
       // is silently ignored and the NIC lands untagged), so this check is the only one.
       const auto sw = switches_.find(binding.switch_name);
@@ -348,50 +314,20 @@ class Run {
                                          where(binding.switch_name, binding.portgroup) +
                                          " does not exist");
       }
-      NicDef n;
-      n.mac = nic.mac;
-      n.kind = NicKind::network;
-      n.network = binding.switch_name;
-      n.portgroup = binding.portgroup;
-      def.nics.push_back(std::move(n));
-      if (nic.ip) m.nics.push_back({nic.mac, *nic.ip});
     }
-    // The domain declares the networks its NICs use, and the networks no NIC of the app uses (so
-    // the app's declared networks, the union over its domains, are all of them): teardown finds
-    // what was created there, and a 20-network app does not put 20 declarations on every domain.
-    for (const auto& net : second_.networks) {
-      if (!declares(vm, net)) continue;
-      const Binding& b = bindings_.at(net.id);
-      DeclaredNetwork d;
-      d.id = net.id;
-      d.name = net.name;
-      d.switch_name = b.switch_name;
-      d.portgroup = b.portgroup;
-      d.vlan = b.vlan;
-      d.created = b.created;
-      // A restore redone with a new journal finds what the first one created as existing: the
-      // domain's earlier record of what was created must survive, or teardown would leave it.
-      if (d.created.empty() && earlier) {
-        for (const auto& e : earlier->networks) {
-          if (e.switch_name == d.switch_name && e.portgroup == d.portgroup) d.created = e.created;
-        }
+    DomainDef def = backup_domain(second_, vm, config_, bindings_);
+    // A restore redone with a new journal finds what the first one created as existing: the
+    // domain's earlier record of what was created must survive, or teardown would leave it.
+    for (auto& d : def.membership->networks) {
+      if (!d.created.empty() || !earlier) continue;
+      for (const auto& e : earlier->networks) {
+        if (e.switch_name == d.switch_name && e.portgroup == d.portgroup) d.created = e.created;
       }
-      for (const auto& s : net.subnets) d.subnets.push_back({s.cidr, s.gateway});
-      m.networks.push_back(std::move(d));
     }
-    def.membership = std::move(m);
     auto defined = hv_.define_domain(def);
     if (!defined) return defined.error();
     uuids_[lower(vm.id)] = vm.name;
     return Detail{json{{"uuid", defined->uuid}}};
-  }
-
-  bool declares(const model::BackupVm& vm, const model::BackupNetwork& net) const {
-    const auto uses = [&](const model::BackupVm& v) {
-      return std::any_of(v.nics.begin(), v.nics.end(),
-                         [&](const model::BackupNic& n) { return n.network == net.id; });
-    };
-    return uses(vm) || std::none_of(second_.vms.begin(), second_.vms.end(), uses);
   }
 
   // ---- starts
@@ -499,12 +435,79 @@ class Run {
   HypervisorFactory& workers_;
   RestoreJournal& journal_;
   RestoreReport report_;
-  std::map<std::string, Binding> bindings_;
+  std::map<std::string, NetworkBinding> bindings_;
   std::map<std::string, NetworkDef> switches_;
   std::map<std::string, std::string> uuids_;  // lower-case UUID -> domain name
 };
 
+// The domain declares the networks its NICs use, and the networks no NIC of the app uses (so the
+// app's declared networks, the union over its domains, are all of them): teardown finds what was
+// created there, and a 20-network app does not put 20 declarations on every domain.
+bool declares(const model::SecondDescription& second, const model::BackupVm& vm,
+              const model::BackupNetwork& net) {
+  const auto uses = [&](const model::BackupVm& v) {
+    return std::any_of(v.nics.begin(), v.nics.end(),
+                       [&](const model::BackupNic& n) { return n.network == net.id; });
+  };
+  return uses(vm) || std::none_of(second.vms.begin(), second.vms.end(), uses);
+}
+
 }  // namespace
+
+DomainDef backup_domain(const model::SecondDescription& second, const model::BackupVm& vm,
+                        const SiteConfig& config,
+                        const std::map<std::string, NetworkBinding>& bindings) {
+  DomainDef def;
+  def.name = vm.name;
+  def.uuid = vm.id;
+  def.type = config.domain_type;
+  def.vcpus = vm.spec.vcpus;
+  def.memory_mib = vm.spec.memory_mib;
+  for (const auto& d : vm.disks) {
+    DiskDef disk;
+    disk.target = d.target;
+    disk.rbd = true;
+    disk.pool = d.pool;
+    disk.image = d.image;
+    disk.monitors = config.ceph.monitors;
+    disk.auth_user = config.ceph.user;
+    disk.secret_uuid = config.ceph.secret_uuid;
+    disk.config_file = config.ceph.client_conf;
+    def.disks.push_back(std::move(disk));
+  }
+  Membership m;
+  m.app_id = second.app.id;
+  m.app_name = second.app.name;
+  m.generation = second.app.source_generation;
+  m.boot_order = vm.boot_order;
+  m.source_site = second.app.source_site;
+  m.source_vm = vm.source;
+  for (const auto& nic : vm.nics) {
+    const NetworkBinding& binding = bindings.at(nic.network);
+    NicDef n;
+    n.mac = nic.mac;
+    n.kind = NicKind::network;
+    n.network = binding.switch_name;
+    n.portgroup = binding.portgroup;
+    def.nics.push_back(std::move(n));
+    if (nic.ip) m.nics.push_back({nic.mac, *nic.ip});
+  }
+  for (const auto& net : second.networks) {
+    if (!declares(second, vm, net)) continue;
+    const NetworkBinding& b = bindings.at(net.id);
+    DeclaredNetwork d;
+    d.id = net.id;
+    d.name = net.name;
+    d.switch_name = b.switch_name;
+    d.portgroup = b.portgroup;
+    d.vlan = b.vlan;
+    d.created = b.created;
+    for (const auto& sub : net.subnets) d.subnets.push_back({sub.cidr, sub.gateway});
+    m.networks.push_back(std::move(d));
+  }
+  def.membership = std::move(m);
+  return def;
+}
 
 bool RestoreReport::ok() const {
   if (failure) return false;
@@ -608,7 +611,7 @@ Result<TeardownReport> teardown(Hypervisor& hv, const std::string& app_id,
     if (!entries) return entries.error();
     for (const auto& e : *entries) {
       if (e.step.rfind("ensure-network:", 0) == 0 && e.state == JournalState::done) {
-        const Binding b = binding_from(json::parse(e.detail_json, nullptr, false));
+        const NetworkBinding b = binding_from(json::parse(e.detail_json, nullptr, false));
         note(b.switch_name, b.portgroup, b.created);
       } else if (e.step.rfind("inspect-network:", 0) == 0 && e.state == JournalState::done) {
         // Cut off inside ensure-network: what it may have created is known from the inspection.

@@ -33,6 +33,7 @@
 // it. Thread-safety: one run() at a time per workflow; several workflows (different apps) may run
 // at once against one site.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -92,6 +93,22 @@ struct RestoreReport {
 // "networks": [{"id","switch","portgroup","vlan"}], "steps": [{"name","ms"}], and on failure
 // "failed": {"step","code","message"}}.
 std::string report_json(const RestoreReport& report);
+
+// Where a backup network lives at this site, as the ensure-network step found or made it.
+struct NetworkBinding {
+  std::string switch_name;
+  std::optional<std::string> portgroup;
+  std::optional<int> vlan;
+  std::string created;  // "network", "portgroup" or "" (it existed)
+};
+
+// The definition a restore gives backup VM `vm`: its UUID and name, spec, RBD disks with the
+// site's Ceph access, NICs on their bound portgroups, and the drpair metadata (app id and name,
+// source generation, boot order, source site and VM, declared addresses and networks). Pure; no
+// checks. REQUIRES: `bindings` holds every network of `second`.
+DomainDef backup_domain(const model::SecondDescription& second, const model::BackupVm& vm,
+                        const SiteConfig& config,
+                        const std::map<std::string, NetworkBinding>& bindings);
 
 class RestoreWorkflow {
  public:

@@ -73,52 +73,15 @@ dr::model::SecondDescription synthetic_app(int vms, int networks, int groups, co
   return s;
 }
 
-// The definitions drpair would make, so the floor issues the very same calls.
+// The definitions drpair makes (every portgroup created by the restore), so the floor issues the
+// very same calls.
 std::vector<DomainDef> domain_defs(const dr::model::SecondDescription& s, const SiteConfig& c) {
-  std::vector<DomainDef> out;
-  for (const auto& vm : s.vms) {
-    DomainDef d;
-    d.name = vm.name;
-    d.uuid = vm.id;
-    d.type = c.domain_type;
-    d.vcpus = vm.spec.vcpus;
-    d.memory_mib = vm.spec.memory_mib;
-    for (const auto& disk : vm.disks) {
-      DiskDef dd;
-      dd.target = disk.target;
-      dd.rbd = true;
-      dd.pool = disk.pool;
-      dd.image = disk.image;
-      dd.monitors = c.ceph.monitors;
-      dd.auth_user = c.ceph.user;
-      dd.secret_uuid = c.ceph.secret_uuid;
-      d.disks.push_back(dd);
-    }
-    // The metadata a restore writes (app, generation, boot order, source, declared networks).
-    Membership m;
-    m.app_id = s.app.id;
-    m.app_name = s.app.name;
-    m.generation = s.app.source_generation;
-    m.boot_order = vm.boot_order;
-    m.source_site = s.app.source_site;
-    m.source_vm = vm.source;
-    for (const auto& nic : vm.nics) {
-      const auto& net = *std::find_if(s.networks.begin(), s.networks.end(),
-                                      [&](const auto& n) { return n.id == nic.network; });
-      d.nics.push_back(NicDef{nic.mac, NicKind::network, net.switch_name, net.portgroup, "",
-                              "virtio", std::nullopt, std::nullopt});
-      DeclaredNetwork dn;
-      dn.id = net.id;
-      dn.name = net.name;
-      dn.switch_name = net.switch_name;
-      dn.portgroup = net.portgroup;
-      dn.vlan = net.vlan;
-      dn.created = "portgroup";
-      m.networks.push_back(dn);
-    }
-    d.membership = m;
-    out.push_back(std::move(d));
+  std::map<std::string, NetworkBinding> bindings;
+  for (const auto& n : s.networks) {
+    bindings[n.id] = NetworkBinding{n.switch_name, n.portgroup, n.vlan, "portgroup"};
   }
+  std::vector<DomainDef> out;
+  for (const auto& vm : s.vms) out.push_back(backup_domain(s, vm, c, bindings));
   return out;
 }
 
