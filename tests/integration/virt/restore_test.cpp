@@ -373,6 +373,69 @@ TEST_CASE("a restore cut off at any call resumes to the same end state",
   }
 }
 
+namespace {
+
+// A journal whose k-th write fails (the agent dies while recording a step's intent or result).
+class FaultJournal final : public RestoreJournal {
+ public:
+  FaultJournal(RestoreJournal& inner, long fail_at) : inner_(inner), fail_at_(fail_at) {}
+  long writes() const { return writes_; }
+  dr::Result<std::optional<JournalEntry>> find(std::string_view step) override {
+    return inner_.find(step);
+  }
+  dr::Status record_intent(std::string_view step) override {
+    if (++writes_ == fail_at_) return injected();
+    return inner_.record_intent(step);
+  }
+  dr::Status record_done(std::string_view step, std::string_view detail) override {
+    if (++writes_ == fail_at_) return injected();
+    return inner_.record_done(step, detail);
+  }
+  dr::Status record_failed(std::string_view step, const dr::Error& error) override {
+    if (++writes_ == fail_at_) return injected();
+    return inner_.record_failed(step, error);
+  }
+  dr::Result<std::vector<JournalEntry>> entries() override { return inner_.entries(); }
+  dr::Status clear() override { return inner_.clear(); }
+
+ private:
+  static dr::Error injected() { return dr::fail(Errc::unavailable, "injected journal fault"); }
+  RestoreJournal& inner_;
+  long fail_at_;
+  long writes_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a restore whose journal write fails at any point resumes to the same end state",
+          "[integration][libvirt]") {
+  const SiteConfig config = testing::load_config("site-b");
+  const auto second = testing::load_second(kSecond);
+  const std::string expected = clean_restore_picture(second, config);
+  long total = 0;
+  {
+    auto hv = testing::open_site("site-b");
+    MemoryJournal inner;
+    FaultJournal counting(inner, 0);
+    REQUIRE(restore(hv, second, config, counting).ok());
+    total = counting.writes();
+  }
+  REQUIRE(total > 10);
+  for (long k = 1; k <= total; ++k) {
+    INFO("journal write " << k << " fails");
+    auto hv = testing::open_site("site-b");
+    MemoryJournal inner;
+    FaultJournal faulty(inner, k);
+    const auto cut = restore(hv, second, config, faulty);
+    REQUIRE(cut.failure);
+    CHECK(cut.failure->error.code == Errc::unavailable);
+    const auto resumed = restore(hv, second, config, inner);
+    INFO(failure_of(resumed));
+    REQUIRE(resumed.ok());
+    CHECK(testing::site_picture(*hv) == expected);
+  }
+}
+
 TEST_CASE("teardown after a cut-off restore removes what it created", "[integration][libvirt]") {
   const SiteConfig config = testing::load_config("site-b");
   const auto second = testing::load_second(kSecond);
