@@ -6,10 +6,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <mutex>
 #include <optional>
-
-#include <boost/asio/ssl/host_name_verification.hpp>
 
 #include "transport/beast_coro.hpp"
 #include "transport/error_mapping.hpp"
@@ -52,7 +51,7 @@ struct BeastPeerClient::State {
   ClientOptions options;
   net::io_context ioc{1};
   ssl::context ctx;
-  std::mutex mutex;  // serialises call()
+  std::mutex mutex;                                            // serialises call()
   std::optional<beast::ssl_stream<beast::tcp_stream>> stream;  // the kept-alive connection
   beast::flat_buffer buffer;
   std::atomic<std::uint64_t> opened{0};
@@ -95,9 +94,8 @@ struct BeastPeerClient::State {
       if (hec) {
         const long verify = SSL_get_verify_result(s.native_handle());
         if (verify != X509_V_OK) {
-          status = fail(Errc::permission_denied,
-                        origin() + ": server certificate refused: " +
-                            X509_verify_cert_error_string(verify));
+          status = fail(Errc::permission_denied, origin() + ": server certificate refused: " +
+                                                     X509_verify_cert_error_string(verify));
         } else {
           status = error_of(hec, "TLS handshake");
         }
@@ -112,10 +110,9 @@ struct BeastPeerClient::State {
     ++opened;
     if (!options.expected_site.empty()) {
       const auto facts = inspect_peer(stream->native_handle(), {}, {});
-      const bool names_site =
-          facts.common_name == options.expected_site ||
-          std::find(facts.dns_names.begin(), facts.dns_names.end(), options.expected_site) !=
-              facts.dns_names.end();
+      const bool names_site = facts.common_name == options.expected_site ||
+                              std::find(facts.dns_names.begin(), facts.dns_names.end(),
+                                        options.expected_site) != facts.dns_names.end();
       if (!names_site) {
         stream.reset();
         return fail(Errc::permission_denied, origin() + ": server certificate is '" +
@@ -128,13 +125,13 @@ struct BeastPeerClient::State {
 
   // One request/response on the current connection. `stale` is set when the connection turned
   // out to be closed before the response began.
-  Result<Response> exchange(const ClientRequest& request, const std::string& context,
-                            bool& stale) {
-    http::request<http::string_body> req{
-        http::string_to_verb(to_string(request.method)), request.target, 11};
+  Result<Response> exchange(const ClientRequest& request, const std::string& context, bool& stale) {
+    http::request<http::string_body> req{http::string_to_verb(to_string(request.method)),
+                                         request.target, 11};
     req.set(http::field::host, options.host + ":" + std::to_string(options.port));
     req.set(http::field::user_agent, "drpair");
-    if (options.bearer_token) req.set(http::field::authorization, "Bearer " + *options.bearer_token);
+    if (options.bearer_token)
+      req.set(http::field::authorization, "Bearer " + *options.bearer_token);
     for (const auto& [name, value] : request.headers.fields()) req.set(name, value);
     if (!request.body.empty()) {
       req.set(http::field::content_type, request.content_type);

@@ -34,10 +34,10 @@ struct ClientOptions {
   std::uint16_t port = 0;
   ClientTlsFiles tls;
   std::string expected_site;  // the peer site the server's certificate must name; "" = any
-  std::optional<std::string> bearer_token;  // sent as "Authorization: Bearer ..." when set
+  std::optional<std::string> bearer_token;           // sent as "Authorization: Bearer ..." when set
   std::chrono::milliseconds connect_timeout{5'000};  // TCP connect + TLS handshake
   std::chrono::milliseconds request_timeout{30'000};  // write the request + read the response
-  std::size_t body_limit = 64 * 1024 * 1024;  // bytes of response body; more is internal
+  std::size_t body_limit = 64 * 1024 * 1024;          // bytes of response body; more is internal
 };
 
 class BeastPeerClient final : public PeerClient {

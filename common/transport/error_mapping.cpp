@@ -101,8 +101,8 @@ Error error_from_response(const Response& response, std::string_view context) {
     if (e.contains("problems") && e["problems"].is_array()) {
       for (const auto& p : e["problems"]) {
         if (!p.is_object()) continue;
-        message += "; " + p.value("pointer", std::string()) + ": " +
-                   p.value("message", std::string());
+        message +=
+            "; " + p.value("pointer", std::string()) + ": " + p.value("message", std::string());
       }
     }
   }

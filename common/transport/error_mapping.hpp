@@ -34,9 +34,9 @@
 namespace dr::transport {
 
 // Codes of failures that happen before or around a handler, not inside one.
-inline constexpr std::string_view kUnauthenticated = "unauthenticated";          // 401
-inline constexpr std::string_view kMethodNotAllowed = "method_not_allowed";      // 405
-inline constexpr std::string_view kPayloadTooLarge = "payload_too_large";        // 413
+inline constexpr std::string_view kUnauthenticated = "unauthenticated";              // 401
+inline constexpr std::string_view kMethodNotAllowed = "method_not_allowed";          // 405
+inline constexpr std::string_view kPayloadTooLarge = "payload_too_large";            // 413
 inline constexpr std::string_view kUnsupportedMediaType = "unsupported_media_type";  // 415
 
 int http_status(Errc code) noexcept;

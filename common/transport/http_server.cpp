@@ -5,15 +5,14 @@
 
 #include <array>
 #include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <list>
 #include <mutex>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include "transport/beast_coro.hpp"
 #include "transport/error_mapping.hpp"
@@ -55,8 +54,8 @@ class BeastHttpServer final : public HttpServer {
     beast::error_code ec;
     const auto address = net::ip::make_address(options_.address, ec);
     if (ec) {
-      return fail(Errc::invalid_argument, "listen address '" + options_.address + "': " +
-                                              ec.message());
+      return fail(Errc::invalid_argument,
+                  "listen address '" + options_.address + "': " + ec.message());
     }
     const tcp::endpoint endpoint{address, options_.port};
     const auto where = [&] {
@@ -81,9 +80,8 @@ class BeastHttpServer final : public HttpServer {
       std::lock_guard lock(mutex_);
       accepting_ = true;
     }
-    net::co_spawn(acceptor_.get_executor(), accept_loop(), [this](std::exception_ptr e) {
-      log_exception("accept loop", e);
-    });
+    net::co_spawn(acceptor_.get_executor(), accept_loop(),
+                  [this](std::exception_ptr e) { log_exception("accept loop", e); });
     for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
       threads_.emplace_back([this] { ioc_.run(); });
     }
@@ -236,9 +234,9 @@ class BeastHttpServer final : public HttpServer {
       unsigned version = 11;
       if (rec) {
         if (rec == http::error::body_limit) {
-          response = error_response(kPayloadTooLarge, "request body exceeds " +
-                                                          std::to_string(options_.body_limit) +
-                                                          " bytes");
+          response =
+              error_response(kPayloadTooLarge, "request body exceeds " +
+                                                   std::to_string(options_.body_limit) + " bytes");
         } else if (rec != http::error::partial_message &&
                    rec.category() == http::make_error_code(http::error::bad_target).category()) {
           response = error_response("invalid_argument", "malformed HTTP request: " + rec.message());
@@ -274,8 +272,8 @@ class BeastHttpServer final : public HttpServer {
       close_politely = false;
       std::array<char, 16 * 1024> scratch;
       std::size_t drained = 0;
-      tcp_layer.expires_after(std::min<std::chrono::milliseconds>(options_.read_timeout,
-                                                                  std::chrono::seconds(5)));
+      tcp_layer.expires_after(
+          std::min<std::chrono::milliseconds>(options_.read_timeout, std::chrono::seconds(5)));
       while (drained < 2 * options_.body_limit + (1 << 20)) {
         auto [dec, n] = co_await stream.async_read_some(net::buffer(scratch), kTuple);
         if (dec) break;
@@ -284,8 +282,8 @@ class BeastHttpServer final : public HttpServer {
     }
     if (close_politely && !session->stop_requested) {
       // Bounded: a client that never answers our close_notify costs at most this.
-      tcp_layer.expires_after(std::min<std::chrono::milliseconds>(options_.write_timeout,
-                                                                  std::chrono::seconds(2)));
+      tcp_layer.expires_after(
+          std::min<std::chrono::milliseconds>(options_.write_timeout, std::chrono::seconds(2)));
       co_await stream.async_shutdown(kTuple);
     }
     beast::error_code ignored;
@@ -300,8 +298,8 @@ class BeastHttpServer final : public HttpServer {
     request.method = method_from_string(std::string_view(req.method_string()));
     request.target = std::string(req.target());
     if (!split_target(request.target, request.path, request.query)) {
-      Response bad = error_response("invalid_argument",
-                                    "malformed request target '" + request.target + "'");
+      Response bad =
+          error_response("invalid_argument", "malformed request target '" + request.target + "'");
       co_return bad;
     }
     for (const auto& field : req) {
@@ -342,9 +340,9 @@ class BeastHttpServer final : public HttpServer {
   const std::unique_ptr<ServerTlsContext> tls_;
   mutable std::mutex mutex_;
   std::condition_variable idle_;
-  bool stopping_ = false;         // guarded by mutex_
-  bool accepting_ = false;        // guarded by mutex_; the accept loop is running
-  std::size_t live_sessions_ = 0;  // guarded by mutex_
+  bool stopping_ = false;                       // guarded by mutex_
+  bool accepting_ = false;                      // guarded by mutex_; the accept loop is running
+  std::size_t live_sessions_ = 0;               // guarded by mutex_
   std::list<std::weak_ptr<Session>> sessions_;  // guarded by mutex_
   std::atomic<std::uint64_t> connections_{0};
   std::atomic<std::uint64_t> handshakes_failed_{0};
@@ -368,8 +366,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(ServerOptions options,
     return fail(Errc::invalid_argument, std::string("server TLS setup (cert '") +
                                             options.tls.cert_file + "'): " + e.what());
   }
-  auto server = std::make_unique<BeastHttpServer>(std::move(options), std::move(router),
-                                                  std::move(tls));
+  auto server =
+      std::make_unique<BeastHttpServer>(std::move(options), std::move(router), std::move(tls));
   if (auto listening = server->listen(); !listening) return listening.error();
   server->run();
   return std::unique_ptr<HttpServer>(std::move(server));

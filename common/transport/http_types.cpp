@@ -18,8 +18,8 @@ struct MethodName {
   const char* name;
 };
 constexpr MethodName kMethods[] = {
-    {Method::get, "GET"},         {Method::head, "HEAD"},     {Method::post, "POST"},
-    {Method::put, "PUT"},         {Method::patch, "PATCH"},   {Method::delete_, "DELETE"},
+    {Method::get, "GET"},         {Method::head, "HEAD"},   {Method::post, "POST"},
+    {Method::put, "PUT"},         {Method::patch, "PATCH"}, {Method::delete_, "DELETE"},
     {Method::options, "OPTIONS"},
 };
 
@@ -42,17 +42,22 @@ Method method_from_string(std::string_view verb) noexcept {
 
 const char* to_string(IdentityKind kind) noexcept {
   switch (kind) {
-    case IdentityKind::peer_site: return "peer_site";
-    case IdentityKind::site_operator: return "operator";
-    case IdentityKind::anonymous: return "anonymous";
+    case IdentityKind::peer_site:
+      return "peer_site";
+    case IdentityKind::site_operator:
+      return "operator";
+    case IdentityKind::anonymous:
+      return "anonymous";
   }
   return "anonymous";
 }
 
 const char* to_string(AuthMethod how) noexcept {
   switch (how) {
-    case AuthMethod::client_certificate: return "client_certificate";
-    case AuthMethod::bearer_token: return "bearer_token";
+    case AuthMethod::client_certificate:
+      return "client_certificate";
+    case AuthMethod::bearer_token:
+      return "bearer_token";
   }
   return "client_certificate";
 }

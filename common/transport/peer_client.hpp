@@ -13,9 +13,8 @@
 // serialises calls over its one connection (use one client per concurrent stream of calls).
 
 #include <chrono>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/result.hpp"
 #include "transport/http_types.hpp"

@@ -37,17 +37,20 @@ bool is_json_media_type(std::string_view content_type) {
   std::string lower(type);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower == "application/json" || (lower.starts_with("application/") &&
-                                         lower.ends_with("+json"));
+  return lower == "application/json" ||
+         (lower.starts_with("application/") && lower.ends_with("+json"));
 }
 
 }  // namespace
 
 bool Access::allows(IdentityKind kind) const noexcept {
   switch (kind) {
-    case IdentityKind::peer_site: return peer_site;
-    case IdentityKind::site_operator: return site_operator;
-    case IdentityKind::anonymous: return anonymous;
+    case IdentityKind::peer_site:
+      return peer_site;
+    case IdentityKind::site_operator:
+      return site_operator;
+    case IdentityKind::anonymous:
+      return anonymous;
   }
   return false;
 }
@@ -145,7 +148,8 @@ Response Router::dispatch(Request request) const {
   }
   if (found == nullptr) {
     if (bad_escape) {
-      return error_response("invalid_argument", "malformed %-escape in path '" + request.path + "'");
+      return error_response("invalid_argument",
+                            "malformed %-escape in path '" + request.path + "'");
     }
     if (allowed.empty()) {
       return error_response("not_found", "no such resource: " + request.path);
@@ -159,17 +163,17 @@ Response Router::dispatch(Request request) const {
     return response;
   }
   if (!found->access.allows(request.caller.kind)) {
-    return error_response(
-        "permission_denied",
-        std::string(to_string(request.caller.kind)) + " caller '" + request.caller.name +
-            "' may not call " + to_string(request.method) + " " + found->pattern);
+    return error_response("permission_denied", std::string(to_string(request.caller.kind)) +
+                                                   " caller '" + request.caller.name +
+                                                   "' may not call " + to_string(request.method) +
+                                                   " " + found->pattern);
   }
   if (!request.body.empty()) {
     const auto content_type = request.headers.get("Content-Type");
     if (content_type && !is_json_media_type(*content_type)) {
-      return error_response(kUnsupportedMediaType,
-                            "request bodies must be application/json, not '" +
-                                std::string(*content_type) + "'");
+      return error_response(
+          kUnsupportedMediaType,
+          "request bodies must be application/json, not '" + std::string(*content_type) + "'");
     }
     try {
       request.json = nlohmann::json::parse(request.body);

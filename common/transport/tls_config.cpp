@@ -1,11 +1,11 @@
 #include "transport/tls_config.hpp"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 namespace dr::transport {
 namespace {
@@ -30,9 +30,8 @@ Identity identity_from_certificate(const AuthPolicy& policy, const CertificateFa
     return {IdentityKind::peer_site, policy.peer_site, AuthMethod::client_certificate};
   }
   if (cert.from_operator_ca && !cert.common_name.empty() &&
-      (policy.any_operator ||
-       std::find(policy.operator_names.begin(), policy.operator_names.end(), cert.common_name) !=
-           policy.operator_names.end())) {
+      (policy.any_operator || std::find(policy.operator_names.begin(), policy.operator_names.end(),
+                                        cert.common_name) != policy.operator_names.end())) {
     return {IdentityKind::site_operator, cert.common_name, AuthMethod::client_certificate};
   }
   return {IdentityKind::anonymous, cert.common_name, AuthMethod::client_certificate};

@@ -54,7 +54,7 @@ struct ClientTlsFiles {
   std::string cert_file;  // the client certificate presented to the server; empty: none (only
                           // useful to test that servers refuse such a client)
   std::string key_file;
-  std::string ca_file;    // the CA the server's certificate must chain to (pinned)
+  std::string ca_file;  // the CA the server's certificate must chain to (pinned)
 };
 
 struct BearerToken {

@@ -1,10 +1,10 @@
 #include "transport/tls_context.hpp"
 
-#include <stdexcept>
-
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+
+#include <stdexcept>
 
 namespace dr::transport {
 namespace ssl = boost::asio::ssl;
@@ -81,8 +81,7 @@ std::unique_ptr<ServerTlsContext> make_server_context(const ServerTlsFiles& file
   // Without a session id context OpenSSL refuses to resume sessions once client certificates are
   // verified ("session id context uninitialized"); any fixed value will do.
   static constexpr unsigned char kSessionContext[] = "drpair";
-  SSL_CTX_set_session_id_context(ctx.native_handle(), kSessionContext,
-                                 sizeof(kSessionContext) - 1);
+  SSL_CTX_set_session_id_context(ctx.native_handle(), kSessionContext, sizeof(kSessionContext) - 1);
   return out;
 }
 
@@ -108,8 +107,8 @@ CertificateFacts inspect_peer(SSL* ssl, const std::vector<X509Handle>& peer_cas,
   if (index >= 0) {
     facts.common_name = to_utf8(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index)));
   }
-  auto* sans = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   if (sans != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);

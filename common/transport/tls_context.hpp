@@ -9,13 +9,13 @@
 //
 // Thread-safety: a built context is shared read-only by every connection.
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/ssl/context.hpp>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <boost/asio/ssl/context.hpp>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 #include "transport/tls_config.hpp"
 

@@ -75,8 +75,8 @@ Figures run(const std::string& name, int clients, double seconds, bool reconnect
     });
   }
   start = Clock::now();
-  deadline = start + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(seconds));
+  deadline =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   connected.arrive_and_wait();  // publishes start and deadline to the clients
   for (auto& t : threads) t.join();
   Figures f;
@@ -102,32 +102,43 @@ int main(int argc, char** argv) {
   int handler_threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--clients") clients = std::atoi(argv[i + 1]);
-    else if (flag == "--seconds") seconds = std::atof(argv[i + 1]);
-    else if (flag == "--io-threads") io_threads = std::atoi(argv[i + 1]);
-    else if (flag == "--handler-threads") handler_threads = std::atoi(argv[i + 1]);
+    if (flag == "--clients")
+      clients = std::atoi(argv[i + 1]);
+    else if (flag == "--seconds")
+      seconds = std::atof(argv[i + 1]);
+    else if (flag == "--io-threads")
+      io_threads = std::atoi(argv[i + 1]);
+    else if (flag == "--handler-threads")
+      handler_threads = std::atoi(argv[i + 1]);
     else {
-      std::fprintf(stderr, "usage: %s [--clients N] [--seconds S] [--io-threads N] "
-                           "[--handler-threads N]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--clients N] [--seconds S] [--io-threads N] "
+                   "[--handler-threads N]\n",
+                   argv[0]);
       return 2;
     }
   }
 
   std::string dir = (std::filesystem::temp_directory_path() / "drpair-bench-XXXXXX").string();
   if (mkdtemp(dir.data()) == nullptr) return 1;
-  const std::string make = std::string(DR_SOURCE_DIR) + "/deploy/pki/make-pki.sh " + dir +
-                           " >/dev/null";
+  const std::string make =
+      std::string(DR_SOURCE_DIR) + "/deploy/pki/make-pki.sh " + dir + " >/dev/null";
   if (std::system(make.c_str()) != 0) {
     std::fprintf(stderr, "make-pki.sh failed\n");
     return 1;
   }
 
   // The document a GET /v1/apps/{app} might return: about 1 KiB of JSON.
-  nlohmann::json app = {{"apiVersion", "drpair/v1"}, {"kind", "ProtectedApp"},
-                        {"state", "protected"}, {"generation", 3}, {"vms", nlohmann::json::array()}};
+  nlohmann::json app = {{"apiVersion", "drpair/v1"},
+                        {"kind", "ProtectedApp"},
+                        {"state", "protected"},
+                        {"generation", 3},
+                        {"vms", nlohmann::json::array()}};
   for (int i = 0; i < 6; ++i) {
-    app["vms"].push_back({{"name", "app1-vm" + std::to_string(i)}, {"state", "replicating"},
-                          {"lagSeconds", 12}, {"images", {"rbd/app1-vm" + std::to_string(i)}}});
+    app["vms"].push_back({{"name", "app1-vm" + std::to_string(i)},
+                          {"state", "replicating"},
+                          {"lagSeconds", 12},
+                          {"images", {"rbd/app1-vm" + std::to_string(i)}}});
   }
   auto router = std::make_shared<Router>();
   router->add(Method::get, "/v1/apps/{app}", kPeerOrOperator, [app](const Request& r) {

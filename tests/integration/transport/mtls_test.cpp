@@ -2,16 +2,14 @@
 // make-pki.sh made (site-a's agent, an operator, a dashboard, and the bad ones), and each case
 // checks what the caller gets and what the server saw.
 
-#include "transport/beast_peer_client.hpp"
-#include "transport/http_server.hpp"
-
+#include <catch2/catch.hpp>
 #include <condition_variable>
 #include <future>
 #include <mutex>
 
-#include <catch2/catch.hpp>
-
+#include "transport/beast_peer_client.hpp"
 #include "transport/error_mapping.hpp"
+#include "transport/http_server.hpp"
 #include "transport_test_support.hpp"
 
 namespace dr::transport {
@@ -160,8 +158,7 @@ void check_refused_in_handshake(const std::string& who) {
   CHECK(site_b.handler_calls == 0);
 }
 
-TEST_CASE("a client without a certificate is refused in the TLS handshake",
-          "[integration][tls]") {
+TEST_CASE("a client without a certificate is refused in the TLS handshake", "[integration][tls]") {
   check_refused_in_handshake("");
 }
 
@@ -174,8 +171,7 @@ TEST_CASE("an expired certificate from the right CA is refused in the TLS handsh
   check_refused_in_handshake("test/expired-site-a");
 }
 
-TEST_CASE("the right CA but the wrong site name is 403 permission_denied",
-          "[integration][tls]") {
+TEST_CASE("the right CA but the wrong site name is 403 permission_denied", "[integration][tls]") {
   SiteB site_b;
   const auto response = site_b.client("test/wrong-site")->get("/v1/apps/app1");
   REQUIRE_FALSE(response);
@@ -190,9 +186,9 @@ TEST_CASE("an operator certificate reaches the operator API but not the peer API
   SiteB site_b;
   auto ops = site_b.client("operator/ops");
   const auto failover = ops->post_json("/v1/operator/failover", {{"app", "app1"}});
-  CHECK(body_of(failover)["caller"] ==
-        nlohmann::json::parse(
-            R"({"kind": "operator", "name": "ops", "how": "client_certificate"})"));
+  CHECK(
+      body_of(failover)["caller"] ==
+      nlohmann::json::parse(R"({"kind": "operator", "name": "ops", "how": "client_certificate"})"));
   const auto peer_only = ops->post_json("/v1/peer/descriptions", {{"kind", "FirstDescription"}});
   REQUIRE_FALSE(peer_only);
   CHECK(peer_only.error().code == Errc::permission_denied);
@@ -283,14 +279,13 @@ TEST_CASE("wrong method is 405 and an unknown path 404, through the whole stack"
 TEST_CASE("a handler's error arrives as the same Errc, 409s kept apart", "[integration][tls]") {
   SiteB site_b;
   auto client = site_b.client("site-a/agent");
-  for (auto code : {Errc::not_found, Errc::failed_precondition, Errc::aborted,
-                    Errc::unavailable}) {
+  for (auto code : {Errc::not_found, Errc::failed_precondition, Errc::aborted, Errc::unavailable}) {
     const auto response = client->get(std::string("/v1/fail/") + to_string(code));
     REQUIRE_FALSE(response);
     CHECK(response.error().code == code);
     CHECK(response.error().native == http_status(code));
-    CHECK_THAT(response.error().message, Catch::Contains(std::string("scripted ") +
-                                                         to_string(code)));
+    CHECK_THAT(response.error().message,
+               Catch::Contains(std::string("scripted ") + to_string(code)));
   }
 }
 
@@ -366,6 +361,41 @@ TEST_CASE("stop() finishes the request in flight and does not wait for idle conn
   CHECK(response->status == 200);
   CHECK(response->headers.get("Connection") == std::optional<std::string_view>("close"));
   CHECK(idle->get("/v1/apps/app1").error().code == Errc::unavailable);
+}
+
+}  // namespace
+}  // namespace dr::transport
+
+namespace dr::transport {
+namespace {
+
+TEST_CASE("start refuses unreadable TLS files and a port in use, without throwing",
+          "[integration][tls]") {
+  const auto& pki = TestPki::get();
+  ServerOptions options;
+  options.tls = {
+      pki.file("site-b/agent.crt"), pki.file("site-b/agent.key"), pki.file("site-a/ca.crt"), {}};
+  auto router = std::make_shared<Router>();
+
+  auto missing_ca = options;
+  missing_ca.tls.peer_ca_file = pki.file("no-such-ca.crt");
+  const auto no_ca = HttpServer::start(missing_ca, router);
+  REQUIRE_FALSE(no_ca);
+  CHECK(no_ca.error().code == Errc::invalid_argument);
+
+  auto wrong_key = options;
+  wrong_key.tls.key_file = pki.file("site-a/agent.key");  // not site-b's certificate's key
+  const auto mismatched = HttpServer::start(wrong_key, router);
+  REQUIRE_FALSE(mismatched);
+  CHECK(mismatched.error().code == Errc::invalid_argument);
+
+  auto first = HttpServer::start(options, router);
+  REQUIRE(first);
+  auto same_port = options;
+  same_port.port = (*first)->port();
+  const auto taken = HttpServer::start(same_port, router);
+  REQUIRE_FALSE(taken);
+  CHECK(taken.error().code == Errc::unavailable);
 }
 
 }  // namespace

@@ -1,14 +1,13 @@
 #include "transport/error_mapping.hpp"
 
-#include <fstream>
-
 #include <catch2/catch.hpp>
+#include <fstream>
 
 namespace dr::transport {
 namespace {
 
-constexpr Errc kAll[] = {Errc::not_found,         Errc::already_exists,   Errc::invalid_argument,
-                         Errc::failed_precondition, Errc::aborted,          Errc::unavailable,
+constexpr Errc kAll[] = {Errc::not_found,           Errc::already_exists,    Errc::invalid_argument,
+                         Errc::failed_precondition, Errc::aborted,           Errc::unavailable,
                          Errc::deadline_exceeded,   Errc::permission_denied, Errc::internal};
 
 TEST_CASE("every Errc has its documented HTTP status", "[unit][transport]") {
@@ -90,8 +89,9 @@ nlohmann::json example(const char* name) {
 // check_error_schema.py validates the same files against schemas/api/error.v1.schema.json.
 TEST_CASE("error bodies are the schema's examples, byte for byte in JSON terms",
           "[unit][transport]") {
-  CHECK(nlohmann::json::parse(error_response(fail(Errc::not_found, "no application 'app9'")).body) ==
-        example("not_found.json"));
+  CHECK(
+      nlohmann::json::parse(error_response(fail(Errc::not_found, "no application 'app9'")).body) ==
+      example("not_found.json"));
   CHECK(nlohmann::json::parse(
             error_response({{"/vms/0/nics/1/ip", "not an IPv4 address: '10.0.0.300'"},
                             {"", "missing field 'apiVersion'"}})

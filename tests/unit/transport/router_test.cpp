@@ -30,7 +30,9 @@ Router apps_router() {
   router.add(Method::get, "/v1/apps/{app}", kPeerOrOperator, echo)
       .add(Method::put, "/v1/apps/{app}", kPeerOnly, echo)
       .add(Method::get, "/v1/apps/summary", kOperatorOnly,
-           [](const Request&) { return Response::json(200, {{"summary", true}}); })
+           [](const Request&) {
+             return Response::json(200, {{"summary", true}});
+           })
       .add(Method::post, "/v1/apps/{app}/failover", kOperatorOnly, echo)
       .add(Method::get, "/healthz", kAnyCaller, echo);
   return router;
@@ -78,7 +80,8 @@ TEST_CASE("a caller kind the route does not allow is 403 permission_denied namin
   CHECK(peer_on_operator_route.status == 403);
   CHECK(error_code(peer_on_operator_route) == "permission_denied");
 
-  const auto operator_on_peer_route = router.dispatch(request(Method::put, "/v1/apps/a", kOperator));
+  const auto operator_on_peer_route =
+      router.dispatch(request(Method::put, "/v1/apps/a", kOperator));
   CHECK(operator_on_peer_route.status == 403);
 
   const auto stranger = router.dispatch(request(Method::get, "/v1/apps/app1", kStranger));
@@ -158,8 +161,8 @@ TEST_CASE("split_target decodes the query and refuses what is not an origin-form
   std::map<std::string, std::string> query;
   REQUIRE(split_target("/v1/jobs?state=running&name=a+b%2Fc&flag", path, query));
   CHECK(path == "/v1/jobs");
-  CHECK(query == std::map<std::string, std::string>{
-                     {"state", "running"}, {"name", "a b/c"}, {"flag", ""}});
+  CHECK(query ==
+        std::map<std::string, std::string>{{"state", "running"}, {"name", "a b/c"}, {"flag", ""}});
   CHECK_FALSE(split_target("http://example.com/v1", path, query));
   CHECK_FALSE(split_target("/v1?x=%zz", path, query));
 }

@@ -22,8 +22,9 @@ CertificateFacts from_operator_ca(std::string cn) { return {std::move(cn), {}, f
 TEST_CASE("a certificate from the peer CA naming the peer site is the peer", "[unit][transport]") {
   CHECK(identity_from_certificate(policy(), from_peer_ca("site-a")) ==
         Identity{IdentityKind::peer_site, "site-a", AuthMethod::client_certificate});
-  CHECK(identity_from_certificate(policy(), from_peer_ca("agent-7", {"localhost", "site-a"})).kind ==
-        IdentityKind::peer_site);
+  CHECK(
+      identity_from_certificate(policy(), from_peer_ca("agent-7", {"localhost", "site-a"})).kind ==
+      IdentityKind::peer_site);
 }
 
 TEST_CASE("the right CA with the wrong name is anonymous, named by its CN", "[unit][transport]") {
@@ -57,8 +58,7 @@ TEST_CASE("an empty peer_site accepts no peer", "[unit][transport]") {
   CHECK(identity_from_certificate(none, from_peer_ca("")).kind == IdentityKind::anonymous);
 }
 
-TEST_CASE("a request without Authorization keeps the connection's identity",
-          "[unit][transport]") {
+TEST_CASE("a request without Authorization keeps the connection's identity", "[unit][transport]") {
   const Identity peer{IdentityKind::peer_site, "site-a", AuthMethod::client_certificate};
   CHECK(identity_for_request(policy(), peer, std::nullopt) == peer);
 }
