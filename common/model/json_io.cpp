@@ -3,10 +3,9 @@
 #include <cmath>
 #include <initializer_list>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <type_traits>
-
-#include <nlohmann/json.hpp>
 
 #include "model/net_address.hpp"
 
@@ -115,9 +114,10 @@ class Reader {
       return std::nullopt;
     }
     if (*number < min || *number > max) {
-      add(at, "must be " + (max == kMaxBig || max == kMaxInt
-                                ? "at least " + std::to_string(min)
-                                : "between " + std::to_string(min) + " and " + std::to_string(max)) +
+      add(at, "must be " +
+                  (max == kMaxBig || max == kMaxInt
+                       ? "at least " + std::to_string(min)
+                       : "between " + std::to_string(min) + " and " + std::to_string(max)) +
                   ", found " + (*number > kMaxBig ? value->dump() : std::to_string(*number)));
       return std::nullopt;
     }
@@ -177,8 +177,8 @@ class Reader {
 
   // Reads the array `key` of `obj` with `read_item(item, item_pointer)`.
   template <class F>
-  auto array(const json& obj, const std::string& ptr, const char* key, bool required,
-             F read_item) -> std::vector<decltype(read_item(obj, ptr))> {
+  auto array(const json& obj, const std::string& ptr, const char* key, bool required, F read_item)
+      -> std::vector<decltype(read_item(obj, ptr))> {
     std::vector<decltype(read_item(obj, ptr))> out;
     const json* value = member(obj, ptr, key, required);
     if (value == nullptr) return out;
@@ -197,8 +197,8 @@ class Reader {
   void header(const json& doc, const char* kind) {
     const auto api = opt_string(doc, "", "apiVersion", true);
     if (api && *api != kApiVersion) {
-      add("/apiVersion", "unsupported apiVersion " + in_quotes(*api) + " (expected '" +
-                             kApiVersion + "')");
+      add("/apiVersion",
+          "unsupported apiVersion " + in_quotes(*api) + " (expected '" + kApiVersion + "')");
     }
     const auto found = opt_string(doc, "", "kind", true);
     if (found && *found != kind) {
@@ -267,10 +267,10 @@ ImageRef read_image_ref(Reader& r, const json& j, const std::string& p, const ch
 }
 
 ReplicationMode read_mode(Reader& r, const json& j, const std::string& p, bool required) {
-  return r.enumeration(j, p, "mode",
-                       {{"snapshot", ReplicationMode::snapshot},
-                        {"journal", ReplicationMode::journal}},
-                       ReplicationMode::snapshot, required);
+  return r.enumeration(
+      j, p, "mode",
+      {{"snapshot", ReplicationMode::snapshot}, {"journal", ReplicationMode::journal}},
+      ReplicationMode::snapshot, required);
 }
 
 int read_interval(Reader& r, const json& j, const std::string& p, bool required) {
@@ -340,8 +340,8 @@ FirstDescription read_first(Reader& r, const json& doc) {
       d.app.generation = r.integer(*app, "/app", "generation", 0, kMaxBig);
       d.app.captured_at = r.opt_string(*app, "/app", "capturedAt");
       if (d.app.captured_at && !looks_like_rfc3339(*d.app.captured_at)) {
-        r.add("/app/capturedAt", "not an RFC 3339 time (e.g. 2026-11-24T20:00:00Z): " +
-                                     in_quotes(*d.app.captured_at));
+        r.add("/app/capturedAt",
+              "not an RFC 3339 time (e.g. 2026-11-24T20:00:00Z): " + in_quotes(*d.app.captured_at));
       }
     }
   }
@@ -429,8 +429,9 @@ NetworkRule read_network_rule(Reader& r, const json& j, const std::string& p) {
 
 MappingPolicy read_policy(Reader& r, const json& doc) {
   MappingPolicy d;
-  if (!r.object(doc, "", {"apiVersion", "kind", "site", "defaultSwitch", "networks", "pools", "ip",
-                          "spec", "replication"})) {
+  if (!r.object(doc, "",
+                {"apiVersion", "kind", "site", "defaultSwitch", "networks", "pools", "ip", "spec",
+                 "replication"})) {
     return d;
   }
   r.header(doc, "MappingPolicy");
@@ -446,8 +447,9 @@ MappingPolicy read_policy(Reader& r, const json& doc) {
     rule.target = r.string(x, p, "target");
     return rule;
   });
-  d.ip = r.enumeration(doc, "", "ip", {{"keep", IpPolicy::keep}, {"translate", IpPolicy::translate}},
-                       IpPolicy::keep);
+  d.ip =
+      r.enumeration(doc, "", "ip", {{"keep", IpPolicy::keep}, {"translate", IpPolicy::translate}},
+                    IpPolicy::keep);
   if (const json* spec = r.member(doc, "", "spec", false)) {
     if (r.object(*spec, "/spec", {"memoryPercent", "vcpusPercent"})) {
       d.spec.memory_percent =
@@ -469,8 +471,9 @@ MappingPolicy read_policy(Reader& r, const json& doc) {
 
 Inventory read_inv(Reader& r, const json& doc) {
   Inventory d;
-  if (!r.object(doc, "", {"apiVersion", "kind", "site", "switches", "domains", "pools", "hosts",
-                          "cpuAllocationRatio"})) {
+  if (!r.object(doc, "",
+                {"apiVersion", "kind", "site", "switches", "domains", "pools", "hosts",
+                 "cpuAllocationRatio"})) {
     return d;
   }
   r.header(doc, "Inventory");
@@ -584,6 +587,52 @@ json disks_json(const std::vector<Disk>& disks) {
 
 json header_json(const char* kind) { return {{"apiVersion", kApiVersion}, {"kind", kind}}; }
 
+template <class T, class F>
+json list_json(const std::vector<T>& items, F item_json) {
+  json out = json::array();
+  for (const auto& item : items) out.push_back(item_json(item));
+  return out;
+}
+
+// Source and backup objects are written by one function each, as they are read: they differ only
+// in `source` and in whether a NIC's network is optional. Keys are sorted on output, so the order
+// of insertion here does not show.
+template <class Network>
+json network_json(const Network& n) {
+  json j{{"id", n.id},
+         {"name", n.name},
+         {"switch", n.switch_name},
+         {"subnets", subnets_json(n.subnets)}};
+  if constexpr (std::is_same_v<Network, BackupNetwork>) j["source"] = n.source;
+  put_optional(j, "portgroup", n.portgroup);
+  put_optional(j, "vlan", n.vlan);
+  return j;
+}
+
+template <class Nic>
+json nic_json(const Nic& nic) {
+  json j{{"mac", nic.mac}};
+  if constexpr (std::is_same_v<Nic, BackupNic>) {
+    j["network"] = nic.network;
+  } else {
+    put_optional(j, "network", nic.network);
+  }
+  put_optional(j, "ip", nic.ip);
+  return j;
+}
+
+template <class Vm>
+json vm_json(const Vm& vm) {
+  json j{{"id", vm.id},
+         {"name", vm.name},
+         {"spec", spec_json(vm.spec)},
+         {"disks", disks_json(vm.disks)},
+         {"nics", list_json(vm.nics, nic_json<typename decltype(vm.nics)::value_type>)}};
+  if constexpr (std::is_same_v<Vm, BackupVm>) j["source"] = vm.source;
+  put_optional(j, "bootOrder", vm.boot_order);
+  return j;
+}
+
 }  // namespace
 
 const char* to_string(ReplicationMode mode) noexcept {
@@ -628,27 +677,8 @@ json to_json(const FirstDescription& doc) {
            {"generation", doc.app.generation}};
   put_optional(app, "capturedAt", doc.app.captured_at);
   out["app"] = std::move(app);
-  out["networks"] = json::array();
-  for (const auto& n : doc.networks) {
-    json j{{"id", n.id}, {"name", n.name}, {"switch", n.switch_name},
-           {"subnets", subnets_json(n.subnets)}};
-    put_optional(j, "portgroup", n.portgroup);
-    put_optional(j, "vlan", n.vlan);
-    out["networks"].push_back(std::move(j));
-  }
-  out["vms"] = json::array();
-  for (const auto& vm : doc.vms) {
-    json j{{"id", vm.id}, {"name", vm.name}, {"spec", spec_json(vm.spec)},
-           {"disks", disks_json(vm.disks)}, {"nics", json::array()}};
-    put_optional(j, "bootOrder", vm.boot_order);
-    for (const auto& nic : vm.nics) {
-      json n{{"mac", nic.mac}};
-      put_optional(n, "network", nic.network);
-      put_optional(n, "ip", nic.ip);
-      j["nics"].push_back(std::move(n));
-    }
-    out["vms"].push_back(std::move(j));
-  }
+  out["networks"] = list_json(doc.networks, network_json<SourceNetwork>);
+  out["vms"] = list_json(doc.vms, vm_json<SourceVm>);
   return out;
 }
 
@@ -659,28 +689,8 @@ json to_json(const SecondDescription& doc) {
                 {"sourceSite", doc.app.source_site},
                 {"site", doc.app.site},
                 {"sourceGeneration", doc.app.source_generation}};
-  out["networks"] = json::array();
-  for (const auto& n : doc.networks) {
-    json j{{"id", n.id},          {"source", n.source},
-           {"name", n.name},      {"switch", n.switch_name},
-           {"subnets", subnets_json(n.subnets)}};
-    put_optional(j, "portgroup", n.portgroup);
-    put_optional(j, "vlan", n.vlan);
-    out["networks"].push_back(std::move(j));
-  }
-  out["vms"] = json::array();
-  for (const auto& vm : doc.vms) {
-    json j{{"id", vm.id},       {"source", vm.source},
-           {"name", vm.name},   {"spec", spec_json(vm.spec)},
-           {"disks", disks_json(vm.disks)}, {"nics", json::array()}};
-    put_optional(j, "bootOrder", vm.boot_order);
-    for (const auto& nic : vm.nics) {
-      json n{{"mac", nic.mac}, {"network", nic.network}};
-      put_optional(n, "ip", nic.ip);
-      j["nics"].push_back(std::move(n));
-    }
-    out["vms"].push_back(std::move(j));
-  }
+  out["networks"] = list_json(doc.networks, network_json<BackupNetwork>);
+  out["vms"] = list_json(doc.vms, vm_json<BackupVm>);
   out["replication"] = json::array();
   for (const auto& pair : doc.replication) {
     out["replication"].push_back(
