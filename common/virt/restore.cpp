@@ -476,6 +476,7 @@ DomainDef backup_domain(const model::SecondDescription& second, const model::Bac
     disk.config_file = config.ceph.client_conf;
     def.disks.push_back(std::move(disk));
   }
+  if (config.console_log_dir) def.serial_log = *config.console_log_dir + "/" + vm.name + ".log";
   Membership m;
   m.app_id = second.app.id;
   m.app_name = second.app.name;

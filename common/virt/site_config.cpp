@@ -1,11 +1,11 @@
 #include "virt/site_config.hpp"
 
-#include <initializer_list>
 #include <regex>
 
 #include <nlohmann/json.hpp>
 
 #include "model/net_address.hpp"
+#include "model/strict_reader.hpp"
 
 namespace dr::virt {
 namespace {
@@ -13,81 +13,9 @@ namespace {
 using json = nlohmann::json;
 using model::pointer_append;
 
-class Reader {
+// The site-specific parts over the shared strict reader (model/strict_reader.hpp).
+class Reader : public model::StrictReader {
  public:
-  model::Problems problems;
-
-  void add(std::string ptr, std::string message) {
-    problems.push_back({std::move(ptr), std::move(message)});
-  }
-
-  bool object(const json& v, const std::string& ptr, std::initializer_list<const char*> known) {
-    if (!v.is_object()) {
-      add(ptr, "expected an object");
-      return false;
-    }
-    for (const auto& item : v.items()) {
-      bool found = false;
-      for (const char* k : known) found = found || item.key() == k;
-      if (!found) add(pointer_append(ptr, item.key()), "unknown key '" + item.key() + "'");
-    }
-    return true;
-  }
-
-  std::optional<std::string> string(const json& obj, const std::string& ptr, const char* key,
-                                    bool required) {
-    const auto it = obj.find(key);
-    if (it == obj.end()) {
-      if (required) add(ptr, std::string("missing required field '") + key + "'");
-      return std::nullopt;
-    }
-    if (!it->is_string() || it->get<std::string>().empty()) {
-      add(pointer_append(ptr, key), "expected a non-empty string");
-      return std::nullopt;
-    }
-    return it->get<std::string>();
-  }
-
-  std::optional<std::int64_t> integer(const json& obj, const std::string& ptr, const char* key,
-                                      std::int64_t min, std::int64_t max, bool required) {
-    const auto it = obj.find(key);
-    if (it == obj.end()) {
-      if (required) add(ptr, std::string("missing required field '") + key + "'");
-      return std::nullopt;
-    }
-    if (!it->is_number_integer()) {
-      add(pointer_append(ptr, key), "expected an integer");
-      return std::nullopt;
-    }
-    const auto v = it->get<std::int64_t>();
-    if (v < min || v > max) {
-      add(pointer_append(ptr, key),
-          "must be between " + std::to_string(min) + " and " + std::to_string(max));
-      return std::nullopt;
-    }
-    return v;
-  }
-
-  std::optional<bool> boolean(const json& obj, const std::string& ptr, const char* key) {
-    const auto it = obj.find(key);
-    if (it == obj.end()) return std::nullopt;
-    if (!it->is_boolean()) {
-      add(pointer_append(ptr, key), "expected true or false");
-      return std::nullopt;
-    }
-    return it->get<bool>();
-  }
-
-  const json* array(const json& obj, const std::string& ptr, const char* key) {
-    const auto it = obj.find(key);
-    if (it == obj.end()) return nullptr;
-    if (!it->is_array()) {
-      add(pointer_append(ptr, key), "expected an array");
-      return nullptr;
-    }
-    return &*it;
-  }
-
   void ceph(const json& v, const std::string& ptr, CephAccess& out) {
     if (!object(v, ptr, {"monitors", "user", "secretUuid", "clientConf"})) return;
     if (const json* mons = array(v, ptr, "monitors")) {
@@ -188,7 +116,7 @@ Result<SiteConfig, model::Problems> parse_site_config(std::string_view text) {
   Reader r;
   SiteConfig out;
   if (!r.object(doc, "", {"apiVersion", "kind", "site", "ceph", "domainType", "networks",
-                          "portgroups", "restore"})) {
+                          "portgroups", "restore", "consoleLogDir"})) {
     return r.problems;
   }
   const auto api = r.string(doc, "", "apiVersion", true);
@@ -205,6 +133,12 @@ Result<SiteConfig, model::Problems> parse_site_config(std::string_view text) {
   }
   if (const auto it = doc.find("networks"); it != doc.end()) r.networks(*it, "/networks", out);
   if (const json* pgs = r.array(doc, "", "portgroups")) r.portgroups(*pgs, "/portgroups", out);
+  // libvirtd (and QEMU) open the log, so a relative path would depend on their working folder.
+  if (auto dir = r.string(doc, "", "consoleLogDir", false)) {
+    if (dir->front() != '/') r.add("/consoleLogDir", "must be an absolute path");
+    while (dir->size() > 1 && dir->back() == '/') dir->pop_back();
+    out.console_log_dir = std::move(*dir);
+  }
   if (const auto it = doc.find("restore"); it != doc.end()) {
     if (r.object(*it, "/restore", {"parallelism", "startTimeoutSeconds"})) {
       out.parallelism = static_cast<int>(

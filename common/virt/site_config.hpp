@@ -3,7 +3,7 @@
 // and restore on libvirt"; schemas/site_config.v1.schema.json): the site's name, how its VMs reach
 // Ceph (monitors, cephx user, libvirt secret, client conf), which domain type to define, whether
 // and how a restore may create a missing switch network, the subnets of portgroups on shared
-// switches (DESIGN.md §3), and restore tuning.
+// switches (DESIGN.md §3), where restored VMs log their serial console, and restore tuning.
 //
 // Reading is strict: unknown keys, wrong types and malformed values are problems with a JSON
 // Pointer, all reported at once, as the model readers do. Plain data otherwise; thread-compatible.
@@ -56,6 +56,8 @@ struct SiteConfig {
   std::vector<DeclaredPortgroup> portgroups;
   int parallelism = 4;             // VMs started at once within a boot-order group
   int start_timeout_seconds = 120;  // per VM, until libvirt reports it running
+  // Absolute; a restored VM logs its serial console (COM1) to <dir>/<vm name>.log.
+  std::optional<std::string> console_log_dir;
   bool operator==(const SiteConfig&) const = default;
 };
 

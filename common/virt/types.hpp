@@ -107,6 +107,9 @@ struct DomainDef {
   std::int64_t memory_mib = 0;
   std::vector<DiskDef> disks;
   std::vector<NicDef> nics;
+  // The host file the guest's first serial port (COM1) is logged to: written as <serial
+  // type='file'>; read from that or from a serial's <log file=> (a pty serial with a log).
+  std::optional<std::string> serial_log;
   std::optional<Membership> membership;
   bool operator==(const DomainDef&) const = default;
 };

@@ -196,6 +196,19 @@ NicDef read_nic(const xmlNode* node) {
   return n;
 }
 
+// The first serial port's log: a <serial type='file'> writes the guest's output to its source
+// path; a serial of another type (pty) may carry <log file=>, which libvirt fills in as well.
+std::optional<std::string> read_serial_log(const xmlNode* devices) {
+  std::optional<std::string> found;
+  each_child(devices, "serial", [&](const xmlNode* serial) {
+    if (found) return;
+    if (attr_or(serial, "type") == "file") found = attr(child(serial, "source"), "path");
+    if (!found || found->empty()) found = attr(child(serial, "log"), "file");
+    if (found && found->empty()) found.reset();
+  });
+  return found;
+}
+
 Result<Membership> read_membership(const xmlNode* app) {
   Membership m;
   const auto id = attr(app, "id");
@@ -297,6 +310,7 @@ Result<DomainDef> parse_domain_xml(std::string_view xml) {
   const xmlNode* devices = child(root, "devices");
   each_child(devices, "disk", [&](const xmlNode* n) { d.disks.push_back(read_disk(n)); });
   each_child(devices, "interface", [&](const xmlNode* n) { d.nics.push_back(read_nic(n)); });
+  d.serial_log = read_serial_log(devices);
   Status status;
   each_child(child(root, "metadata"), "app", [&](const xmlNode* n) {
     if (!in_drpair_ns(n) || d.membership || !status) return;
@@ -402,6 +416,12 @@ std::string domain_xml(const DomainDef& d) {
     }
     out += "<model type='" + xml_escape(nic.model.empty() ? "virtio" : nic.model) + "'/>";
     out += "<rom enabled='no'/></interface>\n";
+  }
+  if (d.serial_log) {
+    // append='off': the log holds the current boot only. libvirt adds the matching <console>
+    // (an alias of serial port 0) itself.
+    out += "    <serial type='file'><source path='" + xml_escape(*d.serial_log) +
+           "' append='off'/><target port='0'/></serial>\n";
   }
   out += "  </devices>\n</domain>\n";
   return out;

@@ -16,6 +16,13 @@ for name in ("site-a", "site-b"):
         print(f"{name}.json: {e.json_path}: {e.message}")
     failed = failed or bool(errors)
 base = {"apiVersion": "drpair/v1", "kind": "SiteConfig", "site": "s"}
+valid = [
+    {**base, "consoleLogDir": "/var/log/drpair/console"},
+]
+for doc in valid:
+    for e in validator.iter_errors(doc):
+        print(f"schema rejects what the reader accepts: {json.dumps(doc)}: {e.json_path}: {e.message}")
+        failed = True
 invalid = [
     {**base, "colour": "blue"},
     {**base, "ceph": {"user": "client.libvirt"}},
@@ -25,6 +32,8 @@ invalid = [
     {**base, "networks": {"templates": [{"kind": "linux"}]}},
     {**base, "portgroups": [{"switch": "s", "portgroup": "p"}]},
     {**base, "restore": {"parallelism": 0}},
+    {**base, "consoleLogDir": "var/log/drpair"},
+    {**base, "consoleLogDir": ""},
     {"apiVersion": "drpair/v1", "kind": "SiteConfig"},
 ]
 for doc in invalid:

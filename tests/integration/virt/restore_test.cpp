@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -117,6 +118,40 @@ TEST_CASE("restore starts VMs by boot order, one group at a time", "[integration
   for (const auto& s : report.steps) names.push_back(s.name);
   CHECK(std::find(names.begin(), names.end(), "start-group:1") <
         std::find(names.begin(), names.end(), "start-group:3"));
+}
+
+TEST_CASE("backup_domain gives a VM a serial log in consoleLogDir, and none without it",
+          "[integration][libvirt]") {
+  const auto second = testing::load_second(kSecond);
+  std::map<std::string, NetworkBinding> bindings;
+  for (const auto& n : second.networks) {
+    bindings[n.id] = NetworkBinding{n.switch_name, n.portgroup, n.vlan, ""};
+  }
+  SiteConfig config = testing::load_config("site-b");
+  REQUIRE_FALSE(config.console_log_dir);
+  const auto& vm = second.vms.at(0);
+  CHECK(backup_domain(second, vm, config, bindings).serial_log == std::nullopt);
+
+  config.console_log_dir = "/var/log/drpair/console";
+  const DomainDef def = backup_domain(second, vm, config, bindings);
+  CHECK(def.serial_log == "/var/log/drpair/console/" + vm.name + ".log");
+}
+
+TEST_CASE("restore with consoleLogDir defines every VM with its serial log",
+          "[integration][libvirt]") {
+  auto hv = testing::open_site("site-b");
+  SiteConfig config = testing::load_config("site-b");
+  config.console_log_dir = "/var/log/drpair/console";
+  const auto second = testing::load_second(kSecond);
+  MemoryJournal journal;
+  const auto report = restore(hv, second, config, journal);
+  INFO(failure_of(report));
+  REQUIRE(report.ok());
+  for (const auto& vm : second.vms) {
+    const auto def = hv->get_domain(vm.name);
+    REQUIRE(def);
+    CHECK(def->serial_log == "/var/log/drpair/console/" + vm.name + ".log");
+  }
 }
 
 TEST_CASE("restore then capture at the DR site gives back the app", "[integration][libvirt]") {

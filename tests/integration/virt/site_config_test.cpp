@@ -57,6 +57,24 @@ TEST_CASE("site config problems are reported with JSON pointers, all at once",
   CHECK(has_problem(p, "/colour", "unknown key"));
 }
 
+TEST_CASE("consoleLogDir is an absolute folder, unset by default", "[integration][libvirt]") {
+  const std::string head = R"({"apiVersion": "drpair/v1", "kind": "SiteConfig", "site": "s")";
+  const auto unset = parse_site_config(head + "}");
+  REQUIRE(unset);
+  CHECK(unset->console_log_dir == std::nullopt);
+
+  const auto set = parse_site_config(head + R"(, "consoleLogDir": "/var/log/drpair/console/"})");
+  REQUIRE(set);
+  CHECK(set->console_log_dir == "/var/log/drpair/console");
+
+  const auto relative = parse_site_config(head + R"(, "consoleLogDir": "logs/console"})");
+  REQUIRE_FALSE(relative);
+  CHECK(has_problem(relative.error(), "/consoleLogDir", "absolute"));
+  const auto empty = parse_site_config(head + R"(, "consoleLogDir": ""})");
+  REQUIRE_FALSE(empty);
+  CHECK(has_problem(empty.error(), "/consoleLogDir", "non-empty string"));
+}
+
 TEST_CASE("a site config that is not JSON is one problem at the document",
           "[integration][libvirt]") {
   const auto r = parse_site_config("{");

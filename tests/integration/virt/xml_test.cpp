@@ -71,6 +71,42 @@ TEST_CASE("generated domain XML carries the RBD source, cephx secret and NIC ROM
   CHECK(xml.find("APP1 &amp; &lt;co&gt;") != std::string::npos);
 }
 
+TEST_CASE("a domain with a serial console log reads back with it", "[integration][libvirt]") {
+  DomainDef d = sample();
+  d.serial_log = "/var/log/drpair/console/app1-db1 & co.log";
+  const std::string xml = domain_xml(d);
+  CHECK(xml.find("<serial type='file'><source path='/var/log/drpair/console/app1-db1 &amp; "
+                 "co.log' append='off'/><target port='0'/></serial>") != std::string::npos);
+  const auto back = parse_domain_xml(xml);
+  REQUIRE(back);
+  CHECK(back->serial_log == d.serial_log);
+  CHECK(*back == d);
+  CHECK(domain_xml(sample()).find("<serial") == std::string::npos);
+}
+
+TEST_CASE("the serial log is read from a file serial or from a pty serial's <log>",
+          "[integration][libvirt]") {
+  const auto read = [](const std::string& devices) {
+    const std::string xml =
+        "<domain type='kvm'><name>x</name><memory>1024</memory><devices>" + devices + "</devices>";
+    const auto d = parse_domain_xml(xml + "</domain>");
+    REQUIRE(d);
+    return d->serial_log;
+  };
+  // As libvirt 9.0 shows a file serial: with the <console> it adds as serial 0's alias.
+  CHECK(read("<serial type='file'><source path='/l/a.log' append='off'/><target type='isa-serial' "
+             "port='0'><model name='isa-serial'/></target></serial><console type='file'><source "
+             "path='/l/a.log' append='off'/><target type='serial' port='0'/></console>") ==
+        "/l/a.log");
+  CHECK(read("<serial type='pty'><source path='/dev/pts/3'/><log file='/l/b.log' append='on'/>"
+             "<target port='0'/></serial>") == "/l/b.log");
+  CHECK(read("<serial type='pty'><target port='0'/></serial>"
+             "<serial type='file'><source path='/l/c.log'/><target port='1'/></serial>") ==
+        "/l/c.log");
+  CHECK(read("<serial type='pty'><target port='0'/></serial>") == std::nullopt);
+  CHECK(read("<console type='pty'><target type='virtio' port='0'/></console>") == std::nullopt);
+}
+
 TEST_CASE("domain XML units and disks other than RBD are read", "[integration][libvirt]") {
   const auto d = parse_domain_xml(R"(<domain type='kvm'><name>x</name><uuid>u</uuid>
     <memory unit='KiB'>2097152</memory><vcpu placement='static'>3</vcpu><devices>

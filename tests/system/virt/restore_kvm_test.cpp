@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -148,6 +149,46 @@ TEST_CASE("restore of APP1 on a real libvirtd: VMs run, each NIC on its VLAN por
   CHECK(removed->portgroups.size() == 3);
   CHECK(testing::site_picture(*primary) == before);
   CHECK(ovs({"list-ports", env("DRPAIR_OVS_BRIDGE")}) == ports_before);
+}
+
+TEST_CASE("restore on a real libvirtd with consoleLogDir: each VM's serial log is a host file",
+          "[system][kvm]") {
+  const std::string uri = env("DRPAIR_LIBVIRT_URI");
+  auto primary = connect();
+  const auto second = tiny_app1();
+  SiteConfig config = qemu_site();
+  // libvirtd runs in a private mount namespace that remaps /run, /etc/libvirt, /var/lib/libvirt,
+  // /var/cache/libvirt and /var/log/libvirt (deploy/libvirtd.sh); the site's state folder itself is
+  // not remapped, so a path under it is the same file inside and outside.
+  const std::filesystem::path dir =
+      std::filesystem::path(env("DRPAIR_LIBVIRTD_STATE")) / "console-logs";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  config.console_log_dir = dir.string();
+  MemoryJournal journal;
+
+  const auto report =
+      RestoreWorkflow(second, config, *primary, libvirt_factory(uri, primary), journal).run();
+  INFO((report.failure ? report.failure->step + ": " + report.failure->error.message : ""));
+  REQUIRE(report.ok());
+
+  for (const auto& vm : second.vms) {
+    INFO(vm.name);
+    const std::string log = (dir / (vm.name + ".log")).string();
+    auto live = primary->get_domain(vm.name, true);
+    REQUIRE(live);
+    CHECK(live->serial_log == log);
+    auto status = primary->domain_status(vm.name);
+    REQUIRE(status);
+    CHECK(status->state == DomainState::running);
+    // QEMU opened (created) the log when the guest started.
+    CHECK(std::filesystem::is_regular_file(log));
+  }
+
+  const auto removed = teardown(*primary, "app1", &journal);
+  REQUIRE(removed);
+  CHECK(removed->domains.size() == second.vms.size());
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("the QEMU driver accepts the restore's RBD disk definition", "[system][kvm]") {
