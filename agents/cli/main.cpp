@@ -4,6 +4,7 @@
 
 #include "command.hpp"
 #include "map_commands.hpp"
+#include "rest_commands.hpp"
 #include "site_commands.hpp"
 
 int main(int argc, char** argv) {
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   dr::cli::Action action;
   dr::cli::add_map_commands(app, action);
   dr::cli::add_site_commands(app, action);
+  dr::cli::add_rest_commands(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
