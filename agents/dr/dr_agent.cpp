@@ -274,8 +274,22 @@ class DrAgent final : public service::Service {
 
   // ---- peer routes ------------------------------------------------------------------------------
 
+  // libvirt's view of the site, with the pools of the site's Ceph cluster: replicas live there
+  // whether or not a libvirt storage pool is defined over them.
   Result<model::Inventory> site_inventory() {
-    return virt::inventory(*rt_.hypervisor, rt_.config.site_name(), &rt_.config.site);
+    auto inv = virt::inventory(*rt_.hypervisor, rt_.config.site_name(), &rt_.config.site);
+    if (!inv) return inv.error();
+    auto pools = rt_.storage->list_pools();
+    if (!pools) return pools.error();
+    for (const auto& pool : *pools) {
+      const bool known = std::any_of(inv->pools.begin(), inv->pools.end(),
+                                     [&](const auto& p) { return p.name == pool.name; });
+      if (!known) {
+        inv->pools.push_back(
+            {pool.name, static_cast<std::int64_t>(pool.available_bytes >> 30)});
+      }
+    }
+    return inv;
   }
 
   Response peer_inventory() {

@@ -173,9 +173,21 @@ enum class Promotion {
   forced    // the peer is lost: take the primary role regardless (split brain is then possible)
 };
 
+// A pool of the cluster and the space left for it (the cluster's free bytes divided by the pool's
+// replica count).
+struct PoolSpace {
+  std::string name;
+  std::uint64_t available_bytes = 0;
+  bool operator==(const PoolSpace&) const = default;
+};
+
 class MirrorStorage {
  public:
   virtual ~MirrorStorage() = default;
+
+  // ---- the cluster
+  // Every pool of the cluster, by name (what a DR site can place replicas in).
+  virtual Result<std::vector<PoolSpace>> list_pools() = 0;
 
   // ---- the site and its peers (per pool)
   // This site's name as peers see it (stored in the cluster).

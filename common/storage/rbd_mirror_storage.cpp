@@ -122,6 +122,9 @@ class RbdMirrorStorage final : public MirrorStorage {
   // ---- site and peers --------------------------------------------------------------------
 
   Status set_site_name(const std::string& name) override {
+    // Only when it changes: setting the name the cluster already has crashed librados 16.2.15
+    // ("free(): invalid pointer" in its dispatch thread) in an agent that does it per protect.
+    if (auto current = site_name(); current && *current == name) return {};
     const int r = rbd_mirror_site_name_set(cluster_.get(), name.c_str());
     if (r < 0) return from_errno(r, "ceph cluster: set site name '" + name + "'");
     return {};
@@ -591,6 +594,29 @@ class RbdMirrorStorage final : public MirrorStorage {
     auto info = read_info(*img, image);
     if (!info) return info.error();
     return OpenedImage{std::move(*io), std::move(*img), std::move(*info)};
+  }
+
+  Result<std::vector<PoolSpace>> list_pools() override {
+    const std::string what = "ceph cluster: list pools";
+    std::vector<char> names(4096);
+    int r = rados_pool_list(cluster_.get(), names.data(), names.size());
+    if (r > static_cast<int>(names.size())) {
+      names.resize(static_cast<std::size_t>(r));
+      r = rados_pool_list(cluster_.get(), names.data(), names.size());
+    }
+    if (r < 0) return from_errno(r, what);
+    rados_cluster_stat_t cluster{};
+    if (const int s = rados_cluster_stat(cluster_.get(), &cluster); s < 0) {
+      return from_errno(s, what + " (cluster stat)");
+    }
+    std::vector<PoolSpace> out;
+    for (const char* p = names.data(); p < names.data() + names.size() && *p != '\0';
+         p += std::strlen(p) + 1) {
+      const std::string name(p);
+      if (name.starts_with('.')) continue;  // Ceph's own pools (.mgr)
+      out.push_back({name, cluster.kb_avail * 1024});
+    }
+    return out;
   }
 
   Result<IoContext> open_pool(const std::string& pool, const char* op) {

@@ -1,0 +1,555 @@
+#!/usr/bin/env bash
+# APP1 for real at one site: the application of tests/fixtures/descriptions/app1.first.json (4 VMs,
+# portgroups app1-web/app1-app/app1-db with VLANs 101-103 on the switch vswitch0) as tiny TCG guests
+# on a site's private libvirtd (deploy/libvirtd.sh) booting from RBD images of a Ceph site
+# (deploy/ceph-pair.sh). Each guest boots deploy/lab/guest/boot.asm, which prints the marker kept
+# in sector 1 of its root image ("DRPAIR vm=<name> gen=<N>") to its serial log: which generation of
+# the data a VM booted from is visible from outside, at production and after a failover.
+#
+# Usage: deploy/lab/app1.sh VERB SITE [ARGS]     (SITE: the libvirtd site, as for libvirtd.sh)
+#   site-setup SITE      define the libvirt ceph secret (usage "client.libvirt CEPH_SITE", value:
+#                        that Ceph site's client.libvirt key) and write the site's SiteConfig
+#                        (drpair/v1: site, ceph monitors/user/secretUuid/clientConf, domainType
+#                        qemu, APP1's portgroup subnets, restore tuning); prints the config's path.
+#                        Idempotent. Needed at both sites (the DR restore uses the secret too).
+#   create SITE          at the production site: APP1's portgroups (with VLANs) on the switch, its
+#                        RBD images (8 MiB, boot sector + marker gen=1; db1 also has a data disk),
+#                        its 4 domains (drpair metadata: app id app1 / name APP1, boot order,
+#                        declared addresses), started; waits until every serial log shows the
+#                        marker. Idempotent: existing images are kept as they are, domains are
+#                        redefined and started if not running.
+#   write-marker SITE GEN  write "DRPAIR vm=<name> gen=GEN" into sector 1 of every APP1 root
+#                        image at the Ceph site (the images must be primary there). Running
+#                        guests only read it at their next boot.
+#   check SITE GEN       at any site (production, or DR after a restore): for every APP1 VM,
+#                        running; the last marker in its serial log (path from the live XML:
+#                        <serial type='file'> or a serial's <log file=>) is gen=GEN; every NIC on its expected portgroup with the VLAN, both in libvirt
+#                        (live XML) and in OVS (tag of its vnet port). Prints a table; exit 0 only
+#                        if everything holds, 1 otherwise (each failure named on stderr).
+#   destroy SITE         undefine APP1's domains, remove its images, portgroups and the secret
+#                        (leaves what does not exist alone; mirrored images are disabled first).
+#   topology             print APP1 as this script defines it (one line per VM), for tests.
+#
+# Environment:
+#   DRPAIR_LIBVIRTD_DIR  libvirtd.sh's state folder (default /tmp/drpair-libvirtd); the site's
+#                        libvirtd must be up: SITE/env is read (DRPAIR_LIBVIRT_URI, DRPAIR_OVS_DB,
+#                        DRPAIR_OVS_BRIDGE, DRPAIR_SWITCH).
+#   DRPAIR_CEPH_DIR      ceph-pair.sh's state folder (default /tmp/drpair-ceph).
+#   DRPAIR_CEPH_SITE     the Ceph site (site-a | site-b) this libvirtd site uses. Default: SITE
+#                        itself if it is site-a/site-b, else from SITE's last letter: *-a -> site-a,
+#                        *-b -> site-b (e.g. e2e-a, hc-b); anything else must set it.
+#   DRPAIR_SITE_NAME     the drpair site name written into the SiteConfig (default: the Ceph site).
+#   DRPAIR_SITE_CONFIG   where site-setup writes the SiteConfig (default SITE-state/drpair-site.json).
+#   APP1_BOOT_TIMEOUT    seconds create waits for all markers (default 90).
+#
+# Files under the site's libvirtd state folder ($DRPAIR_LIBVIRTD_DIR/SITE): drpair-site.json,
+# app1/boot.bin (the assembled boot sector), app1/NAME.xml (domain XML as defined),
+# app1/serial/NAME.log (each guest's COM1, truncated at every boot).
+#
+# The address-only NICs of the fixture (a second NIC with only an address) are at production
+# <interface type='bridge'> on the site's OVS bridge, untagged, with their address declared in the
+# metadata: capture turns them into address-only NICs and the mapping derives their network. In a
+# restored domain (metadata with source-site) check expects them on the derived portgroup instead.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+readonly here
+readonly libvirtd_dir=${DRPAIR_LIBVIRTD_DIR:-/tmp/drpair-libvirtd}
+readonly ceph_dir=${DRPAIR_CEPH_DIR:-/tmp/drpair-ceph}
+readonly boot_timeout=${APP1_BOOT_TIMEOUT:-90}
+readonly app_id=app1 app_name=APP1 topology_generation=1
+readonly pool=rbd image_mib=8 memory_mib=64
+
+# APP1, as in tests/fixtures/descriptions/app1.first.json (VM UUIDs, names, boot orders, images,
+# MACs, portgroups, addresses); spec and sizes are the lab's tiny ones.
+#   portgroup|vlan|cidr|gateway
+readonly portgroups=(
+  "app1-web|101|192.168.10.0/24|192.168.10.1"
+  "app1-app|102|192.168.20.0/24|192.168.20.1"
+  "app1-db|103|192.168.30.0/24|192.168.30.1"
+)
+#   name|uuid|boot order|images (first boots)|NICs: mac/portgroup (empty: address-only)/ip, ...
+readonly vms=(
+  "app1-web1|6f1c2a9e-0001-4c1e-9a0b-000000000001|3|app1-web1-root|52:54:00:10:00:01/app1-web/192.168.10.11,52:54:00:10:00:02//192.168.20.11"
+  "app1-web2|6f1c2a9e-0002-4c1e-9a0b-000000000002|3|app1-web2-root|52:54:00:10:00:03/app1-web/192.168.10.12,52:54:00:10:00:04//192.168.20.12"
+  "app1-app1|6f1c2a9e-0003-4c1e-9a0b-000000000003|2|app1-app1-root|52:54:00:20:00:01/app1-app/192.168.20.21,52:54:00:20:00:02//192.168.30.21"
+  "app1-db1|6f1c2a9e-0004-4c1e-9a0b-000000000004|1|app1-db1-root app1-db1-data|52:54:00:30:00:01/app1-db/192.168.30.31"
+)
+
+log() { echo "app1.sh${site:+[$site]}: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# vm_field LINE INDEX (0-based, '|'-separated)
+vm_field() { local IFS='|'; local -a f; read -r -a f <<<"$1"; echo "${f[$2]:-}"; }
+
+pg_vlan() {
+  local p
+  for p in "${portgroups[@]}"; do
+    [ "${p%%|*}" = "$1" ] && { vm_field "$p" 1; return 0; }
+  done
+  return 1
+}
+
+# The portgroup whose subnet holds address $1 (the fixture's subnets are /24s).
+pg_of_ip() {
+  local p cidr
+  for p in "${portgroups[@]}"; do
+    cidr=$(vm_field "$p" 2)
+    [ "${1%.*}" = "${cidr%.*}" ] && { echo "${p%%|*}"; return 0; }
+  done
+  return 1
+}
+
+# --- the site's environment ----------------------------------------------------------------------
+
+site=
+load_site() {
+  site=${1:-}
+  [ -n "$site" ] || usage
+  case "$site" in *[!A-Za-z0-9_-]*) die "bad site name '$site'" ;; esac
+  state=$libvirtd_dir/$site
+  [ -f "$state/env" ] ||
+    die "libvirtd site '$site' is not up: no $state/env (run DRPAIR_LIBVIRTD_DIR=$libvirtd_dir deploy/libvirtd.sh up $site)"
+  DRPAIR_LIBVIRT_URI='' DRPAIR_OVS_DB='' DRPAIR_OVS_BRIDGE='' DRPAIR_SWITCH=''
+  # shellcheck disable=SC1091
+  . "$state/env"
+  if [ -z "$DRPAIR_LIBVIRT_URI" ] || [ -z "$DRPAIR_OVS_DB" ] || [ -z "$DRPAIR_SWITCH" ] ||
+    [ -z "$DRPAIR_OVS_BRIDGE" ]; then
+    die "$state/env lacks DRPAIR_LIBVIRT_URI, DRPAIR_OVS_DB, DRPAIR_OVS_BRIDGE or DRPAIR_SWITCH"
+  fi
+  uri=$DRPAIR_LIBVIRT_URI
+  switch=$DRPAIR_SWITCH
+  virsh -c "$uri" version >/dev/null 2>&1 || die "libvirtd of '$site' does not answer at $uri"
+
+  if [ -n "${DRPAIR_CEPH_SITE:-}" ]; then
+    ceph_site=$DRPAIR_CEPH_SITE
+  else
+    case "$site" in
+      site-a | site-b) ceph_site=$site ;;
+      *-a) ceph_site='site-a' ;;
+      *-b) ceph_site='site-b' ;;
+      *) die "cannot tell which Ceph site '$site' uses: set DRPAIR_CEPH_SITE (site-a or site-b)" ;;
+    esac
+  fi
+  cdir=$ceph_dir/$ceph_site
+  # shellcheck disable=SC2015  # die exits
+  [ -f "$cdir/ceph.conf" ] && [ -f "$cdir/client.conf" ] && [ -f "$cdir/mon-port" ] ||
+    die "Ceph site '$ceph_site' has no ceph.conf/client.conf/mon-port under $cdir (run DRPAIR_CEPH_DIR=$ceph_dir deploy/ceph-pair.sh up)"
+  mon_port=$(cat "$cdir/mon-port")
+  # Derived, so every verb (and every run) finds the same secret without keeping state.
+  secret_uuid=$(uuidgen --sha1 --namespace @url --name "urn:drpair:lab:ceph-secret:$site:$ceph_site")
+  work=$state/app1
+  mkdir -p "$work/serial"
+}
+
+vsh() { virsh -q -c "$uri" "$@"; }
+xrbd() { timeout 60 rbd -c "$cdir/ceph.conf" "$@"; }
+
+# xpath FILE EXPR: the string value of EXPR in the XML file (empty if none).
+xpath() { xmllint --xpath "string($2)" "$1" 2>/dev/null || true; }
+
+# --- site-setup ----------------------------------------------------------------------------------
+
+cmd_site_setup() {
+  local key_file=$cdir/client.libvirt.key xml cfg name
+  [ -s "$key_file" ] || die "no client.libvirt key at $key_file (ceph-pair.sh writes it at up)"
+  xml=$work/secret.xml
+  cat >"$xml" <<EOF
+<secret ephemeral='no' private='yes'>
+  <uuid>$secret_uuid</uuid>
+  <usage type='ceph'><name>client.libvirt $ceph_site</name></usage>
+</secret>
+EOF
+  vsh secret-define "$xml" >/dev/null ||
+    die "cannot define the ceph secret $secret_uuid (another secret with usage 'client.libvirt $ceph_site'? see virsh secret-list)"
+  vsh secret-set-value "$secret_uuid" --file "$key_file" >/dev/null ||
+    die "cannot set the value of secret $secret_uuid from $key_file"
+
+  cfg=${DRPAIR_SITE_CONFIG:-$state/drpair-site.json}
+  name=${DRPAIR_SITE_NAME:-$ceph_site}
+  mkdir -p "$(dirname "$cfg")"
+  {
+    printf '{\n  "apiVersion": "drpair/v1",\n  "kind": "SiteConfig",\n  "site": "%s",\n' "$name"
+    printf '  "ceph": {"monitors": [{"host": "127.0.0.1", "port": %s}], "user": "libvirt",\n' "$mon_port"
+    printf '           "secretUuid": "%s",\n           "clientConf": "%s"},\n' "$secret_uuid" "$cdir/client.conf"
+    printf '  "domainType": "qemu",\n  "portgroups": [\n'
+    local p n=0
+    for p in "${portgroups[@]}"; do
+      n=$((n + 1))
+      printf '    {"switch": "%s", "portgroup": "%s", "subnets": [{"cidr": "%s", "gateway": "%s"}]}%s\n' \
+        "$switch" "$(vm_field "$p" 0)" "$(vm_field "$p" 2)" "$(vm_field "$p" 3)" \
+        "$([ $n -lt ${#portgroups[@]} ] && echo ,)"
+    done
+    printf '  ],\n  "restore": {"parallelism": 2, "startTimeoutSeconds": 60}\n}\n'
+  } >"$cfg.tmp"
+  mv "$cfg.tmp" "$cfg"
+  log "secret $secret_uuid (client.libvirt of $ceph_site), site config $cfg"
+  echo "$cfg"
+}
+
+require_secret() {
+  vsh secret-dumpxml "$secret_uuid" >/dev/null 2>&1 ||
+    die "the ceph secret $secret_uuid is not defined in '$site': run 'app1.sh site-setup $site' first"
+}
+
+# --- portgroups ----------------------------------------------------------------------------------
+
+net_xml() { vsh net-dumpxml "$switch" >"$work/net.xml" || die "no libvirt network '$switch' in '$site'"; }
+
+ensure_portgroups() {
+  local p name vlan have
+  net_xml
+  for p in "${portgroups[@]}"; do
+    name=$(vm_field "$p" 0)
+    vlan=$(vm_field "$p" 1)
+    have=$(xpath "$work/net.xml" "//portgroup[@name='$name']/@name")
+    if [ -n "$have" ]; then
+      [ "$(xpath "$work/net.xml" "//portgroup[@name='$name']/vlan/tag/@id")" = "$vlan" ] && continue
+      log "portgroup $name on $switch has the wrong VLAN: replacing it"
+      vsh net-update "$switch" delete portgroup "<portgroup name='$name'/>" --live --config >/dev/null
+    fi
+    vsh net-update "$switch" add portgroup \
+      "<portgroup name='$name'><vlan><tag id='$vlan'/></vlan></portgroup>" --live --config >/dev/null ||
+      die "cannot add portgroup $name (VLAN $vlan) to network $switch"
+  done
+}
+
+# --- images --------------------------------------------------------------------------------------
+
+assemble_boot() {
+  command -v nasm >/dev/null || die "nasm is missing (run deploy/install-deps.sh)"
+  nasm -f bin "$here/guest/boot.asm" -o "$work/boot.bin.tmp" || die "nasm failed on $here/guest/boot.asm"
+  mv "$work/boot.bin.tmp" "$work/boot.bin"
+}
+
+# marker_sector FILE VM GEN: a 512-byte sector holding the NUL-padded marker.
+marker_sector() {
+  : >"$1"
+  truncate -s 512 "$1"
+  printf 'DRPAIR vm=%s gen=%s' "$2" "$3" | dd of="$1" conv=notrunc status=none
+}
+
+image_exists() { xrbd info "$pool/$1" >/dev/null 2>&1; }
+
+ensure_images() {
+  local v name img first file
+  for v in "${vms[@]}"; do
+    name=$(vm_field "$v" 0)
+    first=1
+    for img in $(vm_field "$v" 3); do
+      if image_exists "$img"; then
+        first=0
+        continue
+      fi
+      if [ $first = 1 ]; then
+        file=$work/$img.raw
+        rm -f "$file"
+        truncate -s "${image_mib}M" "$file"
+        dd if="$work/boot.bin" of="$file" conv=notrunc status=none
+        marker_sector "$work/marker.bin" "$name" 1
+        dd if="$work/marker.bin" of="$file" bs=512 seek=1 conv=notrunc status=none
+        xrbd import --no-progress "$file" "$pool/$img" >/dev/null ||
+          die "rbd import of $pool/$img at $ceph_site failed"
+        rm -f "$file"
+      else
+        xrbd create --size "${image_mib}M" "$pool/$img" || die "rbd create $pool/$img at $ceph_site failed"
+      fi
+      first=0
+    done
+  done
+}
+
+# --- domains -------------------------------------------------------------------------------------
+
+domain_xml() {
+  local v=$1 name uuid boot img nic mac pg ip target
+  name=$(vm_field "$v" 0)
+  uuid=$(vm_field "$v" 1)
+  boot=$(vm_field "$v" 2)
+  cat <<EOF
+<domain type='qemu'>
+  <name>$name</name>
+  <uuid>$uuid</uuid>
+  <metadata>
+    <drpair:app xmlns:drpair="urn:drpair:app:v1" id="$app_id" name="$app_name" generation="$topology_generation" boot-order="$boot">
+EOF
+  for nic in $(vm_field "$v" 4 | tr ',' ' '); do
+    IFS=/ read -r mac pg ip <<<"$nic"
+    echo "      <drpair:nic mac=\"$mac\" ip=\"$ip\"/>"
+  done
+  cat <<EOF
+    </drpair:app>
+  </metadata>
+  <memory unit='MiB'>$memory_mib</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64'>hvm</type><boot dev='hd'/></os>
+  <features><acpi/></features>
+  <on_crash>destroy</on_crash>
+  <devices>
+EOF
+  target=a
+  for img in $(vm_field "$v" 3); do
+    cat <<EOF
+    <disk type='network' device='disk'>
+      <driver name='qemu' type='raw' cache='writeback'/>
+      <auth username='libvirt'><secret type='ceph' uuid='$secret_uuid'/></auth>
+      <source protocol='rbd' name='$pool/$img'><host name='127.0.0.1' port='$mon_port'/><config file='$cdir/client.conf'/></source>
+      <target dev='vd$target' bus='virtio'/>
+    </disk>
+EOF
+    target=$(echo "$target" | tr 'a-y' 'b-z')
+  done
+  for nic in $(vm_field "$v" 4 | tr ',' ' '); do
+    IFS=/ read -r mac pg ip <<<"$nic"
+    if [ -n "$pg" ]; then
+      echo "    <interface type='network'><mac address='$mac'/><source network='$switch' portgroup='$pg'/><model type='virtio'/><rom enabled='no'/></interface>"
+    else
+      echo "    <interface type='bridge'><mac address='$mac'/><source bridge='$DRPAIR_OVS_BRIDGE'/><virtualport type='openvswitch'/><model type='virtio'/><rom enabled='no'/></interface>"
+    fi
+  done
+  cat <<EOF
+    <serial type='file'><source path='$work/serial/$name.log' append='off'/><target port='0'/></serial>
+  </devices>
+</domain>
+EOF
+}
+
+# The host path of a domain's serial log: <serial type='file'><source path=...> or a serial's
+# <log file=...>. libvirtd runs in a private mount namespace (libvirtd.sh): its /var/log/libvirt,
+# /var/lib/libvirt and /run are the site's log/, lib/ and run/ folders.
+serial_log() {
+  local p
+  p=$(xpath "$1" "//devices/serial[@type='file']/source/@path")
+  [ -n "$p" ] || p=$(xpath "$1" "//devices/serial/log/@file")
+  [ -n "$p" ] || p=$(xpath "$1" "//devices/console/log/@file")
+  case "$p" in
+    /var/log/libvirt/*) p=$state/log/${p#/var/log/libvirt/} ;;
+    /var/lib/libvirt/*) p=$state/lib/${p#/var/lib/libvirt/} ;;
+    /run/*) p=$state/run/${p#/run/} ;;
+  esac
+  echo "$p"
+}
+
+dom_state() { vsh domstate "$1" 2>/dev/null | head -1 || true; }
+
+# The last marker line in a serial log (without the CR).
+last_marker() {
+  [ -f "$1" ] || return 0
+  tr -d '\r' <"$1" | grep -a '^DRPAIR ' | tail -1 || true
+}
+
+cmd_create() {
+  local v name started=() t0 t_images t_defined t_started
+  t0=$(now_ms)
+  require_secret
+  ensure_portgroups
+  assemble_boot
+  ensure_images
+  t_images=$(now_ms)
+  for v in "${vms[@]}"; do
+    name=$(vm_field "$v" 0)
+    domain_xml "$v" >"$work/$name.xml"
+    vsh define "$work/$name.xml" >/dev/null || die "cannot define domain $name (XML: $work/$name.xml)"
+  done
+  t_defined=$(now_ms)
+  # Boot order: db1 (1), app1 (2), web1+web2 (3); nothing inside waits for a peer, so they are
+  # started in that order without waiting between groups.
+  local order
+  for order in 1 2 3; do
+    for v in "${vms[@]}"; do
+      [ "$(vm_field "$v" 2)" = "$order" ] || continue
+      name=$(vm_field "$v" 0)
+      [ "$(dom_state "$name")" = running ] && continue
+      vsh start "$name" >/dev/null || die "cannot start $name (see $state/log/ and libvirtd.log)"
+      started+=("$name")
+    done
+  done
+  t_started=$(now_ms)
+  # Wait for a marker in every log (any generation: a VM left running keeps the one it booted).
+  local deadline=$(($(date +%s) + boot_timeout)) missing
+  while :; do
+    missing=
+    for v in "${vms[@]}"; do
+      name=$(vm_field "$v" 0)
+      case "$(last_marker "$work/serial/$name.log")" in
+        "DRPAIR vm=$name gen="*) ;;
+        *) missing+=" $name" ;;
+      esac
+    done
+    [ -z "$missing" ] && break
+    [ "$(date +%s)" -lt $deadline ] ||
+      die "no boot marker after ${boot_timeout}s from:$missing (serial logs: $work/serial/)"
+    sleep 0.2
+  done
+  local t_end
+  t_end=$(now_ms)
+  log "APP1 created: images $((t_images - t0)) ms, define $((t_defined - t_images)) ms," \
+    "start (${#started[@]} started) $((t_started - t_defined)) ms, start-to-markers $((t_end - t_defined)) ms," \
+    "total $((t_end - t0)) ms"
+  for v in "${vms[@]}"; do
+    name=$(vm_field "$v" 0)
+    echo "$name $(last_marker "$work/serial/$name.log")"
+  done
+}
+
+# --- write-marker --------------------------------------------------------------------------------
+
+cmd_write_marker() {
+  local gen=${1:-} v name img
+  case "$gen" in '' | *[!0-9]*) die "write-marker needs a generation number, got '$gen'" ;; esac
+  command -v qemu-io >/dev/null || die "qemu-io is missing (package qemu-utils)"
+  for v in "${vms[@]}"; do
+    name=$(vm_field "$v" 0)
+    img=$(vm_field "$v" 3)
+    img=${img%% *}
+    image_exists "$img" || die "no image $pool/$img at Ceph site $ceph_site"
+    marker_sector "$work/marker.bin" "$name" "$gen"
+    # qemu-io writes 512 bytes in place (the image stays mirrored, its other sectors untouched).
+    timeout 60 qemu-io --image-opts -c "write -s $work/marker.bin 512 512" \
+      "driver=rbd,pool=$pool,image=$img,conf=$cdir/ceph.conf,user=admin" >"$work/qemu-io.out" 2>&1 ||
+      die "cannot write the marker into $pool/$img at $ceph_site (non-primary image?): $(tr '\n' ' ' <"$work/qemu-io.out")"
+    grep -q '^wrote 512/512' "$work/qemu-io.out" ||
+      die "qemu-io did not write $pool/$img: $(tr '\n' ' ' <"$work/qemu-io.out")"
+  done
+  log "marker gen=$gen written into ${#vms[@]} root images at $ceph_site"
+}
+
+# --- check ---------------------------------------------------------------------------------------
+
+cmd_check() {
+  local gen=${1:-} v name bad=0 xml st logp marker restored
+  case "$gen" in '' | *[!0-9]*) die "check needs a generation number, got '$gen'" ;; esac
+  fail() { log "FAIL $1"; bad=1; }
+  printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %s\n' \
+    VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG RESULT
+  for v in "${vms[@]}"; do
+    name=$(vm_field "$v" 0)
+    xml=$work/$name.live.xml
+    st=$(dom_state "$name")
+    [ -n "$st" ] || st=absent
+    [ "$st" = running ] || fail "$name: state '$st', not running"
+    marker=-
+    restored=
+    if vsh dumpxml "$name" >"$xml" 2>/dev/null; then
+      restored=$(xpath "$xml" "//metadata/*[local-name()='app']/@source-site")
+      logp=$(serial_log "$xml")
+      if [ -z "$logp" ]; then
+        fail "$name: no serial log in its live XML (neither <serial type='file'> nor a serial <log file=...>): cannot read its marker"
+      elif [ ! -f "$logp" ]; then
+        fail "$name: serial log $logp does not exist"
+      else
+        marker=$(last_marker "$logp")
+        [ "$marker" = "DRPAIR vm=$name gen=$gen" ] ||
+          fail "$name: serial log $logp shows '${marker:-no marker}', expected 'DRPAIR vm=$name gen=$gen'"
+        marker=${marker#"DRPAIR vm=$name "}
+      fi
+    else
+      : >"$xml"
+    fi
+    local nic mac pg ip want want_vlan type net have_pg vlan dev tag res
+    for nic in $(vm_field "$v" 4 | tr ',' ' '); do
+      IFS=/ read -r mac pg ip <<<"$nic"
+      local q="//devices/interface[mac/@address='$mac']"
+      type=$(xpath "$xml" "$q/@type")
+      net=$(xpath "$xml" "$q/source/@network")
+      have_pg=$(xpath "$xml" "$q/source/@portgroup")
+      vlan=$(xpath "$xml" "$q/vlan/tag/@id")
+      dev=$(xpath "$xml" "$q/target/@dev")
+      tag=-
+      if [ -n "$dev" ]; then
+        tag=$(ovs-vsctl --timeout=10 --db="$DRPAIR_OVS_DB" get port "$dev" tag 2>/dev/null || echo '?')
+      fi
+      res=ok
+      if [ -z "$type" ]; then
+        res=FAIL
+        fail "$name: no NIC with MAC $mac"
+      elif [ -z "$pg" ] && [ -z "$restored" ]; then
+        # An address-only NIC at production: on the site bridge, untagged.
+        if [ -n "$net" ] || [ -n "$vlan" ] || [ "$tag" != "[]" ]; then
+          res=FAIL
+          fail "$name: address-only NIC $mac should be untagged on bridge $DRPAIR_OVS_BRIDGE (network '${net}', VLAN '${vlan}', OVS tag '$tag')"
+        fi
+        have_pg=${have_pg:-"(bridge)"}
+      else
+        want=$pg
+        [ -n "$want" ] || want=$(pg_of_ip "$ip")
+        want_vlan=$(pg_vlan "$want")
+        if [ "$net" != "$switch" ] || [ "$have_pg" != "$want" ]; then
+          res=FAIL
+          fail "$name: NIC $mac is on network '${net}' portgroup '${have_pg}', expected '$switch' portgroup '$want'"
+        fi
+        if [ "$vlan" != "$want_vlan" ]; then
+          res=FAIL
+          fail "$name: NIC $mac has VLAN '${vlan}' in libvirt's live XML, expected $want_vlan"
+        fi
+        if [ "$tag" != "$want_vlan" ]; then
+          res=FAIL
+          fail "$name: NIC $mac (port '${dev}') has OVS tag '$tag', expected $want_vlan"
+        fi
+      fi
+      printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %s\n' \
+        "$name" "$st" "$marker" "$mac" "$([ -n "$net" ] && echo "net:$net" || echo "${type:--}")" \
+        "${have_pg:--}" "${vlan:--}" "$tag" "$res"
+    done
+  done
+  if [ $bad = 0 ]; then
+    log "APP1 OK at '$site': 4 VMs running, marker gen=$gen, NICs on their portgroups/VLANs"
+  fi
+  return $bad
+}
+
+# --- destroy -------------------------------------------------------------------------------------
+
+cmd_destroy() {
+  local v name img p
+  for v in "${vms[@]}"; do
+    name=$(vm_field "$v" 0)
+    if vsh dominfo "$name" >/dev/null 2>&1; then
+      [ "$(dom_state "$name")" = "shut off" ] || vsh destroy "$name" >/dev/null 2>&1 || true
+      vsh undefine "$name" >/dev/null || die "cannot undefine domain $name"
+    fi
+    rm -f "$work/serial/$name.log" "$work/$name.xml" "$work/$name.live.xml"
+  done
+  for v in "${vms[@]}"; do
+    for img in $(vm_field "$v" 3); do
+      image_exists "$img" || continue
+      # A mirrored image (primary or not) must leave mirroring before it can be removed.
+      xrbd mirror image disable --force "$pool/$img" >/dev/null 2>&1 || true
+      xrbd snap purge "$pool/$img" >/dev/null 2>&1 || true
+      xrbd rm --no-progress "$pool/$img" >/dev/null 2>&1 ||
+        die "cannot remove image $pool/$img at $ceph_site (still open by a client? see 'rbd status $pool/$img')"
+    done
+  done
+  net_xml
+  for p in "${portgroups[@]}"; do
+    p=${p%%|*}
+    [ -n "$(xpath "$work/net.xml" "//portgroup[@name='$p']/@name")" ] || continue
+    vsh net-update "$switch" delete portgroup "<portgroup name='$p'/>" --live --config >/dev/null ||
+      die "cannot remove portgroup $p from network $switch"
+  done
+  if vsh secret-dumpxml "$secret_uuid" >/dev/null 2>&1; then
+    vsh secret-undefine "$secret_uuid" >/dev/null || die "cannot undefine secret $secret_uuid"
+  fi
+  log "APP1 destroyed (domains, images at $ceph_site, portgroups on $switch, secret)"
+}
+
+# --- main ----------------------------------------------------------------------------------------
+
+verb=${1:-}
+shift || true
+case "$verb" in
+  topology)
+    for v in "${vms[@]}"; do echo "$v"; done
+    ;;
+  site-setup) load_site "${1:-}"; cmd_site_setup ;;
+  create) load_site "${1:-}"; cmd_create ;;
+  write-marker) load_site "${1:-}"; cmd_write_marker "${2:-}" ;;
+  check) load_site "${1:-}"; cmd_check "${2:-}" ;;
+  destroy) load_site "${1:-}"; cmd_destroy ;;
+  *) usage ;;
+esac

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# The two-site lab (README, first command): drpair doing its whole job on one machine.
+#
+#   deploy/lab/up.sh [--no-failover]
+#
+# On a fresh Debian 12 machine: installs the packages, builds drpair, then
+#   1. brings up two Ceph clusters (site-a, site-b) with rbd-mirror, a private libvirtd per site
+#      (QEMU, TCG guests) with an Open vSwitch bridge behind the libvirt network vswitch0, a CA
+#      and agent certificates per site plus an operator certificate, and both agents on loopback;
+#   2. creates APP1 at site-a: 4 tiny VMs on 3 VLAN portgroups, each booting from its own RBD image
+#      a boot sector that prints the marker kept on its disk ("DRPAIR vm=NAME gen=1");
+#   3. protects APP1 (mode first: the DR agent maps it), waits until every mirror pair synced,
+#      writes marker generation 2 into the production images, takes a mirror snapshot and waits
+#      until it landed at site-b;
+#   4. unless --no-failover: takes site-a down (deploy/lab/disaster.sh), fires the failover with a
+#      signed webhook, follows the job with `drpair jobs ID --follow`, and proves APP1 runs whole
+#      at site-b: every VM running, every NIC on its portgroup with its VLAN (libvirt and OVS),
+#      every serial console showing generation 2;
+#   5. prints the report (phase times, RTO, replication lag) and writes lab.env; its path is the
+#      last line ("lab.env: PATH").
+# With --no-failover it stops after step 3: APP1 runs at site-a and is registered at site-b; then
+# deploy/lab/disaster.sh and a signed webhook (see lab.env and the README) fail it over.
+# Running it again is safe: what is up stays up. deploy/lab/down.sh removes everything.
+# Environment: see deploy/lab/lab.sh (state folder, ports, build folder).
+set -euo pipefail
+# shellcheck source=deploy/lab/lab.sh
+. "$(dirname "$0")/lab.sh"
+
+failover=yes
+case "${1:-}" in
+  --no-failover) failover=no ;;
+  "") ;;
+  *) echo "usage: $0 [--no-failover]" >&2; exit 2 ;;
+esac
+
+started=$(date +%s.%N)
+now() { date +%s.%N; }
+secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
+
+if [ "${DRPAIR_LAB_SKIP_BUILD:-}" != 1 ]; then
+  say "packages and build"
+  "$lab_root/deploy/install-deps.sh"
+  cmake -S "$lab_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  ninja -C "$build_dir" drpair drpair-production-agent drpair-dr-agent
+fi
+for b in drpair drpair-production-agent drpair-dr-agent; do
+  [ -x "$bin/$b" ] || lab_die "$bin/$b is not built"
+done
+mkdir -p "$lab_dir"
+
+say "site infrastructure: Ceph pair, libvirtd + Open vSwitch per site, certificates"
+"$lab_root/deploy/ceph-pair.sh" up
+"$lab_root/deploy/libvirtd.sh" up "$prod_site" >/dev/null
+"$lab_root/deploy/libvirtd.sh" up "$dr_site" >/dev/null
+"$lab_root/deploy/pki/make-pki.sh" "$lab_dir/pki" --sites site-a,site-b --operator ops >/dev/null
+cat "$pki/site-a/ca.crt" "$pki/site-b/ca.crt" >"$pki/agents-ca.pem"
+mkdir -p "$lab_dir/production" "$lab_dir/dr" "$lab_dir/consoles"
+DRPAIR_SITE_CONFIG=$lab_dir/production/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$prod_site" >/dev/null
+DRPAIR_SITE_CONFIG=$lab_dir/dr/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$dr_site" >/dev/null
+# Restored VMs at site-b keep their serial console in a file the lab can read.
+python3 - "$lab_dir/dr/site.json" "$lab_dir/consoles" <<'PY'
+import json, sys
+path, consoles = sys.argv[1], sys.argv[2]
+doc = json.load(open(path))
+doc["consoleLogDir"] = consoles
+json.dump(doc, open(path, "w"), indent=2)
+PY
+
+secret_file=$lab_dir/dr/webhook.secret
+[ -s "$secret_file" ] || (umask 077; openssl rand -hex 32 >"$secret_file")
+webhook_secret=$(cat "$secret_file")
+
+# agent_config ROLE SITE PEER PORT PEER_PORT DIR
+agent_config() {
+  local role=$1 site=$2 peer=$3 port=$4 peer_port=$5 dir=$6
+  python3 - "$role" "$site" "$peer" "$port" "$peer_port" "$dir" "$pki" "$DRPAIR_CEPH_DIR" \
+    "$DRPAIR_LIBVIRTD_DIR" "$secret_file" <<'PY'
+import json, sys
+role, site, peer, port, peer_port, d, pki, ceph, libvirtd, secret = sys.argv[1:]
+libvirtd_site = {"site-a": "lab-a", "site-b": "lab-b"}[site]
+uri = [l.strip().split("=", 1)[1].strip("'") for l in open(f"{libvirtd}/{libvirtd_site}/env")
+       if l.startswith("DRPAIR_LIBVIRT_URI=")][0]
+doc = {
+  "apiVersion": "drpair/v1", "kind": "AgentConfig", "role": role,
+  "listen": {"address": "127.0.0.1", "port": int(port)},
+  "tls": {"cert": f"{pki}/{site}/agent.crt", "key": f"{pki}/{site}/agent.key",
+          "peerCa": f"{pki}/{peer}/ca.crt", "operatorCa": f"{pki}/operator/ca.crt"},
+  "operators": {"names": ["ops"]},
+  "peer": {"site": peer, "url": f"https://127.0.0.1:{peer_port}", "ca": f"{pki}/{peer}/ca.crt",
+           "timeoutSeconds": 60},
+  "stateFile": f"{d}/state.db",
+  "libvirt": {"uri": uri},
+  "siteConfig": f"{d}/site.json",
+  "ceph": {"conf": f"{ceph}/{site}/ceph.conf", "clientId": "admin"},
+  "protection": {"captureIntervalSeconds": 30, "snapshotIntervalSeconds": 30,
+                 "replicationTimeoutSeconds": 300},
+  "failover": {"fenceTimeoutSeconds": 5, "demoteTimeoutSeconds": 120, "promoteTimeoutSeconds": 120},
+}
+if role == "dr":
+  doc["webhooks"] = {"secretFile": secret, "maxAgeSeconds": 300}
+json.dump(doc, open(f"{d}/agent.json", "w"), indent=2)
+PY
+}
+agent_config production site-a site-b "$prod_port" "$dr_port" "$lab_dir/production"
+agent_config dr site-b site-a "$dr_port" "$prod_port" "$lab_dir/dr"
+
+say "agents: production (site-a, :$prod_port) and DR (site-b, :$dr_port), mutual TLS"
+start_agent drpair-production-agent "$lab_dir/production" "$prod_port"
+start_agent drpair-dr-agent "$lab_dir/dr" "$dr_port"
+
+lab_env=$lab_dir/lab.env
+cat >"$lab_env" <<ENV
+DRPAIR_PRODUCTION_URL=https://127.0.0.1:$prod_port
+DRPAIR_DR_URL=https://127.0.0.1:$dr_port
+DRPAIR_CACERT=$pki/agents-ca.pem
+DRPAIR_CERT=$pki/operator/ops.crt
+DRPAIR_KEY=$pki/operator/ops.key
+DRPAIR_WEBHOOK_SECRET=$webhook_secret
+DRPAIR_DR_LIBVIRT_URI=$(. "$DRPAIR_LIBVIRTD_DIR/$dr_site/env"; echo "$DRPAIR_LIBVIRT_URI")
+DRPAIR_PRODUCTION_LIBVIRT_URI=$(. "$DRPAIR_LIBVIRTD_DIR/$prod_site/env"; echo "$DRPAIR_LIBVIRT_URI")
+DRPAIR_LAB_DIR=$lab_dir
+DRPAIR_CEPH_DIR=$DRPAIR_CEPH_DIR
+DRPAIR_LIBVIRTD_DIR=$DRPAIR_LIBVIRTD_DIR
+ENV
+set -a
+# shellcheck disable=SC1090
+. "$lab_env"
+set +a
+drpair() { "$bin/drpair" "$@"; }
+
+say "APP1 at site-a: 4 VMs on 3 VLAN portgroups, booting from RBD"
+"$lab_root/deploy/lab/app1.sh" create "$prod_site"
+
+app_state=$(drpair status app1 --url "$DRPAIR_DR_URL" --json 2>/dev/null |
+  python3 -c 'import json,sys; print(json.load(sys.stdin).get("state",""))' 2>/dev/null || true)
+if [ "$app_state" = failed_over ]; then
+  say "APP1 already failed over to site-b (an earlier run); deploy/lab/down.sh starts over"
+  drpair status app1 --url "$DRPAIR_DR_URL"
+  echo "lab.env: $lab_env"
+  exit 0
+fi
+if [ "$app_state" != protected ]; then
+  say "protect APP1 (mode first): capture, ship, pair, replicate"
+  drpair protect app1 --mode first --wait
+fi
+drpair status app1 --url "$DRPAIR_DR_URL"
+
+say "new data at production: marker generation 2, a mirror snapshot, landed at site-b"
+"$lab_root/deploy/lab/app1.sh" write-marker "$prod_site" 2
+marked=$(date -u +%Y-%m-%dT%H:%M:%S)
+drpair snapshot app1
+for _ in $(seq 120); do
+  if drpair status app1 --url "$DRPAIR_DR_URL" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+ok = d["images"] and all(i["lastSyncAt"] and i["lastSyncAt"][:19] >= sys.argv[1] for i in d["images"])
+sys.exit(0 if ok else 1)' "$marked"; then break; fi
+  sleep 1
+done
+drpair status app1 --url "$DRPAIR_DR_URL"
+lag=$(drpair status app1 --url "$DRPAIR_DR_URL" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+lags = [i["lagSeconds"] for i in d["images"] if i["lagSeconds"] is not None]
+print(max(lags) if lags else "unknown")')
+
+if [ $failover = no ]; then
+  say "protected: APP1 runs at site-a and is registered at site-b (no failover: --no-failover)"
+  echo "lab.env: $lab_env"
+  exit 0
+fi
+
+protect_job=$(curl -sS --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$DRPAIR_KEY" \
+  "$DRPAIR_PRODUCTION_URL/v1/jobs?app=app1" | python3 -c '
+import json, sys
+jobs = [j for j in json.load(sys.stdin)["jobs"] if j["type"] == "protect" and j["state"] == "succeeded"]
+print(jobs[0]["id"] if jobs else "")')
+curl -sS --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$DRPAIR_KEY" \
+  "$DRPAIR_PRODUCTION_URL/v1/jobs/$protect_job" >"$lab_dir/protect-job.json"
+
+"$lab_root/deploy/lab/disaster.sh"
+
+say "failover by signed webhook"
+body=$(printf '{"app":"app1","type":"disaster","idempotencyKey":"lab-%s","reason":"site-a lost (lab)"}' "$(date +%s)")
+t=$(date +%s)
+sig=$(printf '%s.%s' "$t" "$body" | openssl dgst -sha256 -hmac "$DRPAIR_WEBHOOK_SECRET" -r | cut -d' ' -f1)
+fired=$(now)
+answer=$(curl -sS --fail-with-body --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$DRPAIR_KEY" \
+  -H "Content-Type: application/json" -H "X-Drpair-Signature: t=$t,v1=$sig" \
+  --data "$body" "$DRPAIR_DR_URL/v1/hooks/failover")
+job=$(printf '%s' "$answer" | python3 -c 'import json,sys; print(json.load(sys.stdin)["job"]["id"])')
+echo "webhook accepted: job $job"
+drpair jobs "$job" --follow --url "$DRPAIR_DR_URL"
+recovered=$(now)
+
+say "proof: APP1 at site-b"
+"$lab_root/deploy/lab/app1.sh" check "$dr_site" 2
+
+say "report"
+{
+  cat "$lab_dir/protect-job.json"
+  echo
+  curl -sS --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$DRPAIR_KEY" "$DRPAIR_DR_URL/v1/jobs/$job"
+  echo
+} | python3 -c '
+import json, sys
+phases = {}
+def add(name, ms):
+    phases[name] = phases.get(name, 0) + ms
+for line in sys.stdin:
+    line = line.strip()
+    if not line:
+        continue
+    for s in json.loads(line).get("steps", []):
+        n, ms = s["name"], s.get("durationMs") or 0
+        kind = n.split(":")[0]
+        table = {"capture": "capture", "map": "ship", "ship": "ship", "peer-pool": "pair",
+                 "mirror": "pair", "await-replication": "replicate", "fence": "fence",
+                 "demote-production": "fence", "await-demotion": "promote", "promote": "promote",
+                 "restore/inspect-network": "networks", "restore/ensure-network": "networks",
+                 "restore/define-domain": "define", "restore/start-group": "start"}
+        if kind in table:
+            add(table[kind], ms)
+for name in ["capture", "ship", "pair", "replicate", "fence", "promote", "networks", "define", "start"]:
+    print(f"  {name:<10} {phases.get(name, 0) / 1000:7.1f} s")
+'
+echo "  RTO (webhook to every VM running): $(secs "$fired" "$recovered") s"
+echo "  replication lag before the disaster: $lag s"
+echo "  lab total: $(secs "$started" "$(now)") s"
+echo "lab.env: $lab_env"
