@@ -1,5 +1,6 @@
 #include "dr_agent.hpp"
 
+#include <future>
 #include <set>
 #include <thread>
 
@@ -682,16 +683,26 @@ class DrAgent final : public service::Service {
     }
     const auto kind = job.type == state::JobType::failover_planned ? storage::Promotion::planned
                                                                    : storage::Promotion::forced;
+    // Every image at once: a forced promote waits seconds for the lost peer, per image.
+    std::vector<std::future<Result<json>>> promotions;
     for (const auto& p : *pairs) {
-      auto promoted = steps.run("promote:" + image_name(p.target), [&]() -> Result<json> {
-        auto info = rt_.storage->mirror_info(spec(p.target));
-        if (!info) return info.error();
-        if (info->role == storage::ImageRole::primary) return jobs::ok(json{{"already", "primary"}});
-        if (auto s = rt_.storage->promote(spec(p.target), kind); !s) return s.error();
-        return jobs::ok(json{{"promotion", kind == storage::Promotion::planned ? "planned" : "forced"}});
-      });
-      if (!promoted) return promoted.error();
+      promotions.push_back(std::async(std::launch::async, [&, p] {
+        return steps.run("promote:" + image_name(p.target), [&]() -> Result<json> {
+          auto info = rt_.storage->mirror_info(spec(p.target));
+          if (!info) return info.error();
+          if (info->role == storage::ImageRole::primary) return jobs::ok(json{{"already", "primary"}});
+          if (auto s = rt_.storage->promote(spec(p.target), kind); !s) return s.error();
+          return jobs::ok(
+              json{{"promotion", kind == storage::Promotion::planned ? "planned" : "forced"}});
+        });
+      }));
     }
+    std::optional<Error> promote_error;
+    for (auto& f : promotions) {
+      auto promoted = f.get();
+      if (!promoted && !promote_error) promote_error = promoted.error();
+    }
+    if (promote_error) return *promote_error;
     jobs::StoreRestoreJournal journal(*rt_.store, job.id);
     const auto report =
         virt::RestoreWorkflow(*second, rt_.config.site, *rt_.hypervisor, rt_.workers, journal).run();

@@ -20,8 +20,9 @@
 // StoreRestoreJournal adapts a job's steps to virt::RestoreJournal, so the restore workflow's
 // steps appear in the job, prefixed ("restore/define-domain:app1-web1").
 //
-// Thread-safety: StepRunner is used by one job thread; JobExecutor's methods may be called from
-// any thread.
+// Thread-safety: StepRunner belongs to one job; that job may run different steps on several
+// threads at once (the DR agent promotes every image in parallel). JobExecutor's methods may be
+// called from any thread.
 
 #include <functional>
 #include <map>

@@ -122,8 +122,7 @@ class RbdMirrorStorage final : public MirrorStorage {
   // ---- site and peers --------------------------------------------------------------------
 
   Status set_site_name(const std::string& name) override {
-    // Only when it changes: setting the name the cluster already has crashed librados 16.2.15
-    // ("free(): invalid pointer" in its dispatch thread) in an agent that does it per protect.
+    // Only when it changes: agents call this on every protect, and each set is a mon command.
     if (auto current = site_name(); current && *current == name) return {};
     const int r = rbd_mirror_site_name_set(cluster_.get(), name.c_str());
     if (r < 0) return from_errno(r, "ceph cluster: set site name '" + name + "'");
