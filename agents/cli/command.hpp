@@ -9,13 +9,12 @@
 //      failed, descriptions differ;
 //   2  usage errors, unreadable files, malformed documents.
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <CLI/CLI.hpp>
 
 #include "core/result.hpp"
 #include "model/problem.hpp"

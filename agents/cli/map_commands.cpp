@@ -2,7 +2,6 @@
 
 #include <iostream>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "mapping/mapping.hpp"
@@ -113,10 +112,9 @@ int run_diff(const DiffArgs& args) {
     return kExitUsage;
   }
   bool ok = false;
-  const auto changes =
-      kind == "FirstDescription"
-          ? diff_as(docs[0], docs[1], model::read_first_description, ok)
-          : diff_as(docs[0], docs[1], model::read_second_description, ok);
+  const auto changes = kind == "FirstDescription"
+                           ? diff_as(docs[0], docs[1], model::read_first_description, ok)
+                           : diff_as(docs[0], docs[1], model::read_second_description, ok);
   if (!ok) return kExitUsage;
 
   if (args.as_json) {
@@ -151,7 +149,8 @@ void add_map_commands(CLI::App& root, Action& action) {
   gen->add_option("--first", generate->first, "FirstDescription file (- for stdin)")->required();
   gen->add_option("--policy", generate->policy, "MappingPolicy file");
   gen->add_option("--inventory", generate->inventory, "DR site Inventory file to validate against");
-  gen->add_option("-o,--output", generate->out, "Write the SecondDescription here (default stdout)");
+  gen->add_option("-o,--output", generate->out,
+                  "Write the SecondDescription here (default stdout)");
   gen->callback([&action, generate] { action = [generate] { return run_generate(*generate); }; });
 
   auto validate = std::make_shared<ValidateArgs>();

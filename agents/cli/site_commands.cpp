@@ -2,7 +2,6 @@
 
 #include <iostream>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "model/json_io.hpp"
@@ -165,8 +164,8 @@ void add_site_commands(CLI::App& root, Action& action) {
     return std::make_pair(cmd, args);
   };
 
-  auto [capture, cap] = add("capture", "Print an app's FirstDescription, captured from libvirt",
-                            run_capture);
+  auto [capture, cap] =
+      add("capture", "Print an app's FirstDescription, captured from libvirt", run_capture);
   capture->add_option("--app", cap->app, "App id (the drpair:app metadata's id)")->required();
   capture->add_option("--site", cap->site, "Site name (default: the config's, else the host's)");
   capture->add_option("--config", cap->config, "Site config (declared portgroup subnets)");
@@ -184,14 +183,14 @@ void add_site_commands(CLI::App& root, Action& action) {
                       "Restore journal file: a rerun with the same file resumes a cut-off "
                       "restore");
 
-  auto [teardown, tear] = add("teardown", "Remove what restores of an app created at this site",
-                              run_teardown);
+  auto [teardown, tear] =
+      add("teardown", "Remove what restores of an app created at this site", run_teardown);
   teardown->add_option("--app", tear->app, "App id")->required();
   teardown->add_option("--journal", tear->journal,
                        "The restore's journal file, for what a cut-off restore created");
 
-  auto [inventory, inv] = add("inventory", "Print this site's Inventory (for map validate)",
-                              run_inventory);
+  auto [inventory, inv] =
+      add("inventory", "Print this site's Inventory (for map validate)", run_inventory);
   inventory->add_option("--site", inv->site, "Site name (default: the config's, else the host's)");
   inventory->add_option("--config", inv->config, "Site config (declared portgroup subnets)");
   inventory->add_option("-o,--output", inv->out, "Write here instead of stdout");

@@ -21,12 +21,9 @@ using transport::Request;
 using transport::Response;
 using Clock = std::chrono::steady_clock;
 
-std::string image_name(const state::ImageRef& ref) { return ref.pool + "/" + ref.image; }
-storage::ImageSpec spec(const state::ImageRef& ref) { return {ref.pool, ref.image}; }
-
-Error with_context(const Error& e, const std::string& context) {
-  return Error{e.code, context + ": " + e.message, e.native};
-}
+using service::image_name;
+using service::with_context;
+storage::ImageSpec spec(const state::ImageRef& ref) { return service::image_spec(ref); }
 
 model::Problems prefixed(const model::Problems& problems, const std::string& prefix) {
   model::Problems out;
@@ -46,11 +43,12 @@ class DrAgent final : public service::Service {
  public:
   explicit DrAgent(Runtime& rt)
       : rt_(rt),
-        executor_(*rt.store,
-                  [this](const state::JobRecord& job, jobs::StepRunner& steps) {
-                    return run_job(job, steps);
-                  },
-                  rt.log) {}
+        executor_(
+            *rt.store,
+            [this](const state::JobRecord& job, jobs::StepRunner& steps) {
+              return run_job(job, steps);
+            },
+            rt.log) {}
 
   jobs::JobExecutor& executor() override { return executor_; }
 
@@ -123,13 +121,7 @@ class DrAgent final : public service::Service {
     auto pairs = rt_.store->mirror_pairs(app_id);
     out["images"] = pairs ? service::pairs_json(*pairs) : json::array();
     for (auto& image : out["images"]) image["lastSnapshotAt"] = nullptr;
-    json jobs = json::array();
-    if (auto list = rt_.store->list_jobs(app_id)) {
-      for (auto it = list->rbegin(); it != list->rend() && jobs.size() < 10; ++it) {
-        jobs.push_back(service::job_json(*it));
-      }
-    }
-    out["jobs"] = jobs;
+    out["jobs"] = service::recent_jobs(*rt_.store, app_id);
     return Response::json(200, out);
   }
 
@@ -157,8 +149,8 @@ class DrAgent final : public service::Service {
     } else {
       request.reason = body.value("reason", std::string());
     }
-    if (body.contains("idempotencyKey") &&
-        (!body["idempotencyKey"].is_string() || body["idempotencyKey"].get<std::string>().empty())) {
+    if (body.contains("idempotencyKey") && (!body["idempotencyKey"].is_string() ||
+                                            body["idempotencyKey"].get<std::string>().empty())) {
       problems.push_back({"/idempotencyKey", "expected a non-empty string"});
     } else {
       request.idempotency_key = body.value("idempotencyKey", std::string());
@@ -171,8 +163,8 @@ class DrAgent final : public service::Service {
 
   Response signed_hook(const Request& req) {
     if (!rt_.config.webhooks) {
-      return transport::error_response("not_found", "webhooks are not configured at " +
-                                                        rt_.config.site_name());
+      return transport::error_response("not_found",
+                                       "webhooks are not configured at " + rt_.config.site_name());
     }
     const auto& hooks = *rt_.config.webhooks;
     const auto header = req.headers.get(webhook::kSignatureHeader);
@@ -186,9 +178,8 @@ class DrAgent final : public service::Service {
       rt_.log("webhook refused: " + check.reason);
       return transport::error_response(transport::kUnauthenticated, check.reason);
     }
-    auto fresh = rt_.store->remember_webhook(
-        webhook::delivery_key(check.timestamp, req.body),
-        hooks.max_age * 2);
+    auto fresh = rt_.store->remember_webhook(webhook::delivery_key(check.timestamp, req.body),
+                                             hooks.max_age * 2);
     if (!fresh) return transport::error_response(fresh.error());
     if (!*fresh) {
       return transport::error_response(
@@ -197,7 +188,8 @@ class DrAgent final : public service::Service {
           "anew, with the same idempotencyKey");
     }
     auto request = webhook::parse_failover_request(req.body);
-    if (!request) return transport::error_response(request.error(), "the webhook body is not valid");
+    if (!request)
+      return transport::error_response(request.error(), "the webhook body is not valid");
     auto created = request_failover(*request, "signed webhook");
     if (!created) return transport::error_response(created.error());
     return service::job_accepted(*rt_.store, *created);
@@ -205,8 +197,8 @@ class DrAgent final : public service::Service {
 
   Response alertmanager_hook(const Request& req) {
     if (!rt_.config.webhooks || !rt_.config.webhooks->alertmanager) {
-      return transport::error_response("not_found", "the Alertmanager webhook is not configured at " +
-                                                        rt_.config.site_name());
+      return transport::error_response(
+          "not_found", "the Alertmanager webhook is not configured at " + rt_.config.site_name());
     }
     const auto& am = *rt_.config.webhooks->alertmanager;
     webhook::AlertmanagerOptions options;
@@ -244,18 +236,21 @@ class DrAgent final : public service::Service {
       }
     }
     for (const auto& j : *jobs) {
-      const bool unfinished = j.state == state::JobState::pending || j.state == state::JobState::running;
+      const bool unfinished =
+          j.state == state::JobState::pending || j.state == state::JobState::running;
       if (!unfinished) continue;
       if (j.type == type) return state::CreatedJob{j, false};
       return fail(Errc::failed_precondition, "app '" + r.app + "' has job " + std::to_string(j.id) +
-                                                 " (" + to_string(j.type) + ") running; wait for it");
+                                                 " (" + to_string(j.type) +
+                                                 ") running; wait for it");
     }
     if (app->state != state::AppState::protected_ && app->state != state::AppState::protecting &&
         app->state != state::AppState::failed) {
       return fail(Errc::failed_precondition,
                   "app '" + r.app + "' is " + to_string(app->state) +
-                      (app->state == state::AppState::failed_over ? ": it already runs at " + rt_.config.site_name()
-                                                                  : ": only a protected app fails over"));
+                      (app->state == state::AppState::failed_over
+                           ? ": it already runs at " + rt_.config.site_name()
+                           : ": only a protected app fails over"));
     }
     const json request{{"type", webhook::to_string(r.type)},
                        {"force", r.force},
@@ -286,8 +281,7 @@ class DrAgent final : public service::Service {
       const bool known = std::any_of(inv->pools.begin(), inv->pools.end(),
                                      [&](const auto& p) { return p.name == pool.name; });
       if (!known) {
-        inv->pools.push_back(
-            {pool.name, static_cast<std::int64_t>(pool.available_bytes >> 30)});
+        inv->pools.push_back({pool.name, static_cast<std::int64_t>(pool.available_bytes >> 30)});
       }
     }
     return inv;
@@ -305,23 +299,28 @@ class DrAgent final : public service::Service {
     if (!req.json.is_object()) problems.push_back({"", "expected an object"});
     const auto site = req.json.is_object() ? req.json.value("site", std::string()) : "";
     const auto token = req.json.is_object() ? req.json.value("token", std::string()) : "";
-    if (req.json.is_object() && site.empty()) problems.push_back({"/site", "expected a non-empty string"});
-    if (req.json.is_object() && token.empty()) problems.push_back({"/token", "expected a non-empty string"});
+    if (req.json.is_object() && site.empty())
+      problems.push_back({"/site", "expected a non-empty string"});
+    if (req.json.is_object() && token.empty())
+      problems.push_back({"/token", "expected a non-empty string"});
     if (!problems.empty()) return transport::error_response(problems);
     if (site != rt_.config.peer.site) {
-      return transport::error_response("permission_denied", "this site pairs only with " +
-                                                                rt_.config.peer.site + ", not " + site);
+      return transport::error_response(
+          "permission_denied",
+          "this site pairs only with " + rt_.config.peer.site + ", not " + site);
     }
     if (auto s = rt_.storage->set_site_name(rt_.config.site_name()); !s) {
       return transport::error_response(s.error());
     }
-    if (auto s = rt_.storage->enable_pool_mirroring(pool); !s) return transport::error_response(s.error());
+    if (auto s = rt_.storage->enable_pool_mirroring(pool); !s)
+      return transport::error_response(s.error());
     auto peers = rt_.storage->list_peers(pool);
     if (!peers) return transport::error_response(peers.error());
     bool known = false;
     for (const auto& p : *peers) known = known || p.site_name == site;
     if (!known) {
-      if (auto s = rt_.storage->import_bootstrap_token(pool, {token}, storage::PeerDirection::rx_tx);
+      if (auto s =
+              rt_.storage->import_bootstrap_token(pool, {token}, storage::PeerDirection::rx_tx);
           !s) {
         return transport::error_response(with_context(s.error(), "pool '" + pool + "'"));
       }
@@ -331,8 +330,9 @@ class DrAgent final : public service::Service {
     }
     json list = json::array();
     for (const auto& p : *peers) {
-      list.push_back({{"site", p.site_name},
-                      {"direction", p.direction == storage::PeerDirection::rx_tx ? "rx-tx" : "rx-only"}});
+      list.push_back(
+          {{"site", p.site_name},
+           {"direction", p.direction == storage::PeerDirection::rx_tx ? "rx-tx" : "rx-only"}});
     }
     return Response::json(200, {{"pool", pool}, {"peers", list}});
   }
@@ -340,13 +340,16 @@ class DrAgent final : public service::Service {
   Response peer_register(const Request& req) {
     const auto& app_id = req.param("app");
     const json& body = req.json;
-    if (!body.is_object()) return transport::error_response(model::Problems{{"", "expected an object"}});
+    if (!body.is_object())
+      return transport::error_response(model::Problems{{"", "expected an object"}});
     const auto mode = body.value("mode", std::string());
     if (mode != "first" && mode != "second") {
-      return transport::error_response(model::Problems{{"/mode", "expected \"first\" or \"second\""}});
+      return transport::error_response(
+          model::Problems{{"/mode", "expected \"first\" or \"second\""}});
     }
     if (!body.contains("description")) {
-      return transport::error_response(model::Problems{{"", "missing required field 'description'"}});
+      return transport::error_response(
+          model::Problems{{"", "missing required field 'description'"}});
     }
     auto existing = rt_.store->get_app(app_id);
     if (existing && (existing->state == state::AppState::failing_over ||
@@ -369,9 +372,9 @@ class DrAgent final : public service::Service {
           rt_.config.mapping_policy ? *rt_.config.mapping_policy : model::MappingPolicy{};
       auto generated = mapping::generate(first, policy, &*inventory);
       if (!generated) {
-        return transport::error_response(prefixed(generated.error(), "/description"),
-                                         "app '" + app_id + "' cannot be mapped onto " +
-                                             rt_.config.site_name());
+        return transport::error_response(
+            prefixed(generated.error(), "/description"),
+            "app '" + app_id + "' cannot be mapped onto " + rt_.config.site_name());
       }
       second = std::move(*generated);
     } else {
@@ -412,8 +415,8 @@ class DrAgent final : public service::Service {
       }
     }
     if (!problems.empty()) {
-      return transport::error_response(problems, "app '" + app_id + "' cannot be registered at " +
-                                                     rt_.config.site_name());
+      return transport::error_response(
+          problems, "app '" + app_id + "' cannot be registered at " + rt_.config.site_name());
     }
     const std::int64_t generation = first.app.generation;
     auto stored = store_registration(app_id, first, second, generation);
@@ -451,16 +454,7 @@ class DrAgent final : public service::Service {
         !s) {
       return s.error();
     }
-    std::vector<state::MirrorPairRecord> pairs;
-    for (const auto& r : second.replication) {
-      state::MirrorPairRecord p;
-      p.source = {r.source.pool, r.source.image};
-      p.target = {r.target.pool, r.target.image};
-      p.mode = r.mode == model::ReplicationMode::journal ? state::MirrorMode::journal
-                                                         : state::MirrorMode::snapshot;
-      p.interval_minutes = r.interval_minutes;
-      pairs.push_back(p);
-    }
+    const auto pairs = service::mirror_pairs_of(second);
     if (auto s = rt_.store->replace_mirror_pairs(app_id, pairs); !s) return s.error();
     const bool same = app->generation == generation && app->state == state::AppState::protected_;
     if (!same) {
@@ -532,7 +526,8 @@ class DrAgent final : public service::Service {
     auto apps = rt_.store->list_apps();
     if (!apps) return;
     for (const auto& app : *apps) {
-      if (app.state != state::AppState::protecting && app.state != state::AppState::protected_) continue;
+      if (app.state != state::AppState::protecting && app.state != state::AppState::protected_)
+        continue;
       auto pairs = rt_.store->mirror_pairs(app.id);
       if (!pairs) continue;
       bool all_synced = !pairs->empty();
@@ -559,22 +554,17 @@ class DrAgent final : public service::Service {
 
   // ---- failover jobs ----------------------------------------------------------------------------
 
-  Status set_state(const std::string& app_id, state::AppState to, const std::optional<Error>& error) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      auto app = rt_.store->get_app(app_id);
-      if (!app) return app.error();
-      if (app->state == to && !error) return {};
-      app->state = to;
-      app->last_error = error;
-      auto r = rt_.store->upsert_app(*app);
-      if (r) return {};
-      if (r.error().code != Errc::aborted) return r.error();
-    }
-    return fail(Errc::aborted, "app '" + app_id + "' kept changing");
+  Status set_state(const std::string& app_id, state::AppState to,
+                   const std::optional<Error>& error) {
+    return service::update_app(*rt_.store, app_id, [&](state::AppRecord& app) {
+      app.state = to;
+      app.last_error = error;
+    });
   }
 
   Status run_job(const state::JobRecord& job, jobs::StepRunner& steps) {
-    if (job.type != state::JobType::failover_planned && job.type != state::JobType::failover_disaster) {
+    if (job.type != state::JobType::failover_planned &&
+        job.type != state::JobType::failover_disaster) {
       return fail(Errc::invalid_argument,
                   std::string("the DR agent does not run ") + to_string(job.type) + " jobs");
     }
@@ -632,7 +622,8 @@ class DrAgent final : public service::Service {
     if (force) {
       rt_.log("fence of app " + app_id + " overridden by force: " + rt_.config.peer.site +
               " still answers (" + holds + ")");
-      return jobs::ok(json{{"production", "answers and holds the app: " + holds}, {"forced", true}});
+      return jobs::ok(
+          json{{"production", "answers and holds the app: " + holds}, {"forced", true}});
     }
     return fail(Errc::failed_precondition,
                 "fencing refused: " + rt_.config.peer.site + " answers and still holds app '" +
@@ -645,10 +636,13 @@ class DrAgent final : public service::Service {
     const auto& app_id = job.app_id;
     auto app = rt_.store->get_app(app_id);
     if (!app) return app.error();
-    auto second_text = rt_.store->get_description(app_id, state::DescriptionKind::second, app->generation);
+    auto second_text =
+        rt_.store->get_description(app_id, state::DescriptionKind::second, app->generation);
     if (!second_text) return second_text.error();
     auto second = model::parse_second_description(second_text->json);
-    if (!second) return fail(Errc::internal, "the stored second description of '" + app_id + "' is unreadable");
+    if (!second)
+      return fail(Errc::internal,
+                  "the stored second description of '" + app_id + "' is unreadable");
     auto pairs = rt_.store->mirror_pairs(app_id);
     if (!pairs) return pairs.error();
     const auto timeout = rt_.config.failover.promote_timeout;
@@ -667,16 +661,21 @@ class DrAgent final : public service::Service {
         auto waited = steps.run("await-demotion:" + image_name(p.target), [&]() -> Result<json> {
           for (const auto& image : (*demoted)["images"]) {
             if (image.value("image", "") != image_name(p.source)) continue;
-            const storage::MirrorSnapshotRef ref{image["demotion"].value("mirrorUuid", ""),
-                                                 image["demotion"].value("snapId", std::uint64_t{0})};
+            const storage::MirrorSnapshotRef ref{
+                image["demotion"].value("mirrorUuid", ""),
+                image["demotion"].value("snapId", std::uint64_t{0})};
             auto info = rt_.storage->mirror_info(spec(p.target));
-            if (info && info->role == storage::ImageRole::primary) return jobs::ok(json{{"already", "primary"}});
-            if (auto s = rt_.storage->wait_for_snapshot(spec(p.target), ref, Clock::now() + timeout); !s) {
+            if (info && info->role == storage::ImageRole::primary)
+              return jobs::ok(json{{"already", "primary"}});
+            if (auto s =
+                    rt_.storage->wait_for_snapshot(spec(p.target), ref, Clock::now() + timeout);
+                !s) {
               return s.error();
             }
             return jobs::ok(json{{"snapId", ref.snap_id}});
           }
-          return fail(Errc::internal, "the production agent did not demote " + image_name(p.source));
+          return fail(Errc::internal,
+                      "the production agent did not demote " + image_name(p.source));
         });
         if (!waited) return waited.error();
       }
@@ -690,7 +689,8 @@ class DrAgent final : public service::Service {
         return steps.run("promote:" + image_name(p.target), [&]() -> Result<json> {
           auto info = rt_.storage->mirror_info(spec(p.target));
           if (!info) return info.error();
-          if (info->role == storage::ImageRole::primary) return jobs::ok(json{{"already", "primary"}});
+          if (info->role == storage::ImageRole::primary)
+            return jobs::ok(json{{"already", "primary"}});
           if (auto s = rt_.storage->promote(spec(p.target), kind); !s) return s.error();
           return jobs::ok(
               json{{"promotion", kind == storage::Promotion::planned ? "planned" : "forced"}});
@@ -705,7 +705,8 @@ class DrAgent final : public service::Service {
     if (promote_error) return *promote_error;
     jobs::StoreRestoreJournal journal(*rt_.store, job.id);
     const auto report =
-        virt::RestoreWorkflow(*second, rt_.config.site, *rt_.hypervisor, rt_.workers, journal).run();
+        virt::RestoreWorkflow(*second, rt_.config.site, *rt_.hypervisor, rt_.workers, journal)
+            .run();
     if (report.failure) {
       return with_context(report.failure->error, "restore step '" + report.failure->step + "'");
     }

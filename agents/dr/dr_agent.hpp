@@ -7,7 +7,8 @@
 // journaled job:
 // @verbatim
 //   planned:  demote-production (the production agent stops the VMs and demotes the images)
-//               -> await-demotion:<image> x N -> promote:<image> x N (planned) -> restore/... -> done
+//               -> await-demotion:<image> x N -> promote:<image> x N (planned) -> restore/... ->
+//               done
 //   disaster: fence (refuse while the production agent answers and still holds the app as primary,
 //             unless force) -> promote:<image> x N (forced) -> restore/... -> done
 // @endverbatim

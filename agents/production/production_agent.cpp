@@ -20,12 +20,9 @@ using transport::Request;
 using transport::Response;
 using Clock = std::chrono::steady_clock;
 
-std::string image_name(const state::ImageRef& ref) { return ref.pool + "/" + ref.image; }
-storage::ImageSpec spec(const state::ImageRef& ref) { return {ref.pool, ref.image}; }
-
-Error with_context(const Error& e, const std::string& context) {
-  return Error{e.code, context + ": " + e.message, e.native};
-}
+using service::image_name;
+using service::with_context;
+storage::ImageSpec spec(const state::ImageRef& ref) { return service::image_spec(ref); }
 
 // The domains of each app found in libvirt (domains whose metadata names an app).
 struct LibvirtApp {
@@ -55,11 +52,12 @@ class ProductionAgent final : public service::Service {
  public:
   explicit ProductionAgent(Runtime& rt)
       : rt_(rt),
-        executor_(*rt.store,
-                  [this](const state::JobRecord& job, jobs::StepRunner& steps) {
-                    return run_job(job, steps);
-                  },
-                  rt.log) {}
+        executor_(
+            *rt.store,
+            [this](const state::JobRecord& job, jobs::StepRunner& steps) {
+              return run_job(job, steps);
+            },
+            rt.log) {}
 
   jobs::JobExecutor& executor() override { return executor_; }
 
@@ -82,15 +80,14 @@ class ProductionAgent final : public service::Service {
   }
 
   void add_metrics(metrics::Exposition& out) override {
-    auto& family = out.family("drpair_image_last_snapshot_timestamp_seconds",
-                              metrics::Type::gauge,
+    auto& family = out.family("drpair_image_last_snapshot_timestamp_seconds", metrics::Type::gauge,
                               "When the agent last took a mirror snapshot of the image (Unix s).");
     std::lock_guard lock(mutex_);
     for (const auto& [key, at] : last_snapshot_) {
       family.add({{"app", key.first}, {"image", key.second}},
-                 static_cast<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         at.time_since_epoch())
-                                         .count()) /
+                 static_cast<double>(
+                     std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch())
+                         .count()) /
                      1000.0);
     }
   }
@@ -127,9 +124,9 @@ class ProductionAgent final : public service::Service {
     for (const auto& a : *stored) {
       seen.insert(a.id);
       const auto it = found->find(a.id);
-      json item = service::app_json(a, it != found->end() ? it->second.name : a.id,
-                                    it != found->end() ? static_cast<int>(it->second.domains.size())
-                                                       : 0);
+      json item =
+          service::app_json(a, it != found->end() ? it->second.name : a.id,
+                            it != found->end() ? static_cast<int>(it->second.domains.size()) : 0);
       apps.push_back(std::move(item));
     }
     for (const auto& [id, app] : *found) {
@@ -170,18 +167,8 @@ class ProductionAgent final : public service::Service {
             it != last_snapshot_.end() ? json(service::format_time(it->second)) : json(nullptr);
       }
     }
-    out["jobs"] = recent_jobs(app_id);
+    out["jobs"] = service::recent_jobs(*rt_.store, app_id);
     return Response::json(200, out);
-  }
-
-  json recent_jobs(const std::string& app_id) {
-    json out = json::array();
-    auto list = rt_.store->list_jobs(app_id);
-    if (!list) return out;
-    for (auto it = list->rbegin(); it != list->rend() && out.size() < 10; ++it) {
-      out.push_back(service::job_json(*it));
-    }
-    return out;
   }
 
   // Creates the app record if needed, then the job, and starts it.
@@ -223,7 +210,8 @@ class ProductionAgent final : public service::Service {
     std::string mode = "first";
     if (req.json.is_object() && req.json.contains("mode")) {
       if (!req.json["mode"].is_string()) {
-        return transport::error_response(model::Problems{{"/mode", "expected \"first\" or \"second\""}});
+        return transport::error_response(
+            model::Problems{{"/mode", "expected \"first\" or \"second\""}});
       }
       mode = req.json["mode"].get<std::string>();
     } else if (!req.json.is_null() && !req.json.is_object()) {
@@ -251,8 +239,8 @@ class ProductionAgent final : public service::Service {
     auto pairs = rt_.store->mirror_pairs(app_id);
     if (!pairs) return transport::error_response(pairs.error());
     if (pairs->empty()) {
-      return transport::error_response("failed_precondition",
-                                       "app '" + app_id + "' has no mirror pairs: protect it first");
+      return transport::error_response(
+          "failed_precondition", "app '" + app_id + "' has no mirror pairs: protect it first");
     }
     json out = json::array();
     for (const auto& p : *pairs) {
@@ -316,9 +304,9 @@ class ProductionAgent final : public service::Service {
     for (const auto& p : *pairs) {
       auto ref = demote_image(spec(p.source));
       if (!ref) return transport::error_response(ref.error());
-      images.push_back({{"image", image_name(p.source)},
-                        {"demotion", {{"mirrorUuid", ref->source_mirror_uuid},
-                                      {"snapId", ref->snap_id}}}});
+      images.push_back(
+          {{"image", image_name(p.source)},
+           {"demotion", {{"mirrorUuid", ref->source_mirror_uuid}, {"snapId", ref->snap_id}}}});
     }
     for (auto to : {state::AppState::failing_over, state::AppState::failed_over}) {
       auto current = rt_.store->get_app(app_id);
@@ -359,7 +347,8 @@ class ProductionAgent final : public service::Service {
         auto request = json::parse(job.request_json, nullptr, false);
         const std::string mode =
             request.is_object() ? request.value("mode", std::string("first")) : "first";
-        return finish(job.app_id, run_protect(job.app_id, mode, steps), state::AppState::protected_);
+        return finish(job.app_id, run_protect(job.app_id, mode, steps),
+                      state::AppState::protected_);
       }
       case state::JobType::unprotect:
         return finish(job.app_id, run_unprotect(job.app_id, steps), state::AppState::unprotected);
@@ -371,39 +360,23 @@ class ProductionAgent final : public service::Service {
 
   // Moves the app to `to` (through protecting when needed); on failure records the error.
   Status finish(const std::string& app_id, Result<std::int64_t> outcome, state::AppState to) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      auto app = rt_.store->get_app(app_id);
-      if (!app) return app.error();
+    if (!outcome && outcome.error().code == Errc::aborted) return outcome.error();  // stopped
+    auto stored = service::update_app(*rt_.store, app_id, [&](state::AppRecord& app) {
       if (!outcome) {
-        if (outcome.error().code == Errc::aborted) return outcome.error();  // stopped: resumes
-        app->state = state::AppState::failed;
-        app->last_error = outcome.error();
+        app.state = state::AppState::failed;
+        app.last_error = outcome.error();
       } else {
-        app->state = to;
-        app->generation = *outcome;
-        app->last_error.reset();
+        app.state = to;
+        app.generation = *outcome;
+        app.last_error.reset();
       }
-      auto r = rt_.store->upsert_app(*app);
-      if (r || r.error().code != Errc::aborted) {
-        if (!outcome) return outcome.error();
-        if (!r) return r.error();
-        return {};
-      }
-    }
-    return fail(Errc::aborted, "app '" + app_id + "' kept changing while the job ended");
+    });
+    if (!outcome) return outcome.error();
+    return stored;
   }
 
   Status set_state(const std::string& app_id, state::AppState to) {
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      auto app = rt_.store->get_app(app_id);
-      if (!app) return app.error();
-      if (app->state == to) return {};
-      app->state = to;
-      auto r = rt_.store->upsert_app(*app);
-      if (r) return {};
-      if (r.error().code != Errc::aborted) return r.error();
-    }
-    return fail(Errc::aborted, "app '" + app_id + "' kept changing");
+    return service::update_app(*rt_.store, app_id, [to](state::AppRecord& app) { app.state = to; });
   }
 
   // Captures the app; the generation is the stored one when nothing changed, the next otherwise.
@@ -420,7 +393,8 @@ class ProductionAgent final : public service::Service {
       return first;
     }
     auto previous = model::parse_first_description(latest->json);
-    if (!previous) return fail(Errc::internal, "stored first description of '" + app_id + "' is unreadable");
+    if (!previous)
+      return fail(Errc::internal, "stored first description of '" + app_id + "' is unreadable");
     if (mapping::diff(*previous, *first).empty()) return *previous;
     first->app.generation = previous->app.generation + 1;
     return first;
@@ -448,9 +422,9 @@ class ProductionAgent final : public service::Service {
     auto captured = steps.run("capture", [&]() -> Result<json> {
       auto first = capture_next(app_id);
       if (!first) return first.error();
-      auto stored = rt_.store->put_description(app_id, state::DescriptionKind::first,
-                                               first->app.generation,
-                                               model::to_text(model::to_json(*first)));
+      auto stored =
+          rt_.store->put_description(app_id, state::DescriptionKind::first, first->app.generation,
+                                     model::to_text(model::to_json(*first)));
       if (!stored) return stored.error();
       return jobs::ok(json{{"generation", first->app.generation}, {"vms", first->vms.size()}});
     });
@@ -476,9 +450,10 @@ class ProductionAgent final : public service::Service {
         auto second = mapping::generate(*first, policy, &*inventory);
         if (!second) {
           std::string text;
-          for (const auto& p : second.error()) text += (text.empty() ? "" : "; ") + model::format(p);
-          return fail(Errc::failed_precondition,
-                      "app '" + app_id + "' cannot be mapped onto " + rt_.config.peer.site + ": " + text);
+          for (const auto& p : second.error())
+            text += (text.empty() ? "" : "; ") + model::format(p);
+          return fail(Errc::failed_precondition, "app '" + app_id + "' cannot be mapped onto " +
+                                                     rt_.config.peer.site + ": " + text);
         }
         return jobs::ok(json{{"second", model::to_json(*second)}});
       });
@@ -504,19 +479,19 @@ class ProductionAgent final : public service::Service {
         auto token = rt_.storage->create_bootstrap_token(pool);
         if (!token) return token.error();
         const json body{{"site", rt_.config.site_name()}, {"token", token->secret}};
-        auto answer = call_peer(Method::post, "/v1/peer/pools/" + service::path_segment(pool) +
-                                                  "/bootstrap", &body);
+        auto answer = call_peer(
+            Method::post, "/v1/peer/pools/" + service::path_segment(pool) + "/bootstrap", &body);
         if (!answer) return answer.error();
         return jobs::ok(*answer);
       });
       if (!peered) return peered.error();
     }
-    const auto mirror_mode = mode == "second" && shipped["description"].contains("replication") &&
-                                     !shipped["description"]["replication"].empty() &&
-                                     shipped["description"]["replication"][0].value("mode", "") ==
-                                         "journal"
-                                 ? storage::MirrorMode::journal
-                                 : storage::MirrorMode::snapshot;
+    const auto mirror_mode =
+        mode == "second" && shipped["description"].contains("replication") &&
+                !shipped["description"]["replication"].empty() &&
+                shipped["description"]["replication"][0].value("mode", "") == "journal"
+            ? storage::MirrorMode::journal
+            : storage::MirrorMode::snapshot;
     for (const auto& image : images) {
       auto mirrored = steps.run("mirror:" + image_name(image), [&]() -> Result<json> {
         if (auto s = rt_.storage->enable_mirroring(spec(image), mirror_mode); !s) return s.error();
@@ -533,22 +508,14 @@ class ProductionAgent final : public service::Service {
       auto answer = call_peer(Method::put, app_path, &shipped);
       if (!answer) return answer.error();
       auto second = model::read_second_description((*answer)["second"]);
-      if (!second) return fail(Errc::internal, "the DR agent answered an invalid second description");
+      if (!second)
+        return fail(Errc::internal, "the DR agent answered an invalid second description");
       if (auto s = rt_.store->put_description(app_id, state::DescriptionKind::second, generation,
                                               model::to_text(model::to_json(*second)));
           !s) {
         return s.error();
       }
-      std::vector<state::MirrorPairRecord> pairs;
-      for (const auto& r : second->replication) {
-        state::MirrorPairRecord p;
-        p.source = {r.source.pool, r.source.image};
-        p.target = {r.target.pool, r.target.image};
-        p.mode = r.mode == model::ReplicationMode::journal ? state::MirrorMode::journal
-                                                           : state::MirrorMode::snapshot;
-        p.interval_minutes = r.interval_minutes;
-        pairs.push_back(p);
-      }
+      const auto pairs = service::mirror_pairs_of(*second);
       if (auto s = rt_.store->replace_mirror_pairs(app_id, pairs); !s) return s.error();
       return jobs::ok(json{{"state", (*answer)["state"]}, {"pairs", pairs.size()}});
     });
@@ -571,7 +538,8 @@ class ProductionAgent final : public service::Service {
             return std::optional<json>();
           },
           rt_.config.protection.replication_timeout, std::chrono::milliseconds(2000),
-          steps.stop_token(), "app '" + app_id + "': every mirror pair synced at " + rt_.config.peer.site);
+          steps.stop_token(),
+          "app '" + app_id + "': every mirror pair synced at " + rt_.config.peer.site);
     });
     if (!replicated) return replicated.error();
     return generation;
@@ -579,7 +547,8 @@ class ProductionAgent final : public service::Service {
 
   Result<std::int64_t> run_unprotect(const std::string& app_id, jobs::StepRunner& steps) {
     auto unregistered = steps.run("unregister", [&]() -> Result<json> {
-      auto r = call_peer(Method::delete_, "/v1/peer/apps/" + service::path_segment(app_id), nullptr);
+      auto r =
+          call_peer(Method::delete_, "/v1/peer/apps/" + service::path_segment(app_id), nullptr);
       if (!r && r.error().code != Errc::not_found) return r.error();
       return jobs::ok(json::object());
     });
@@ -692,7 +661,8 @@ class ProductionAgent final : public service::Service {
       }
       rt_.log("app " + app.id + " drifted: protecting generation " +
               std::to_string(captured->app.generation) + " (mode " + mode + ")");
-      auto created = create_job(app.id, state::JobType::protect, {{"mode", mode}, {"reason", "drift"}});
+      auto created =
+          create_job(app.id, state::JobType::protect, {{"mode", mode}, {"reason", "drift"}});
       if (created && created->created) executor_.start(created->job.id);
     }
   }

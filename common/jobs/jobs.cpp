@@ -11,11 +11,10 @@ using nlohmann::json;
 StepRunner::StepRunner(state::StateStore& store, state::JobId job, std::stop_token stop)
     : store_(store), job_(job), stop_(std::move(stop)) {}
 
-Result<json> StepRunner::run(std::string_view step,
-                             const std::function<Result<json>()>& action) {
+Result<json> StepRunner::run(std::string_view step, const std::function<Result<json>()>& action) {
   if (stop_.stop_requested()) {
-    return fail(Errc::aborted, "job " + std::to_string(job_) + " stopped before step '" +
-                                   std::string(step) + "'");
+    return fail(Errc::aborted,
+                "job " + std::to_string(job_) + " stopped before step '" + std::string(step) + "'");
   }
   auto intent = store_.record_step_intent(job_, step);
   if (!intent) {
@@ -26,8 +25,8 @@ Result<json> StepRunner::run(std::string_view step,
     for (const auto& s : *steps) {
       if (s.name == step) return ok(json::parse(s.detail_json, nullptr, false));
     }
-    return fail(Errc::internal, "step '" + std::string(step) + "' of job " +
-                                    std::to_string(job_) + " is done but not listed");
+    return fail(Errc::internal, "step '" + std::string(step) + "' of job " + std::to_string(job_) +
+                                    " is done but not listed");
   }
   auto result = action();
   if (!result) {
@@ -50,10 +49,11 @@ Result<json> poll_until(const std::function<Result<std::optional<json>>()>& done
     if (*r) return ok(std::move(**r));
     if (stop.stop_requested()) return fail(Errc::aborted, std::string(what) + ": stopped");
     if (std::chrono::steady_clock::now() >= deadline) {
-      return fail(Errc::deadline_exceeded,
-                  std::string(what) + ": not done after " +
-                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
-                      " s");
+      return fail(
+          Errc::deadline_exceeded,
+          std::string(what) + ": not done after " +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+              " s");
     }
     std::this_thread::sleep_for(period);
   }
@@ -68,20 +68,11 @@ JobExecutor::~JobExecutor() { stop(); }
 void JobExecutor::start(state::JobId id) {
   std::lock_guard lock(mutex_);
   if (stopping_) return;
-  // Reap threads of finished jobs; keep one of a job that runs now.
-  for (auto it = threads_.begin(); it != threads_.end();) {
-    if (it->first != id && !it->second.joinable()) {
-      it = threads_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (auto it = threads_.find(id); it != threads_.end()) {
-    auto job = store_.get_job(id);
-    if (job && job->state == state::JobState::running) return;  // already running here
-    it->second.join();
-    threads_.erase(it);
-  }
+  // A job's thread detaches itself, under this lock, in the same step that records the job's end
+  // (execute()): a joinable thread is a job still running here, whatever the store says yet (a
+  // thread just started has not marked its job running), and a detached one is over.
+  std::erase_if(threads_, [](const auto& entry) { return !entry.second.joinable(); });
+  if (threads_.contains(id)) return;  // already running here
   threads_.emplace(id, std::jthread([this, id](std::stop_token stop) { execute(id, stop); }));
 }
 
@@ -89,8 +80,9 @@ Result<int> JobExecutor::resume_unfinished() {
   auto jobs = store_.unfinished_jobs();
   if (!jobs) return jobs.error();
   for (const auto& job : *jobs) {
-    if (log_) log_("resuming job " + std::to_string(job.id) + " (" + to_string(job.type) +
-                   " of app '" + job.app_id + "', step '" + job.current_step + "')");
+    if (log_)
+      log_("resuming job " + std::to_string(job.id) + " (" + to_string(job.type) + " of app '" +
+           job.app_id + "', step '" + job.current_step + "')");
     start(job.id);
   }
   return static_cast<int>(jobs->size());
@@ -107,10 +99,23 @@ void JobExecutor::stop() {
   threads.clear();  // joins
 }
 
+namespace {
+// Detaches the calling thread's entry of `threads` (the caller holds the executor's lock). After
+// that the thread must not touch the executor: stop() no longer waits for it.
+void detach_self(std::map<state::JobId, std::jthread>& threads, state::JobId id) {
+  if (auto it = threads.find(id);
+      it != threads.end() && it->second.get_id() == std::this_thread::get_id()) {
+    it->second.detach();
+  }
+}
+}  // namespace
+
 void JobExecutor::execute(state::JobId id, std::stop_token stop) {
   auto job = store_.set_job_state(id, state::JobState::running, std::nullopt);
   if (!job) {
+    std::lock_guard lock(mutex_);
     if (log_) log_("job " + std::to_string(id) + ": cannot start: " + job.error().message);
+    detach_self(threads_, id);
     return;
   }
   StepRunner steps(store_, id, stop);
@@ -119,9 +124,16 @@ void JobExecutor::execute(state::JobId id, std::stop_token stop) {
     result = work_(*job, steps);
   } catch (const std::exception& e) {
     result = fail(Errc::internal, std::string("job threw: ") + e.what());
+  } catch (...) {
+    result = fail(Errc::internal, "job threw a non-standard exception");
   }
+  // The end is recorded, logged and this thread detached under the lock, so start() never sees a
+  // job that is over but whose thread still counts as running here (a retry it would drop), nor
+  // a job whose thread is gone but whose end is not recorded (a second run it would start).
+  std::lock_guard lock(mutex_);
   if (!result && result.error().code == Errc::aborted && stop.stop_requested()) {
     if (log_) log_("job " + std::to_string(id) + " stopped; it resumes at the next start");
+    detach_self(threads_, id);
     return;
   }
   const auto to = result ? state::JobState::succeeded : state::JobState::failed;
@@ -134,6 +146,7 @@ void JobExecutor::execute(state::JobId id, std::stop_token stop) {
     log_("job " + std::to_string(id) + " " + to_string(to) +
          (error ? ": " + std::string(to_string(error->code)) + ": " + error->message : ""));
   }
+  detach_self(threads_, id);
 }
 
 StoreRestoreJournal::StoreRestoreJournal(state::StateStore& store, state::JobId job,
@@ -145,9 +158,15 @@ virt::JournalEntry to_entry(const state::JobStep& s, std::size_t prefix) {
   virt::JournalEntry e;
   e.step = s.name.substr(prefix);
   switch (s.state) {
-    case state::StepState::intent_recorded: e.state = virt::JournalState::intent; break;
-    case state::StepState::done: e.state = virt::JournalState::done; break;
-    case state::StepState::failed: e.state = virt::JournalState::failed; break;
+    case state::StepState::intent_recorded:
+      e.state = virt::JournalState::intent;
+      break;
+    case state::StepState::done:
+      e.state = virt::JournalState::done;
+      break;
+    case state::StepState::failed:
+      e.state = virt::JournalState::failed;
+      break;
   }
   e.attempts = s.attempts;
   e.detail_json = s.detail_json;

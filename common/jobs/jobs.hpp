@@ -28,12 +28,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "core/result.hpp"
 #include "state/state_store.hpp"
@@ -68,10 +67,10 @@ class StepRunner {
 
 // Polls `done` every `period` until it returns a value, an error other than `retry_on`, the
 // deadline passes (deadline_exceeded naming `what`), or a stop is requested (aborted).
-Result<nlohmann::json> poll_until(const std::function<Result<std::optional<nlohmann::json>>()>& done,
-                                  std::chrono::steady_clock::duration timeout,
-                                  std::chrono::milliseconds period, std::stop_token stop,
-                                  std::string_view what);
+Result<nlohmann::json> poll_until(
+    const std::function<Result<std::optional<nlohmann::json>>()>& done,
+    std::chrono::steady_clock::duration timeout, std::chrono::milliseconds period,
+    std::stop_token stop, std::string_view what);
 
 class JobExecutor {
  public:
@@ -79,8 +78,7 @@ class JobExecutor {
   // leaves the job running (resumed on the next start).
   using Work = std::function<Status(const state::JobRecord&, StepRunner&)>;
 
-  JobExecutor(state::StateStore& store, Work work,
-              std::function<void(std::string_view)> log = {});
+  JobExecutor(state::StateStore& store, Work work, std::function<void(std::string_view)> log = {});
   ~JobExecutor();
   JobExecutor(const JobExecutor&) = delete;
   JobExecutor& operator=(const JobExecutor&) = delete;

@@ -1,5 +1,6 @@
 #include "service/service.hpp"
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -7,8 +8,6 @@
 #include <map>
 #include <mutex>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "model/json_io.hpp"
 #include "state/sqlite_state_store.hpp"
@@ -63,15 +62,16 @@ std::optional<state::Timestamp> PeerTracker::last_contact() const noexcept {
 }
 
 json PeerTracker::to_json(const std::string& site) const {
-  return {{"site", site}, {"reachable", reachable()}, {"lastContactAt", optional_time(last_contact())}};
+  return {
+      {"site", site}, {"reachable", reachable()}, {"lastContactAt", optional_time(last_contact())}};
 }
 
 Result<Response> TrackedPeerClient::call(const transport::ClientRequest& request) {
   auto r = inner_->call(request);
   // An error answer is contact too; only a transport failure is not.
-  const bool reached = r || (r.error().code != Errc::unavailable &&
-                             r.error().code != Errc::deadline_exceeded &&
-                             r.error().code != Errc::permission_denied);
+  const bool reached =
+      r || (r.error().code != Errc::unavailable && r.error().code != Errc::deadline_exceeded &&
+            r.error().code != Errc::permission_denied);
   tracker_.record(reached);
   return r;
 }
@@ -95,6 +95,51 @@ std::string path_segment(std::string_view text) {
       out += hex[c >> 4];
       out += hex[c & 15];
     }
+  }
+  return out;
+}
+
+std::string image_name(const state::ImageRef& ref) { return ref.pool + "/" + ref.image; }
+
+storage::ImageSpec image_spec(const state::ImageRef& ref) { return {ref.pool, ref.image}; }
+
+Error with_context(const Error& e, const std::string& context) {
+  return Error{e.code, context + ": " + e.message, e.native};
+}
+
+std::vector<state::MirrorPairRecord> mirror_pairs_of(const model::SecondDescription& second) {
+  std::vector<state::MirrorPairRecord> pairs;
+  for (const auto& r : second.replication) {
+    state::MirrorPairRecord p;
+    p.source = {r.source.pool, r.source.image};
+    p.target = {r.target.pool, r.target.image};
+    p.mode = r.mode == model::ReplicationMode::journal ? state::MirrorMode::journal
+                                                       : state::MirrorMode::snapshot;
+    p.interval_minutes = r.interval_minutes;
+    pairs.push_back(p);
+  }
+  return pairs;
+}
+
+Status update_app(state::StateStore& store, const std::string& app_id,
+                  const std::function<void(state::AppRecord&)>& change) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto app = store.get_app(app_id);
+    if (!app) return app.error();
+    change(*app);
+    auto r = store.upsert_app(*app);
+    if (r) return {};
+    if (r.error().code != Errc::aborted) return r.error();
+  }
+  return fail(Errc::aborted, "app '" + app_id + "' kept changing under concurrent updates");
+}
+
+json recent_jobs(state::StateStore& store, const std::string& app_id, std::size_t limit) {
+  json out = json::array();
+  auto list = store.list_jobs(app_id);
+  if (!list) return out;
+  for (auto it = list->rbegin(); it != list->rend() && out.size() < limit; ++it) {
+    out.push_back(job_json(*it));
   }
   return out;
 }
@@ -139,14 +184,15 @@ json job_json(const state::JobRecord& job, const std::vector<state::JobStep>& st
 json pairs_json(const std::vector<state::MirrorPairRecord>& pairs) {
   json out = json::array();
   for (const auto& p : pairs) {
-    out.push_back({{"source", p.source.pool + "/" + p.source.image},
-                   {"target", p.target.pool + "/" + p.target.image},
-                   {"mode", to_string(p.mode)},
-                   {"intervalMinutes", p.interval_minutes},
-                   {"status", p.status.text},
-                   {"lastSyncAt", optional_time(p.status.last_sync_at)},
-                   {"lagSeconds", p.status.lag_seconds ? json(*p.status.lag_seconds) : json(nullptr)},
-                   {"checkedAt", optional_time(p.status.checked_at)}});
+    out.push_back(
+        {{"source", p.source.pool + "/" + p.source.image},
+         {"target", p.target.pool + "/" + p.target.image},
+         {"mode", to_string(p.mode)},
+         {"intervalMinutes", p.interval_minutes},
+         {"status", p.status.text},
+         {"lastSyncAt", optional_time(p.status.last_sync_at)},
+         {"lagSeconds", p.status.lag_seconds ? json(*p.status.lag_seconds) : json(nullptr)},
+         {"checkedAt", optional_time(p.status.checked_at)}});
   }
   return out;
 }
@@ -200,8 +246,8 @@ Response get_description(Runtime& rt, const Request& req) {
   auto kind = state::parse_description_kind(req.param("kind"));
   if (!kind) {
     return transport::error_response(
-        "invalid_argument", "description kind must be 'first' or 'second', not '" +
-                                req.param("kind") + "'");
+        "invalid_argument",
+        "description kind must be 'first' or 'second', not '" + req.param("kind") + "'");
   }
   const auto& gen = req.param("generation");
   Result<state::DescriptionVersion> d = fail(Errc::internal, "unset");
@@ -215,8 +261,8 @@ Response get_description(Runtime& rt, const Request& req) {
       if (used != gen.size() || n < 0) throw std::invalid_argument(gen);
     } catch (const std::exception&) {
       return transport::error_response(
-          "invalid_argument", "generation must be a non-negative integer or 'latest', not '" +
-                                  gen + "'");
+          "invalid_argument",
+          "generation must be a non-negative integer or 'latest', not '" + gen + "'");
     }
     d = rt.store->get_description(app, *kind, n);
   }
@@ -283,8 +329,8 @@ void add_common_metrics(metrics::Exposition& out, Runtime& rt) {
   const std::string site = rt.config.site_name();
   out.family("drpair_up", Type::gauge, "1 while the agent serves.")
       .add({{"site", site}, {"role", config::to_string(rt.config.role)}}, 1);
-  auto& peer_up = out.family("drpair_peer_up", Type::gauge,
-                             "1 if the last call to the peer agent reached it.");
+  auto& peer_up =
+      out.family("drpair_peer_up", Type::gauge, "1 if the last call to the peer agent reached it.");
   peer_up.add({{"peer", rt.config.peer.site}}, rt.peer_tracker.reachable() ? 1 : 0);
   auto& contact = out.family("drpair_peer_last_contact_timestamp_seconds", Type::gauge,
                              "When the peer agent last answered (Unix seconds).");
@@ -294,8 +340,8 @@ void add_common_metrics(metrics::Exposition& out, Runtime& rt) {
   }
   auto apps = rt.store->list_apps();
   if (!apps) return;
-  auto& state = out.family("drpair_app_state", Type::gauge,
-                           "1 for the app's current protection state.");
+  auto& state =
+      out.family("drpair_app_state", Type::gauge, "1 for the app's current protection state.");
   auto& gen = out.family("drpair_app_generation", Type::gauge,
                          "The description generation protected or registered.");
   auto& lag = out.family("drpair_image_replication_lag_seconds", Type::gauge,
@@ -312,7 +358,8 @@ void add_common_metrics(metrics::Exposition& out, Runtime& rt) {
     gen.add({{"app", a.id}}, static_cast<double>(a.generation));
     if (auto pairs = rt.store->mirror_pairs(a.id)) {
       for (const auto& p : *pairs) {
-        const metrics::Labels labels{{"app", a.id}, {"image", p.target.pool + "/" + p.target.image}};
+        const metrics::Labels labels{{"app", a.id},
+                                     {"image", p.target.pool + "/" + p.target.image}};
         if (p.status.lag_seconds) lag.add(labels, static_cast<double>(*p.status.lag_seconds));
         if (p.status.last_sync_at) {
           sync.add(labels,
@@ -399,8 +446,8 @@ int run_agent(int argc, char** argv, config::AgentRole role,
     return 2;
   }
   if (loaded->role != role) {
-    log(config_path + ": /role: this is the " + config::to_string(role) + " agent, the config is for '" +
-        config::to_string(loaded->role) + "'");
+    log(config_path + ": /role: this is the " + config::to_string(role) +
+        " agent, the config is for '" + config::to_string(loaded->role) + "'");
     return 2;
   }
   Runtime rt;

@@ -17,17 +17,17 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
 #include "config/agent_config.hpp"
 #include "core/result.hpp"
 #include "jobs/jobs.hpp"
 #include "metrics/prometheus.hpp"
+#include "model/descriptions.hpp"
 #include "state/state_store.hpp"
 #include "storage/mirror_storage.hpp"
 #include "transport/peer_client.hpp"
@@ -84,7 +84,24 @@ struct Runtime {
 // Percent-encodes one path segment ("app 1" -> "app%201").
 std::string path_segment(std::string_view text);
 
-// ---- REST shapes (README "REST API") -------------------------------------------------------------
+// ---- helpers of both agents' workflows
+// --------------------------------------------------------------
+std::string image_name(const state::ImageRef& ref);  // "rbd/app1-web1-root"
+storage::ImageSpec image_spec(const state::ImageRef& ref);
+// The same error with "<context>: " before its message.
+Error with_context(const Error& e, const std::string& context);
+// The mirror pairs a second description's replication section declares.
+std::vector<state::MirrorPairRecord> mirror_pairs_of(const model::SecondDescription& second);
+// Re-reads the app, applies `change` and stores it, again while another writer wins the race
+// (aborted); at most 5 times.
+Status update_app(state::StateStore& store, const std::string& app_id,
+                  const std::function<void(state::AppRecord&)>& change);
+// The app's newest jobs (at most `limit`), without steps, newest first.
+nlohmann::json recent_jobs(state::StateStore& store, const std::string& app_id,
+                           std::size_t limit = 10);
+
+// ---- REST shapes (README "REST API")
+// -------------------------------------------------------------
 nlohmann::json error_json(const Error& e);  // {"code","message"}
 nlohmann::json job_json(const state::JobRecord& job);
 nlohmann::json job_json(const state::JobRecord& job, const std::vector<state::JobStep>& steps);
