@@ -433,15 +433,9 @@ const char* to_string(AgentRole role) noexcept {
 
 Result<AgentConfig, model::Problems> parse_agent_config(std::string_view text,
                                                         const std::string& base_dir) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::exception& e) {
-    // "parse error at line L, column C: ...", without nlohmann's "[json.exception...] " prefix.
-    std::string what = e.what();
-    if (const auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
-    return model::Problems{{"", "malformed JSON: " + what}};
-  }
+  auto parsed = model::parse_json(text);
+  if (!parsed) return parsed.error();
+  const json& doc = *parsed;
   std::error_code ec;
   fs::path base = fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir), ec);
   if (ec) base = base_dir;

@@ -65,7 +65,7 @@ class StepRunner {
   std::stop_token stop_;
 };
 
-// Polls `done` every `period` until it returns a value, an error other than `retry_on`, the
+// Polls `done` every `period` until it returns a value, or an error (returned at once), or the
 // deadline passes (deadline_exceeded naming `what`), or a stop is requested (aborted).
 Result<nlohmann::json> poll_until(
     const std::function<Result<std::optional<nlohmann::json>>()>& done,

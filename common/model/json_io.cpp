@@ -20,15 +20,6 @@ constexpr std::int64_t kMaxBig = std::numeric_limits<std::int64_t>::max() / 2;
 
 std::string in_quotes(std::string_view text) { return "'" + std::string(text) + "'"; }
 
-const char* type_name(const json& value) {
-  if (value.is_number_integer()) return "an integer";
-  if (value.is_number()) return "a number";
-  if (value.is_string()) return "a string";
-  if (value.is_boolean()) return "a boolean";
-  if (value.is_null()) return "null";
-  if (value.is_array()) return "an array";
-  return "an object";
-}
 
 // Walks one document, collecting every problem with its JSON Pointer. Each read_* below reads one
 // object; a field that is wrong is reported and left at its default, so reading goes on and the
@@ -46,7 +37,7 @@ class Reader {
   // False (and a problem) unless `value` is an object; reports unknown keys when strict.
   bool object(const json& value, const std::string& ptr, Keys known) {
     if (!value.is_object()) {
-      add(ptr, std::string("expected an object, found ") + type_name(value));
+      add(ptr, std::string("expected an object, found ") + json_type_name(value));
       return false;
     }
     if (reject_unknown_keys_) {
@@ -74,7 +65,7 @@ class Reader {
     if (value == nullptr) return std::nullopt;
     const std::string at = pointer_append(ptr, key);
     if (!value->is_string()) {
-      add(at, std::string("expected a string, found ") + type_name(*value));
+      add(at, std::string("expected a string, found ") + json_type_name(*value));
       return std::nullopt;
     }
     auto text = value->get<std::string>();
@@ -110,7 +101,7 @@ class Reader {
       }
     }
     if (!number) {
-      add(at, std::string("expected an integer, found ") + type_name(*value));
+      add(at, std::string("expected an integer, found ") + json_type_name(*value));
       return std::nullopt;
     }
     if (*number < min || *number > max) {
@@ -184,7 +175,7 @@ class Reader {
     if (value == nullptr) return out;
     const std::string at = pointer_append(ptr, key);
     if (!value->is_array()) {
-      add(at, std::string("expected an array, found ") + type_name(*value));
+      add(at, std::string("expected an array, found ") + json_type_name(*value));
       return out;
     }
     out.reserve(value->size());
@@ -546,19 +537,10 @@ Parsed<T> finish(const json& doc, bool strict, F read) {
 
 template <class T>
 Parsed<T> parse_text(std::string_view text, Parsed<T> (*read)(const json&)) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::exception& e) {
-    // parse_error says "parse error at line L, column C: ..."; out_of_range (a number too large
-    // for a double, 1e400) names the number. Drop nlohmann's "[json.exception...] " prefix.
-    std::string what = e.what();
-    if (const auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
-    return Problems{{"", "malformed JSON: " + what}};
-  }
-  return read(doc);
+  auto doc = parse_json(text);
+  if (!doc) return doc.error();
+  return read(*doc);
 }
-
 void put_optional(json& j, const char* key, const auto& value) {
   if (value) j[key] = *value;
 }
@@ -770,6 +752,28 @@ json to_json(const Inventory& doc) {
   }
   out["cpuAllocationRatio"] = doc.cpu_allocation_ratio;
   return out;
+}
+
+Parsed<json> parse_json(std::string_view text) {
+  try {
+    return Parsed<json>(boost::system::in_place_value, json::parse(text));
+  } catch (const json::exception& e) {
+    // parse_error says "parse error at line L, column C: ..."; out_of_range (a number too large
+    // for a double, 1e400) names the number. Drop nlohmann's "[json.exception...] " prefix.
+    std::string what = e.what();
+    if (const auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
+    return Problems{{"", "malformed JSON: " + what}};
+  }
+}
+
+const char* json_type_name(const json& value) {
+  if (value.is_number_integer()) return "an integer";
+  if (value.is_number()) return "a number";
+  if (value.is_string()) return "a string";
+  if (value.is_boolean()) return "a boolean";
+  if (value.is_null()) return "null";
+  if (value.is_array()) return "an array";
+  return "an object";
 }
 
 std::string to_text(const json& doc) {

@@ -12,6 +12,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "model/json_io.hpp"
+
 namespace dr::webhook {
 namespace {
 
@@ -24,14 +26,6 @@ using Mac = std::array<unsigned char, kMacBytes>;
 
 std::string in_quotes(std::string_view text) { return "'" + std::string(text) + "'"; }
 
-const char* type_name(const json& value) {
-  if (value.is_number()) return "a number";
-  if (value.is_string()) return "a string";
-  if (value.is_boolean()) return "a boolean";
-  if (value.is_null()) return "null";
-  if (value.is_array()) return "an array";
-  return "an object";
-}
 
 std::string to_hex(const unsigned char* bytes, std::size_t size) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -152,23 +146,18 @@ class Reader {
 
   // The document, or nullopt (and a problem at "") when it is not JSON or not an object.
   std::optional<json> object_document(std::string_view body) {
-    json doc;
-    try {
-      doc = json::parse(body);
-    } catch (const json::exception& e) {
-      // Drop nlohmann's "[json.exception.parse_error.101] " prefix, keep "parse error at ...".
-      std::string what = e.what();
-      if (const auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
-      add("", "malformed JSON: " + what);
+    auto doc = model::parse_json(body);
+    if (!doc) {
+      for (auto& p : doc.error()) add(p.pointer, p.message);
       return std::nullopt;
     }
-    if (!is_object(doc, "")) return std::nullopt;
-    return doc;
+    if (!is_object(*doc, "")) return std::nullopt;
+    return *doc;
   }
 
   bool is_object(const json& value, const std::string& ptr) {
     if (value.is_object()) return true;
-    add(ptr, std::string("expected an object, found ") + type_name(value));
+    add(ptr, std::string("expected an object, found ") + model::json_type_name(value));
     return false;
   }
 
@@ -183,7 +172,7 @@ class Reader {
     }
     const std::string at = pointer_append(ptr, key);
     if (!it->is_string()) {
-      add(at, std::string("expected a string, found ") + type_name(*it));
+      add(at, std::string("expected a string, found ") + model::json_type_name(*it));
       return std::nullopt;
     }
     auto text = it->get<std::string>();
@@ -225,7 +214,7 @@ std::optional<Alert> read_alert(Reader& r, const json& item, const std::string& 
     bool all_strings = true;
     for (const auto& [key, value] : labels->items()) {
       if (!value.is_string()) {
-        r.add(pointer_append(at, key), std::string("expected a string, found ") + type_name(value));
+        r.add(pointer_append(at, key), std::string("expected a string, found ") + model::json_type_name(value));
         all_strings = false;
       }
     }
@@ -339,7 +328,7 @@ Result<FailoverRequest, model::Problems> parse_failover_request(std::string_view
     if (force->is_boolean()) {
       request.force = force->get<bool>();
     } else {
-      r.add("/force", std::string("expected a boolean, found ") + type_name(*force));
+      r.add("/force", std::string("expected a boolean, found ") + model::json_type_name(*force));
     }
   }
   if (!r.problems.empty()) return std::move(r.problems);
@@ -360,7 +349,7 @@ Result<std::vector<FailoverRequest>, model::Problems> alerts_to_failovers(
   if (items == doc->end()) {
     r.add("", "missing required field 'alerts'");
   } else if (!items->is_array()) {
-    r.add("/alerts", std::string("expected an array, found ") + type_name(*items));
+    r.add("/alerts", std::string("expected an array, found ") + model::json_type_name(*items));
   } else {
     for (std::size_t i = 0; i < items->size(); ++i) {
       auto alert = read_alert(r, (*items)[i], pointer_append("/alerts", i), options.app_label);

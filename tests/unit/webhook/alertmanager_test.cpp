@@ -187,7 +187,7 @@ TEST_CASE("a payload that is not Alertmanager's is reported", "[webhook][alertma
       problems(R"({"version": "3", "alerts": []})") ==
       model::Problems{{"/version", "unsupported Alertmanager webhook version '3' (expected '4')"}});
   CHECK(problems(R"({"version": 4, "alerts": []})") ==
-        model::Problems{{"/version", "expected a string, found a number"}});
+        model::Problems{{"/version", "expected a string, found an integer"}});
 }
 
 TEST_CASE("malformed alerts are each reported with their pointer", "[webhook][alertmanager]") {
@@ -213,7 +213,7 @@ TEST_CASE("malformed alerts are each reported with their pointer", "[webhook][al
                      {"/alerts/1", "missing required field 'labels'"},
                      {"/alerts/2/status", "must be 'firing' or 'resolved', found 'pending'"},
                      {"/alerts/3/labels", "expected an object, found an array"},
-                     {"/alerts/4/labels/drpair_app", "expected a string, found a number"},
+                     {"/alerts/4/labels/drpair_app", "expected a string, found an integer"},
                      {"/alerts/4/labels/up", "expected a string, found null"},
                      {"/alerts/5/startsAt", "must not be empty"},
                      {"/alerts/6/fingerprint", "must not be empty"},

@@ -229,7 +229,7 @@ TEST_CASE("parse_failover_request reports every wrong field with its pointer", "
   CHECK(r.error() == model::Problems{
                          {"/app", "must not be empty"},
                          {"/type", "must be 'planned' or 'disaster', found 'drill'"},
-                         {"/idempotencyKey", "expected a string, found a number"},
+                         {"/idempotencyKey", "expected a string, found an integer"},
                          {"/reason", "expected a string, found a boolean"},
                          {"/force", "expected a boolean, found a string"},
                      });
