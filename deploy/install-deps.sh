@@ -16,7 +16,7 @@ packages=(
   # the two-cluster Ceph pair
   ceph-mon ceph-osd ceph-mgr rbd-mirror ceph-common
   # the sites' virtual switches (userspace datapath) and the lab's boot sectors
-  openvswitch-switch nasm curl libxml2-utils
+  openvswitch-switch nasm curl libxml2-utils uuid-runtime
 )
 
 missing=()
