@@ -1,6 +1,8 @@
 #include "dr_agent.hpp"
 
 #include <future>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -92,13 +94,29 @@ class DrAgent final : public service::Service {
  private:
   // ---- operator routes --------------------------------------------------------------------------
 
-  // The app's name and VM count from its latest second description.
+  // The app's name and VM count from the second description of its generation. Reading a
+  // 1,000-VM description takes tens of milliseconds, so each generation is read once and kept
+  // (registration forgets what it replaces).
   std::pair<std::string, int> name_and_vms(const state::AppRecord& app) {
+    {
+      std::lock_guard lock(summaries_mutex_);
+      const auto it = summaries_.find(app.id);
+      if (it != summaries_.end() && it->second.generation == app.generation) {
+        return {it->second.name, it->second.vms};
+      }
+    }
     auto d = rt_.store->get_description(app.id, state::DescriptionKind::second, app.generation);
     if (!d) return {app.id, 0};
     auto second = model::parse_second_description(d->json);
     if (!second) return {app.id, 0};
-    return {second->app.name, static_cast<int>(second->vms.size())};
+    const Summary summary{app.generation, second->app.name, static_cast<int>(second->vms.size())};
+    std::lock_guard lock(summaries_mutex_);
+    summaries_[app.id] = summary;
+    return {summary.name, summary.vms};
+  }
+  void forget_summary(const std::string& app_id) {
+    std::lock_guard lock(summaries_mutex_);
+    summaries_.erase(app_id);
   }
 
   Response list() {
@@ -454,6 +472,7 @@ class DrAgent final : public service::Service {
         !s) {
       return s.error();
     }
+    forget_summary(app_id);
     const auto pairs = service::mirror_pairs_of(second);
     if (auto s = rt_.store->replace_mirror_pairs(app_id, pairs); !s) return s.error();
     const bool same = app->generation == generation && app->state == state::AppState::protected_;
@@ -516,6 +535,7 @@ class DrAgent final : public service::Service {
     if (auto s = rt_.store->delete_app(app_id, app->version); !s) {
       return transport::error_response(s.error());
     }
+    forget_summary(app_id);
     rt_.log("app " + app_id + " unregistered");
     return Response::no_content();
   }
@@ -652,6 +672,8 @@ class DrAgent final : public service::Service {
         transport::ClientRequest request;
         request.method = Method::post;
         request.target = "/v1/peer/apps/" + service::path_segment(app_id) + "/demote";
+        // The production agent shuts the VMs down first: this call takes minutes, not seconds.
+        request.timeout = rt_.config.failover.demote_timeout;
         auto r = rt_.peer->call(request);
         if (!r) return with_context(r.error(), "planned failover needs " + rt_.config.peer.site);
         return service::body_json(*r, "demote");
@@ -719,8 +741,16 @@ class DrAgent final : public service::Service {
     return {};
   }
 
+  struct Summary {
+    std::int64_t generation = 0;
+    std::string name;
+    int vms = 0;
+  };
+
   Runtime& rt_;
   jobs::JobExecutor executor_;
+  std::mutex summaries_mutex_;
+  std::map<std::string, Summary> summaries_;  // by app id
 };
 
 }  // namespace

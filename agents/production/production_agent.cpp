@@ -1,5 +1,6 @@
 #include "production_agent.hpp"
 
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -286,23 +287,19 @@ class ProductionAgent final : public service::Service {
   Response demote(const std::string& app_id) {
     auto app = rt_.store->get_app(app_id);
     if (!app) return transport::error_response(app.error());
-    auto found = libvirt_apps(*rt_.hypervisor);
-    if (!found) return transport::error_response(found.error());
-    if (auto it = found->find(app_id); it != found->end()) {
-      for (const auto& d : it->second.domains) {
-        if (d.state != virt::DomainState::running) continue;
-        if (auto s = rt_.hypervisor->destroy_domain(d.name);
-            !s && s.error().code != Errc::failed_precondition) {
-          return transport::error_response(with_context(s.error(), "stop vm '" + d.name + "'"));
-        }
-        rt_.log("demote " + app_id + ": stopped vm " + d.name);
-      }
-    }
+    if (auto s = stop_vms(app_id); !s) return transport::error_response(s.error());
     auto pairs = rt_.store->mirror_pairs(app_id);
     if (!pairs) return transport::error_response(pairs.error());
-    json images = json::array();
+    // Every image at once: a demotion takes a second or two per image.
+    std::vector<std::future<Result<storage::MirrorSnapshotRef>>> demotions;
     for (const auto& p : *pairs) {
-      auto ref = demote_image(spec(p.source));
+      demotions.push_back(std::async(std::launch::async,
+                                     [this, image = spec(p.source)] { return demote_image(image); }));
+    }
+    json images = json::array();
+    for (std::size_t i = 0; i < pairs->size(); ++i) {
+      const auto& p = (*pairs)[i];
+      auto ref = demotions[i].get();
       if (!ref) return transport::error_response(ref.error());
       images.push_back(
           {{"image", image_name(p.source)},
@@ -318,6 +315,51 @@ class ProductionAgent final : public service::Service {
       }
     }
     return Response::json(200, {{"app", app_id}, {"images", images}});
+  }
+
+  // Shuts the app's running VMs down: all are asked at once (ACPI), those still running after
+  // failover.shutdownTimeoutSeconds are powered off. A VM that stops on its own meanwhile is fine.
+  Status stop_vms(const std::string& app_id) {
+    auto running = [&]() -> Result<std::vector<std::string>> {
+      auto found = libvirt_apps(*rt_.hypervisor);
+      if (!found) return found.error();
+      std::vector<std::string> names;
+      if (auto it = found->find(app_id); it != found->end()) {
+        for (const auto& d : it->second.domains) {
+          if (d.state == virt::DomainState::running) names.push_back(d.name);
+        }
+      }
+      return names;
+    };
+    auto vms = running();
+    if (!vms) return vms.error();
+    if (vms->empty()) return {};
+    const auto timeout = rt_.config.failover.shutdown_timeout;
+    if (timeout.count() > 0) {
+      for (const auto& name : *vms) {
+        if (auto s = rt_.hypervisor->shutdown_domain(name);
+            !s && s.error().code != Errc::failed_precondition) {
+          return with_context(s.error(), "shut down vm '" + name + "'");
+        }
+      }
+      rt_.log("demote " + app_id + ": asked " + std::to_string(vms->size()) +
+              " vm(s) to shut down (up to " + std::to_string(timeout.count()) + " s)");
+      const auto deadline = Clock::now() + timeout;
+      while (!vms->empty() && Clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        vms = running();
+        if (!vms) return vms.error();
+      }
+    }
+    for (const auto& name : *vms) {
+      if (auto s = rt_.hypervisor->destroy_domain(name);
+          !s && s.error().code != Errc::failed_precondition) {
+        return with_context(s.error(), "power off vm '" + name + "'");
+      }
+      rt_.log("demote " + app_id + ": vm " + name +
+              (timeout.count() > 0 ? " did not shut down in time: powered off" : ": powered off"));
+    }
+    return {};
   }
 
   Result<storage::MirrorSnapshotRef> demote_image(const storage::ImageSpec& image) {

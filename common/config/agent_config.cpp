@@ -355,13 +355,15 @@ class ConfigReader : public model::StrictReader {
     const std::string ptr = "/failover";
     if (it == doc.end() ||
         !object(*it, ptr,
-                {"fenceTimeoutSeconds", "demoteTimeoutSeconds", "promoteTimeoutSeconds"})) {
+                {"fenceTimeoutSeconds", "demoteTimeoutSeconds", "promoteTimeoutSeconds",
+                 "shutdownTimeoutSeconds"})) {
       return;
     }
     auto& f = out.failover;
     f.fence_timeout = seconds(*it, ptr, "fenceTimeoutSeconds", 1, 3600, f.fence_timeout);
     f.demote_timeout = seconds(*it, ptr, "demoteTimeoutSeconds", 1, kDay, f.demote_timeout);
     f.promote_timeout = seconds(*it, ptr, "promoteTimeoutSeconds", 1, kDay, f.promote_timeout);
+    f.shutdown_timeout = seconds(*it, ptr, "shutdownTimeoutSeconds", 0, 3600, f.shutdown_timeout);
   }
 
   void webhooks(const json& doc, const std::optional<AgentRole>& role, AgentConfig& out) {

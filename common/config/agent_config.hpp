@@ -20,7 +20,7 @@
 //     "protection": {"captureIntervalSeconds": 60, "snapshotIntervalSeconds": 0,
 //                    "replicationTimeoutSeconds": 600},
 //     "failover": {"fenceTimeoutSeconds": 10, "demoteTimeoutSeconds": 300,
-//                  "promoteTimeoutSeconds": 300},
+//                  "promoteTimeoutSeconds": 300, "shutdownTimeoutSeconds": 120},
 //     "webhooks": {"secretFile": "webhook.secret",   // or "secret": "..." (exactly one; DR only)
 //                  "maxAgeSeconds": 300,
 //                  "alertmanager": {"tokenSha256": "<64 hex>", "appLabel": "drpair_app",
@@ -88,6 +88,10 @@ struct FailoverConfig {
   std::chrono::seconds fence_timeout{10};    // how long the peer may take to answer the fence
   std::chrono::seconds demote_timeout{300};  // planned: the peer's stop + demote
   std::chrono::seconds promote_timeout{300};  // waits for snapshots / promotes
+  // Production: how long the app's guests get to shut down (ACPI) when the DR agent asks for a
+  // planned failover, before they are powered off; 0 = power off at once. Keep it well under the
+  // DR agent's demoteTimeoutSeconds, which bounds the whole request.
+  std::chrono::seconds shutdown_timeout{120};
 };
 
 struct AlertmanagerConfig {

@@ -418,6 +418,27 @@ Result<std::unique_ptr<transport::PeerClient>> make_peer_client(const config::Ag
 
 }  // namespace
 
+std::shared_ptr<transport::Router> make_router(Runtime& rt, Service& service) {
+  auto router = std::make_shared<transport::Router>();
+  service.add_routes(*router);
+  add_store_routes(*router, rt);
+  router->add(Method::get, "/healthz", transport::kAnyCaller, [&rt](const Request&) {
+    return Response::json(200, {{"status", "ok"},
+                                {"site", rt.config.site_name()},
+                                {"role", config::to_string(rt.config.role)},
+                                {"peer", rt.peer_tracker.to_json(rt.config.peer.site)}});
+  });
+  router->add(Method::get, "/metrics", transport::kAnyCaller, [&rt, &service](const Request&) {
+    metrics::Exposition out;
+    add_common_metrics(out, rt);
+    service.add_metrics(out);
+    Response r = Response::text(200, out.text());
+    r.content_type = std::string(metrics::kContentType);
+    return r;
+  });
+  return router;
+}
+
 int run_agent(int argc, char** argv, config::AgentRole role,
               const std::function<std::unique_ptr<Service>(Runtime&)>& make_service) {
   const std::string program =
@@ -482,23 +503,7 @@ int run_agent(int argc, char** argv, config::AgentRole role,
   rt.peer_fence = std::move(*fence);
 
   auto service = make_service(rt);
-  auto router = std::make_shared<transport::Router>();
-  service->add_routes(*router);
-  add_store_routes(*router, rt);
-  router->add(Method::get, "/healthz", transport::kAnyCaller, [&rt](const Request&) {
-    return Response::json(200, {{"status", "ok"},
-                                {"site", rt.config.site_name()},
-                                {"role", config::to_string(rt.config.role)},
-                                {"peer", rt.peer_tracker.to_json(rt.config.peer.site)}});
-  });
-  router->add(Method::get, "/metrics", transport::kAnyCaller, [&rt, &service](const Request&) {
-    metrics::Exposition out;
-    add_common_metrics(out, rt);
-    service->add_metrics(out);
-    Response r = Response::text(200, out.text());
-    r.content_type = std::string(metrics::kContentType);
-    return r;
-  });
+  auto router = make_router(rt, *service);
 
   transport::ServerOptions options;
   options.address = rt.config.listen_address;

@@ -133,8 +133,12 @@ class Service {
   virtual void add_metrics(metrics::Exposition& out) = 0;
 };
 
+// The agent's whole API: the service's routes, the store routes (add_store_routes), GET /healthz
+// and GET /metrics (common metrics, then the service's). `runtime` and `service` must outlive it.
+std::shared_ptr<transport::Router> make_router(Runtime& runtime, Service& service);
+
 // main() of both agents: parses `--config FILE`, loads it (expecting `role`), opens the Runtime,
-// makes the Service, adds GET /healthz and GET /metrics, serves until SIGTERM/SIGINT.
+// makes the Service and its router (make_router), serves until SIGTERM/SIGINT.
 int run_agent(int argc, char** argv, config::AgentRole role,
               const std::function<std::unique_ptr<Service>(Runtime&)>& make_service);
 

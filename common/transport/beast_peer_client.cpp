@@ -143,7 +143,7 @@ struct BeastPeerClient::State {
     std::optional<Result<Response>> out;
     run_to_completion(ioc, [&]() -> net::awaitable<void> {
       auto& tcp_layer = beast::get_lowest_layer(*stream);
-      tcp_layer.expires_after(options.request_timeout);
+      tcp_layer.expires_after(request.timeout.value_or(options.request_timeout));
       auto [wec, written] = co_await http::async_write(*stream, req, kTuple);
       if (wec) {
         stale = is_stale_connection(wec);

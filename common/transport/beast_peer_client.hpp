@@ -6,7 +6,8 @@
 // system store), checks the server's certificate names `host` (SAN DNS or IP, as Beast's client
 // does with ssl::host_name_verification), and, when `expected_site` is set, that the certificate's
 // CN or a SAN DNS name is that site. Each phase has its deadline; a call never blocks longer than
-// connect_timeout + request_timeout (and once more if it retries, below).
+// connect_timeout + request_timeout, or the request's own timeout in place of the latter (and once
+// more if it retries, below).
 //
 // Keep-alive: the connection is reused. When a reused connection turns out to have been closed
 // by the server before any byte of the response arrived (its idle timeout), the call reconnects

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "core/result.hpp"
@@ -27,6 +28,9 @@ struct ClientRequest {
   Headers headers;     // extra fields (Host, Content-Type, Content-Length are set by the client)
   std::string body;
   std::string content_type = "application/json";  // sent only with a body
+  // This request's time to be sent and answered, instead of the client's request_timeout (a call
+  // known to take long: a planned failover's demotion).
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 class PeerClient {

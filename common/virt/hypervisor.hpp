@@ -43,6 +43,9 @@ class Hypervisor {
   virtual Result<DomainStatus> define_domain(const DomainDef& domain) = 0;
   // failed_precondition if it is already running.
   virtual Status start_domain(const std::string& name) = 0;
+  // Asks the guest to power off (the ACPI power button) and returns at once, before it has; a
+  // guest may take its time or ignore it. failed_precondition if it is not running.
+  virtual Status shutdown_domain(const std::string& name) = 0;
   // Hard power-off; failed_precondition if it is not running.
   virtual Status destroy_domain(const std::string& name) = 0;
   // REQUIRES: not running.

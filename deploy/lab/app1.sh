@@ -21,6 +21,8 @@
 #   write-marker SITE GEN  write "DRPAIR vm=<name> gen=GEN" into sector 1 of every APP1 root
 #                        image at the Ceph site (the images must be primary there). Running
 #                        guests only read it at their next boot.
+#   add-disk SITE VM IMAGE  topology drift: create the (empty, 8 MiB) image at the Ceph site and
+#                        attach it to the running VM, live and persistently, as its next vdX.
 #   check SITE GEN       at any site (production, or DR after a restore): for every APP1 VM,
 #                        running; the last marker in its serial log (path from the live XML:
 #                        <serial type='file'> or a serial's <log file=>) is gen=GEN; every NIC on its expected portgroup with the VLAN, both in libvirt
@@ -266,6 +268,18 @@ ensure_images() {
 
 # --- domains -------------------------------------------------------------------------------------
 
+# disk_xml IMAGE TARGET: a virtio disk on the RBD image POOL/IMAGE of the site's Ceph cluster.
+disk_xml() {
+  cat <<EOF
+    <disk type='network' device='disk'>
+      <driver name='qemu' type='raw' cache='writeback'/>
+      <auth username='libvirt'><secret type='ceph' uuid='$secret_uuid'/></auth>
+      <source protocol='rbd' name='$pool/$1'><host name='127.0.0.1' port='$mon_port'/><config file='$cdir/client.conf'/></source>
+      <target dev='$2' bus='virtio'/>
+    </disk>
+EOF
+}
+
 domain_xml() {
   local v=$1 name uuid boot img nic mac pg ip target
   name=$(vm_field "$v" 0)
@@ -294,14 +308,7 @@ EOF
 EOF
   target=a
   for img in $(vm_field "$v" 3); do
-    cat <<EOF
-    <disk type='network' device='disk'>
-      <driver name='qemu' type='raw' cache='writeback'/>
-      <auth username='libvirt'><secret type='ceph' uuid='$secret_uuid'/></auth>
-      <source protocol='rbd' name='$pool/$img'><host name='127.0.0.1' port='$mon_port'/><config file='$cdir/client.conf'/></source>
-      <target dev='vd$target' bus='virtio'/>
-    </disk>
-EOF
+    disk_xml "$img" "vd$target"
     target=$(echo "$target" | tr 'a-y' 'b-z')
   done
   for nic in $(vm_field "$v" 4 | tr ',' ' '); do
@@ -395,6 +402,31 @@ cmd_create() {
     name=$(vm_field "$v" 0)
     echo "$name $(last_marker "$work/serial/$name.log")"
   done
+}
+
+# --- add-disk --------------------------------------------------------------------------------------
+
+# A topology change at production: a new empty image attached to a running VM, live and in its
+# persistent definition, on the first free virtio target. Idempotent.
+cmd_add_disk() {
+  local name=${1:-} img=${2:-} xml t
+  [ -n "$name" ] && [ -n "$img" ] || die "add-disk needs a VM and an image name"
+  require_secret
+  xml=$work/$name.live.xml
+  vsh dumpxml "$name" >"$xml" 2>/dev/null || die "no domain '$name' in '$site'"
+  if [ -n "$(xpath "$xml" "//devices/disk/source[@name='$pool/$img']/@name")" ]; then
+    log "$name already has $pool/$img"
+    return 0
+  fi
+  image_exists "$img" || xrbd create --size "${image_mib}M" "$pool/$img" ||
+    die "rbd create $pool/$img at $ceph_site failed"
+  for t in b c d e f g h i j k l m n o p q r s t u v w x y z; do
+    [ -z "$(xpath "$xml" "//devices/disk/target[@dev='vd$t']/@dev")" ] && break
+  done
+  disk_xml "$img" "vd$t" >"$work/$img.disk.xml"
+  vsh attach-device "$name" "$work/$img.disk.xml" --persistent >/dev/null ||
+    die "cannot attach $pool/$img to $name (XML: $work/$img.disk.xml)"
+  log "$name: $pool/$img attached as vd$t"
 }
 
 # --- write-marker --------------------------------------------------------------------------------
@@ -549,6 +581,7 @@ case "$verb" in
   site-setup) load_site "${1:-}"; cmd_site_setup ;;
   create) load_site "${1:-}"; cmd_create ;;
   write-marker) load_site "${1:-}"; cmd_write_marker "${2:-}" ;;
+  add-disk) load_site "${1:-}"; cmd_add_disk "${2:-}" "${3:-}" ;;
   check) load_site "${1:-}"; cmd_check "${2:-}" ;;
   destroy) load_site "${1:-}"; cmd_destroy ;;
   *) usage ;;

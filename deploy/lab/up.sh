@@ -69,14 +69,18 @@ PY
 secret_file=$lab_dir/dr/webhook.secret
 [ -s "$secret_file" ] || (umask 077; openssl rand -hex 32 >"$secret_file")
 webhook_secret=$(cat "$secret_file")
+# Alertmanager's bearer token; the DR agent's config keeps only its SHA-256.
+token_file=$lab_dir/dr/alertmanager.token
+[ -s "$token_file" ] || (umask 077; openssl rand -hex 24 >"$token_file")
+alertmanager_token=$(cat "$token_file")
 
 # agent_config ROLE SITE PEER PORT PEER_PORT DIR
 agent_config() {
   local role=$1 site=$2 peer=$3 port=$4 peer_port=$5 dir=$6
   python3 - "$role" "$site" "$peer" "$port" "$peer_port" "$dir" "$pki" "$DRPAIR_CEPH_DIR" \
-    "$DRPAIR_LIBVIRTD_DIR" "$secret_file" <<'PY'
-import json, sys
-role, site, peer, port, peer_port, d, pki, ceph, libvirtd, secret = sys.argv[1:]
+    "$DRPAIR_LIBVIRTD_DIR" "$secret_file" "$token_file" <<'PY'
+import hashlib, json, sys
+role, site, peer, port, peer_port, d, pki, ceph, libvirtd, secret, token = sys.argv[1:]
 libvirtd_site = {"site-a": "lab-a", "site-b": "lab-b"}[site]
 uri = [l.strip().split("=", 1)[1].strip("'") for l in open(f"{libvirtd}/{libvirtd_site}/env")
        if l.startswith("DRPAIR_LIBVIRT_URI=")][0]
@@ -94,10 +98,15 @@ doc = {
   "ceph": {"conf": f"{ceph}/{site}/ceph.conf", "clientId": "admin"},
   "protection": {"captureIntervalSeconds": 30, "snapshotIntervalSeconds": 30,
                  "replicationTimeoutSeconds": 300},
-  "failover": {"fenceTimeoutSeconds": 5, "demoteTimeoutSeconds": 120, "promoteTimeoutSeconds": 120},
+  # The lab's guests (a boot sector) ignore ACPI: a planned failover powers them off after 5 s.
+  "failover": {"fenceTimeoutSeconds": 5, "demoteTimeoutSeconds": 120, "promoteTimeoutSeconds": 120,
+               "shutdownTimeoutSeconds": 5},
 }
 if role == "dr":
-  doc["webhooks"] = {"secretFile": secret, "maxAgeSeconds": 300}
+  token_hash = hashlib.sha256(open(token).read().strip().encode()).hexdigest()
+  doc["webhooks"] = {"secretFile": secret, "maxAgeSeconds": 300,
+                     "alertmanager": {"tokenSha256": token_hash, "appLabel": "drpair_app",
+                                      "type": "disaster"}}
 json.dump(doc, open(f"{d}/agent.json", "w"), indent=2)
 PY
 }
@@ -116,6 +125,7 @@ DRPAIR_CACERT=$pki/agents-ca.pem
 DRPAIR_CERT=$pki/operator/ops.crt
 DRPAIR_KEY=$pki/operator/ops.key
 DRPAIR_WEBHOOK_SECRET=$webhook_secret
+DRPAIR_ALERTMANAGER_TOKEN=$alertmanager_token
 DRPAIR_DR_LIBVIRT_URI=$(. "$DRPAIR_LIBVIRTD_DIR/$dr_site/env"; echo "$DRPAIR_LIBVIRT_URI")
 DRPAIR_PRODUCTION_LIBVIRT_URI=$(. "$DRPAIR_LIBVIRTD_DIR/$prod_site/env"; echo "$DRPAIR_LIBVIRT_URI")
 DRPAIR_LAB_DIR=$lab_dir

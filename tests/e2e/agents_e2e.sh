@@ -7,37 +7,15 @@
 #   2. the signed webhook refuses what it must: no signature, a wrong one, a stale one (401), a
 #      replayed delivery (409), a body that is not a failover request (400), an unknown app (404);
 #   3. APP1 re-protected in mode second (mapped at production, validated at DR);
-#   4. fencing: a disaster failover is refused while the production agent answers and holds the
+#   4. fencing: a disaster failover, fired by Alertmanager (bearer token; a resolved alert does
+#      nothing) and then by the CLI, is refused while the production agent answers and holds the
 #      app as primary, and the app stays protected;
 #   5. disaster: site-a goes down, a signed webhook starts the failover, the DR agent is killed
 #      with SIGKILL in the middle of it and restarted, the job resumes and finishes; the same
 #      request re-signed finds the same job; APP1 runs whole at site-b from the replicated data.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-export DRPAIR_LAB_SKIP_BUILD=1
-# shellcheck source=deploy/lab/lab.sh
-. "$root/deploy/lab/lab.sh"
-
-step() { printf '\n### %s\n' "$*"; }
-failed() {
-  echo "e2e: FAILED: $*" >&2
-  for log in "$lab_dir"/production/agent.log "$lab_dir"/dr/agent.log; do
-    [ -f "$log" ] && { echo "--- $log" >&2; tail -30 "$log" >&2; }
-  done
-  exit 1
-}
-cleanup() { "$root/deploy/lab/down.sh" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
-cleanup
-
-"$root/deploy/lab/up.sh" --no-failover || failed "up.sh --no-failover"
-set -a
-# shellcheck disable=SC1091
-. "$lab_dir/lab.env"
-set +a
-drpair() { "$bin/drpair" "$@"; }
-curl_ops() { curl -sS --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$DRPAIR_KEY" "$@"; }
-json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
+# shellcheck source=tests/e2e/e2e_lib.sh
+. "$(dirname "$0")/e2e_lib.sh"
 
 # hook BODY [T] [SECRET] [HEADER]: POSTs a failover webhook; prints "STATUS BODY".
 hook() {
@@ -76,7 +54,30 @@ drpair protect app1 --mode second --wait || failed "protect --mode second"
 [ "$(curl_ops "$DRPAIR_DR_URL/v1/apps/app1" | json_get 'd["state"]')" = protected ] ||
   failed "app1 is not protected at site-b after mode second"
 
-step "4. fencing refuses a disaster failover while site-a answers"
+step "4. fencing refuses a disaster failover while site-a answers (Alertmanager, then the CLI)"
+# alertmanager STATUS TOKEN: POSTs an Alertmanager (version 4) payload naming app1; prints
+# "HTTP BODY".
+alertmanager() {
+  local payload
+  payload=$(printf '{"version":"4","status":"%s","receiver":"drpair","alerts":[{"status":"%s","labels":{"alertname":"SiteDown","drpair_app":"app1"},"annotations":{},"startsAt":"2026-12-06T10:00:00Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"e2e0001"}]}' "$1" "$1")
+  curl_ops -o /tmp/e2e-am.$$ -w '%{http_code}' -H "Authorization: Bearer $2" \
+    -H "Content-Type: application/json" --data "$payload" "$DRPAIR_DR_URL/v1/hooks/alertmanager"
+  echo " $(cat /tmp/e2e-am.$$)"
+  rm -f /tmp/e2e-am.$$
+}
+expect_status 401 "$(alertmanager firing not-the-token)" "Alertmanager with a wrong bearer token"
+answer=$(alertmanager resolved "$DRPAIR_ALERTMANAGER_TOKEN")
+expect_status 202 "$answer" "a resolved alert"
+[ "$(printf '%s' "${answer#* }" | json_get 'len(d["jobs"])')" = 0 ] || failed "a resolved alert started a job: $answer"
+answer=$(alertmanager firing "$DRPAIR_ALERTMANAGER_TOKEN")
+expect_status 202 "$answer" "a firing alert naming app1"
+am_job=$(printf '%s' "${answer#* }" | json_get 'd["jobs"][0]["id"]')
+if drpair jobs "$am_job" --follow --url "$DRPAIR_DR_URL"; then
+  failed "the Alertmanager failover (job $am_job) passed fencing while site-a answers"
+fi
+curl_ops "$DRPAIR_DR_URL/v1/jobs/$am_job" | json_get 'd["error"]["message"]' | grep -q "primary" ||
+  failed "job $am_job did not fail at the fence: $(curl_ops "$DRPAIR_DR_URL/v1/jobs/$am_job")"
+echo "ok: Alertmanager's failover (job $am_job) refused by the fence"
 if drpair failover app1 --type disaster --reason "e2e fencing" --wait; then
   failed "a disaster failover passed fencing while site-a answers"
 fi

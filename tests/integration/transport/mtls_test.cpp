@@ -299,6 +299,21 @@ TEST_CASE("a call that outlives its deadline is deadline_exceeded", "[integratio
   CHECK(site_b.gate.wait_entered());
 }
 
+TEST_CASE("a request's own timeout replaces the client's", "[integration][tls]") {
+  SiteB site_b;
+  auto options = site_b.client_options("site-a/agent");
+  options.request_timeout = 30s;
+  ClientRequest request;
+  request.target = "/v1/slow";
+  request.timeout = 200ms;
+  const auto started = std::chrono::steady_clock::now();
+  const auto response = SiteB::client(options)->call(request);
+  REQUIRE_FALSE(response);
+  CHECK(response.error().code == Errc::deadline_exceeded);
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+  CHECK(site_b.gate.wait_entered());
+}
+
 TEST_CASE("nothing listening is unavailable", "[integration][tls]") {
   ClientOptions options;
   {

@@ -47,6 +47,9 @@ class FaultHypervisor final : public Hypervisor {
   Status start_domain(const std::string& name) override {
     return call("start_domain " + name, [&] { return inner_->start_domain(name); });
   }
+  Status shutdown_domain(const std::string& name) override {
+    return call("shutdown_domain " + name, [&] { return inner_->shutdown_domain(name); });
+  }
   Status destroy_domain(const std::string& name) override {
     return call("destroy_domain " + name, [&] { return inner_->destroy_domain(name); });
   }

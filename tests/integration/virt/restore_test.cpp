@@ -360,6 +360,26 @@ TEST_CASE("restore checks that each NIC's portgroup exists before defining",
   CHECK(report.failure->step.rfind("define-domain:", 0) == 0);
 }
 
+TEST_CASE("shutdown_domain asks a running domain to stop; errors name the domain",
+          "[integration][libvirt]") {
+  auto hv = testing::open_site("site-b");
+  const SiteConfig config = testing::load_config("site-b");
+  MemoryJournal journal;
+  REQUIRE(restore(hv, testing::load_second(kSecond), config, journal).ok());
+  REQUIRE(hv->shutdown_domain("app1-web1"));
+  // The test driver's guests obey at once.
+  auto status = hv->domain_status("app1-web1");
+  REQUIRE(status);
+  CHECK(status->state == DomainState::shutoff);
+  const auto again = hv->shutdown_domain("app1-web1");
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == Errc::failed_precondition);
+  CHECK(again.error().message.find("app1-web1") != std::string::npos);
+  const auto missing = hv->shutdown_domain("no-such-vm");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == Errc::not_found);
+}
+
 TEST_CASE("a journal of another restore is refused", "[integration][libvirt]") {
   auto hv = testing::open_site("site-b");
   const SiteConfig config = testing::load_config("site-b");

@@ -97,7 +97,8 @@ json full_config() {
     "mappingPolicy": "policy.json",
     "protection": {"captureIntervalSeconds": 0, "snapshotIntervalSeconds": 120,
                    "replicationTimeoutSeconds": 900},
-    "failover": {"fenceTimeoutSeconds": 5, "demoteTimeoutSeconds": 60, "promoteTimeoutSeconds": 90},
+    "failover": {"fenceTimeoutSeconds": 5, "demoteTimeoutSeconds": 60, "promoteTimeoutSeconds": 90,
+                 "shutdownTimeoutSeconds": 0},
     "webhooks": {"secretFile": "webhook.secret", "maxAgeSeconds": 120,
                  "alertmanager": {"tokenSha256": "HASH-B", "appLabel": "app", "type": "planned"}}
   })");
@@ -198,6 +199,7 @@ TEST_CASE("a complete config reads into every field", "[config]") {
   CHECK(c.failover.fence_timeout == std::chrono::seconds(5));
   CHECK(c.failover.demote_timeout == std::chrono::seconds(60));
   CHECK(c.failover.promote_timeout == std::chrono::seconds(90));
+  CHECK(c.failover.shutdown_timeout == std::chrono::seconds(0));
   REQUIRE(c.webhooks);
   CHECK(c.webhooks->secret == "s3cret");  // the file's trailing newline is not part of it
   CHECK(c.webhooks->max_age == std::chrono::seconds(120));
@@ -237,6 +239,7 @@ TEST_CASE("a minimal config takes the documented defaults", "[config]") {
   CHECK(c.failover.fence_timeout == std::chrono::seconds(10));
   CHECK(c.failover.demote_timeout == std::chrono::seconds(300));
   CHECK(c.failover.promote_timeout == std::chrono::seconds(300));
+  CHECK(c.failover.shutdown_timeout == std::chrono::seconds(120));
   CHECK_FALSE(c.webhooks);
 }
 
@@ -376,6 +379,7 @@ TEST_CASE("wrong types and out-of-range values are problems at their key", "[con
       {"/failover/fenceTimeoutSeconds", 0, "between 1 and 3600"},
       {"/failover/demoteTimeoutSeconds", 86401, "between 1 and 86400"},
       {"/failover/promoteTimeoutSeconds", true, "expected an integer"},
+      {"/failover/shutdownTimeoutSeconds", 3601, "between 0 and 3600"},
       {"/webhooks/maxAgeSeconds", 0, "between 1 and 86400"},
       {"/webhooks/alertmanager/type", "drill", "expected 'disaster' or 'planned'"},
       {"/webhooks/alertmanager/appLabel", "", "non-empty string"},

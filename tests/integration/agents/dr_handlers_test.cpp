@@ -1,0 +1,424 @@
+// The DR agent's handlers, through its real routes over mutual TLS (tests/support/
+// in_process_dr_agent.hpp: SQLite state, the libvirt test driver as site-b, one Ceph pool and no
+// other Ceph call, the peer site-a unreachable). Each case checks the status, the error body's
+// code and problem pointers, and what the agent stored: registration in both modes and each way it
+// is refused, who may call which route, the inventory, bootstrap refusals, failover requests
+// (operator, signed webhook, Alertmanager) with their idempotency and state rules, unregistering.
+// The Ceph side of these flows runs against the real Ceph pair in the e2e tier.
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "service/service.hpp"
+#include "support/in_process_dr_agent.hpp"
+#include "transport/tls_config.hpp"
+#include "transport_test_support.hpp"
+#include "webhook/webhook.hpp"
+
+namespace dr::testing {
+namespace {
+
+using nlohmann::json;
+using transport::ClientRequest;
+using transport::Method;
+
+constexpr const char* kSecret = "webhook-secret-for-tests";
+constexpr const char* kAlertmanagerToken = "alertmanager-token-for-tests";
+
+json fixture(const std::string& name) {
+  std::ifstream in(std::string(DR_FIXTURES_DIR) + "/descriptions/" + name);
+  return json::parse(in);
+}
+
+// An answer: the status and body of a 2xx, or of an error what PeerClient keeps of it (the
+// status, the Errc, and the message with "; POINTER: message" per problem).
+struct Answer {
+  int status = 0;
+  json body;
+  std::string code;
+  std::string message;
+  std::vector<std::string> pointers() const {
+    std::vector<std::string> out;
+    for (auto at = message.find("; "); at != std::string::npos; at = message.find("; ", at + 2)) {
+      const auto end = message.find(": ", at + 2);
+      if (end == std::string::npos) break;
+      out.push_back(message.substr(at + 2, end - at - 2));
+    }
+    return out;
+  }
+};
+
+class Site {
+ public:
+  explicit Site(bool with_webhooks = true) {
+    work_ = (std::filesystem::temp_directory_path() / "drpair-handlers-XXXXXX").string();
+    if (mkdtemp(work_.data()) == nullptr) throw std::runtime_error("mkdtemp");
+    InProcessDrAgentOptions options;
+    options.pki_dir = TestPki::get().file("");
+    options.work_dir = work_;
+    if (with_webhooks) {
+      config::WebhookConfig hooks;
+      hooks.secret = kSecret;
+      config::AlertmanagerConfig am;
+      am.token_sha256 = transport::sha256_hex(kAlertmanagerToken);
+      hooks.alertmanager = am;
+      options.webhooks = hooks;
+    }
+    agent_.emplace(options);
+    peer_ = *transport::BeastPeerClient::create(agent_->client("site-a/agent"));
+    operator_ = *transport::BeastPeerClient::create(agent_->client("operator/ops"));
+  }
+  ~Site() {
+    agent_.reset();
+    std::filesystem::remove_all(work_);
+  }
+
+  service::Runtime& runtime() { return agent_->runtime(); }
+
+  static Answer call(transport::PeerClient& client, Method method, const std::string& target,
+                     const std::optional<json>& body = std::nullopt,
+                     transport::Headers headers = {}) {
+    ClientRequest request;
+    request.method = method;
+    request.target = target;
+    request.headers = std::move(headers);
+    if (body) request.body = body->dump();
+    return answer(client.call(request));
+  }
+  static Answer answer(const Result<transport::Response>& r) {
+    if (!r) {
+      if (r.error().native < 300) FAIL("no answer: " << r.error().message);
+      return {r.error().native, json(), to_string(r.error().code), r.error().message};
+    }
+    return {r->status, r->body.empty() ? json() : json::parse(r->body, nullptr, false), "", ""};
+  }
+  Answer as_peer(Method m, const std::string& target, const std::optional<json>& body = {}) {
+    return call(*peer_, m, target, body);
+  }
+  Answer as_operator(Method m, const std::string& target, const std::optional<json>& body = {}) {
+    return call(*operator_, m, target, body);
+  }
+  // As Alertmanager: an operator certificate (the dashboard's, in a real deployment) and the
+  // bearer token.
+  Answer alertmanager(const json& payload, const std::string& token = kAlertmanagerToken) {
+    auto options = agent_->client("operator/ops");
+    options.bearer_token = token;
+    auto client = transport::BeastPeerClient::create(options);
+    REQUIRE(client);
+    return call(**client, Method::post, "/v1/hooks/alertmanager", payload);
+  }
+  Answer hook(const std::string& raw, std::int64_t t, const std::string& secret = kSecret) {
+    ClientRequest request;
+    request.method = Method::post;
+    request.target = "/v1/hooks/failover";
+    request.body = raw;
+    request.headers.set(std::string(webhook::kSignatureHeader), webhook::sign(raw, secret, t));
+    return answer(operator_->call(request));
+  }
+
+  // APP1 registered in mode first (generation 3, state protecting).
+  void register_app1() {
+    const auto a =
+        as_peer(Method::put, "/v1/peer/apps/app1",
+                json{{"mode", "first"}, {"description", fixture("app1.first.json")}});
+    REQUIRE(a.status == 200);
+  }
+  void set_state(state::AppState to) {
+    REQUIRE(service::update_app(*runtime().store, "app1",
+                                [to](state::AppRecord& app) { app.state = to; }));
+  }
+  // Waits until job `id` has finished; its final JSON.
+  json finished_job(std::int64_t id) {
+    json job;
+    const bool done = wait_until(
+        [&] {
+          job = as_operator(Method::get, "/v1/jobs/" + std::to_string(id)).body;
+          return job["state"] == "failed" || job["state"] == "succeeded";
+        },
+        std::chrono::seconds(20));
+    REQUIRE(done);
+    return job;
+  }
+
+ private:
+  std::string work_;
+  std::optional<InProcessDrAgent> agent_;
+  std::unique_ptr<transport::BeastPeerClient> peer_, operator_;
+};
+
+json alert(const std::string& status, const std::string& app) {
+  return {{"version", "4"},
+          {"status", status},
+          {"alerts", json::array({{{"status", status},
+                                   {"labels", {{"alertname", "SiteDown"}, {"drpair_app", app}}},
+                                   {"startsAt", "2026-12-06T10:00:00Z"},
+                                   {"fingerprint", "f-" + app}}})}};
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+TEST_CASE("mode first: the DR agent maps, stores and serves the app", "[dr][register]") {
+  Site site;
+  const auto a = site.as_peer(Method::put, "/v1/peer/apps/app1",
+                              json{{"mode", "first"}, {"description", fixture("app1.first.json")}});
+  REQUIRE(a.status == 200);
+  CHECK(a.body["state"] == "protecting");
+  CHECK(a.body["generation"] == 3);
+  CHECK(a.body["second"]["vms"].size() == 4);
+  CHECK(a.body["second"]["replication"].size() == 5);
+
+  const auto detail = site.as_operator(Method::get, "/v1/apps/app1");
+  REQUIRE(detail.status == 200);
+  CHECK(detail.body["state"] == "protecting");
+  CHECK(detail.body["name"] == "APP1");
+  CHECK(detail.body["images"].size() == 5);
+  CHECK(detail.body["peer"]["site"] == "site-a");
+  const auto second = site.as_operator(Method::get, "/v1/apps/app1/descriptions/second/latest");
+  REQUIRE(second.status == 200);
+  CHECK(second.body == a.body["second"]);
+
+  // The same generation again changes nothing; the peer sees the registration.
+  REQUIRE(site.as_peer(Method::put, "/v1/peer/apps/app1",
+                       json{{"mode", "first"}, {"description", fixture("app1.first.json")}})
+              .status == 200);
+  const auto view = site.as_peer(Method::get, "/v1/peer/apps/app1");
+  REQUIRE(view.status == 200);
+  CHECK(view.body["generation"] == 3);
+}
+
+TEST_CASE("registration is refused with every problem and stores nothing", "[dr][register]") {
+  Site site;
+  const auto first = fixture("app1.first.json");
+  auto put = [&](const std::string& app, const json& body) {
+    return site.as_peer(Method::put, "/v1/peer/apps/" + app, body);
+  };
+
+  SECTION("no mode") {
+    const auto a = put("app1", json{{"description", first}});
+    CHECK(a.status == 400);
+    CHECK(a.pointers() == std::vector<std::string>{"/mode"});
+  }
+  SECTION("not an object") {
+    CHECK(put("app1", json::array()).status == 400);
+  }
+  SECTION("no description") {
+    CHECK(put("app1", json{{"mode", "first"}}).status == 400);
+  }
+  SECTION("an unreadable description: pointers under /description") {
+    auto bad = first;
+    bad["vms"][0]["spec"]["vcpus"] = "two";
+    const auto a = put("app1", json{{"mode", "first"}, {"description", bad}});
+    CHECK(a.status == 400);
+    REQUIRE_FALSE(a.pointers().empty());
+    CHECK(a.pointers()[0].rfind("/description/vms/0", 0) == 0);
+  }
+  SECTION("the description of another app, from another site") {
+    auto other = first;
+    other["app"]["site"] = "site-c";
+    const auto a = put("app2", json{{"mode", "first"}, {"description", other}});
+    CHECK(a.status == 400);
+    CHECK(a.pointers() ==
+          std::vector<std::string>{"/description/app/id", "/description/app/site"});
+  }
+  SECTION("mode second without the first description") {
+    const auto mapped = put("app1", json{{"mode", "first"}, {"description", first}});
+    REQUIRE(mapped.status == 200);
+    REQUIRE(site.as_peer(Method::delete_, "/v1/peer/apps/app1").status == 204);
+    const auto a = put("app1", json{{"mode", "second"}, {"description", mapped.body["second"]}});
+    CHECK(a.status == 400);
+    CHECK(a.message.find("'first'") != std::string::npos);
+  }
+  SECTION("mode second: a second description that does not hold at site-b") {
+    const auto mapped = put("app1", json{{"mode", "first"}, {"description", first}});
+    REQUIRE(mapped.status == 200);
+    REQUIRE(site.as_peer(Method::delete_, "/v1/peer/apps/app1").status == 204);
+    auto second = mapped.body["second"];
+    second["networks"][0]["switch"] = "no-such-switch";
+    second["replication"][0]["target"]["image"] = "renamed";
+    const auto a = put("app1", json{{"mode", "second"}, {"description", second}, {"first", first}});
+    CHECK(a.status == 400);
+    CHECK(a.pointers().size() >= 2);
+  }
+  CHECK(site.as_operator(Method::get, "/v1/apps/app1").status == 404);
+  CHECK(site.as_operator(Method::get, "/v1/apps/app2").status == 404);
+}
+
+TEST_CASE("a failed-over app cannot be re-registered or unregistered", "[dr][register]") {
+  Site site;
+  site.register_app1();
+  site.set_state(state::AppState::failing_over);
+  site.set_state(state::AppState::failed_over);
+  const auto again = site.as_peer(
+      Method::put, "/v1/peer/apps/app1",
+      json{{"mode", "first"}, {"description", fixture("app1.first.json")}});
+  CHECK(again.status == 409);
+  CHECK(again.code == "failed_precondition");
+  CHECK(site.as_peer(Method::delete_, "/v1/peer/apps/app1").status == 409);
+  CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["state"] == "failed_over");
+}
+
+TEST_CASE("unregister forgets the app", "[dr][register]") {
+  Site site;
+  site.register_app1();
+  CHECK(site.as_peer(Method::delete_, "/v1/peer/apps/app1").status == 204);
+  CHECK(site.as_operator(Method::get, "/v1/apps/app1").status == 404);
+  CHECK(site.as_peer(Method::delete_, "/v1/peer/apps/app1").status == 404);
+}
+
+TEST_CASE("peer routes take only the peer, operator routes only operators", "[dr][auth]") {
+  Site site;
+  CHECK(site.as_operator(Method::get, "/v1/peer/inventory").status == 403);
+  CHECK(site.as_operator(Method::put, "/v1/peer/apps/app1", json::object()).status == 403);
+  CHECK(site.as_peer(Method::get, "/v1/apps").status == 403);
+  CHECK(site.as_peer(Method::post, "/v1/apps/app1/failover", json{{"type", "disaster"}}).status ==
+        403);
+}
+
+TEST_CASE("the inventory is libvirt's site with the Ceph cluster's pools", "[dr][inventory]") {
+  Site site;
+  const auto a = site.as_peer(Method::get, "/v1/peer/inventory");
+  REQUIRE(a.status == 200);
+  CHECK(a.body["site"] == "site-b");
+  CHECK(a.body["switches"][0]["name"] == "vswitch0");
+  bool rbd = false;
+  for (const auto& p : a.body["pools"]) rbd = rbd || p["name"] == "rbd";
+  CHECK(rbd);
+}
+
+TEST_CASE("bootstrap refuses another site and an incomplete request", "[dr][bootstrap]") {
+  Site site;
+  const auto other =
+      site.as_peer(Method::post, "/v1/peer/pools/rbd/bootstrap", json{{"site", "site-c"}, {"token", "x"}});
+  CHECK(other.status == 403);
+  CHECK(other.code == "permission_denied");
+  const auto empty = site.as_peer(Method::post, "/v1/peer/pools/rbd/bootstrap", json::object());
+  CHECK(empty.status == 400);
+  CHECK(empty.pointers() == std::vector<std::string>{"/site", "/token"});
+}
+
+TEST_CASE("operator failover: checks, idempotency, one job per app", "[dr][failover]") {
+  Site site;
+  SECTION("unknown app") {
+    CHECK(site.as_operator(Method::post, "/v1/apps/nope/failover", json{{"type", "disaster"}})
+              .status == 404);
+  }
+  SECTION("every problem of the request at once") {
+    site.register_app1();
+    const auto a = site.as_operator(
+        Method::post, "/v1/apps/app1/failover",
+        json{{"type", "sideways"}, {"force", "yes"}, {"reason", 7}, {"idempotencyKey", ""}});
+    CHECK(a.status == 400);
+    CHECK(a.pointers() ==
+          std::vector<std::string>{"/type", "/force", "/reason", "/idempotencyKey"});
+  }
+  SECTION("an app that already failed over") {
+    site.register_app1();
+    site.set_state(state::AppState::failing_over);
+    site.set_state(state::AppState::failed_over);
+    const auto a = site.as_operator(Method::post, "/v1/apps/app1/failover", json{{"type", "disaster"}});
+    CHECK(a.status == 409);
+    CHECK(a.message.find("already runs at site-b") != std::string::npos);
+  }
+  SECTION("the same idempotency key finds the same job") {
+    site.register_app1();
+    const json request{{"type", "disaster"}, {"idempotencyKey", "inc-1"}, {"reason", "test"}};
+    const auto a = site.as_operator(Method::post, "/v1/apps/app1/failover", request);
+    REQUIRE(a.status == 202);
+    CHECK(a.body["created"] == true);
+    const auto id = a.body["job"]["id"].get<std::int64_t>();
+    const auto b = site.as_operator(Method::post, "/v1/apps/app1/failover", request);
+    REQUIRE(b.status == 202);
+    CHECK(b.body["created"] == false);
+    CHECK(b.body["job"]["id"] == id);
+    // site-a is unreachable, so the fence passes; this site's storage answers nothing about the
+    // images, so the job fails at a promote step with the storage's error and the app is failed.
+    const auto job = site.finished_job(id);
+    CHECK(job["state"] == "failed");
+    CHECK(job["steps"][0]["name"] == "fence");
+    CHECK(job["steps"][0]["state"] == "done");
+    INFO(job.dump());
+    CHECK(job["currentStep"].get<std::string>().rfind("promote:", 0) == 0);
+    CHECK(job["error"]["message"].get<std::string>().find("OnePoolStorage::") !=
+          std::string::npos);
+    CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["state"] == "failed");
+  }
+}
+
+TEST_CASE("signed webhook: signature, staleness, replay, body, app", "[dr][webhook]") {
+  Site site;
+  site.register_app1();
+  const std::string body =
+      R"({"app":"app1","type":"disaster","idempotencyKey":"hook-1","reason":"test"})";
+  const auto t = unix_now();
+  CHECK(site.hook(body, t, "wrong-secret").status == 401);
+  CHECK(site.hook(body, t - 600).status == 401);
+  CHECK(site.hook(R"({"app":"app1","type":"sideways","idempotencyKey":"k"})", t).status == 400);
+  CHECK(site.hook(R"({"app":"nope","type":"disaster","idempotencyKey":"k"})", t).status == 404);
+  const auto accepted = site.hook(body, t);
+  REQUIRE(accepted.status == 202);
+  CHECK(accepted.body["created"] == true);
+  CHECK(site.hook(body, t).status == 409);  // the same delivery again
+  const auto retry = site.hook(body, t + 1);  // signed anew, same idempotency key
+  REQUIRE(retry.status == 202);
+  CHECK(retry.body["created"] == false);
+  CHECK(retry.body["job"]["id"] == accepted.body["job"]["id"]);
+  const auto unsigned_ = site.as_operator(Method::post, "/v1/hooks/failover", json::parse(body));
+  CHECK(unsigned_.status == 401);
+  CHECK(unsigned_.code == "permission_denied");
+}
+
+TEST_CASE("hooks that are not configured are 404", "[dr][webhook]") {
+  Site site(false);
+  site.register_app1();
+  const std::string body = R"({"app":"app1","type":"disaster","idempotencyKey":"k"})";
+  CHECK(site.hook(body, unix_now()).status == 404);
+  CHECK(site.as_operator(Method::post, "/v1/hooks/alertmanager", alert("firing", "app1")).status ==
+        404);
+  CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["jobs"].empty());
+}
+
+TEST_CASE("Alertmanager: firing alerts fail apps over, resolved ones do nothing", "[dr][alertmanager]") {
+  Site site;
+  site.register_app1();
+  const auto resolved = site.alertmanager(alert("resolved", "app1"));
+  REQUIRE(resolved.status == 202);
+  CHECK(resolved.body["jobs"].empty());
+  CHECK(site.alertmanager(json{{"version", "3"}, {"alerts", json::array()}}).status == 400);
+  const auto unknown = site.alertmanager(alert("firing", "nope"));
+  REQUIRE(unknown.status == 202);
+  CHECK(unknown.body["jobs"].empty());
+  REQUIRE(unknown.body["ignored"].size() == 1);
+  CHECK(unknown.body["ignored"][0]["app"] == "nope");
+
+  const auto fired = site.alertmanager(alert("firing", "app1"));
+  REQUIRE(fired.status == 202);
+  REQUIRE(fired.body["jobs"].size() == 1);
+  const auto id = fired.body["jobs"][0]["id"];
+  CHECK(fired.body["jobs"][0]["type"] == "failover_disaster");
+  // Alertmanager repeats a firing alert: the same alert finds the same job.
+  const auto repeated = site.alertmanager(alert("firing", "app1"));
+  REQUIRE(repeated.body["jobs"].size() == 1);
+  CHECK(repeated.body["jobs"][0]["id"] == id);
+  site.finished_job(id.get<std::int64_t>());
+}
+
+TEST_CASE("Alertmanager's token is checked", "[dr][alertmanager]") {
+  Site site;
+  site.register_app1();
+  const auto a = site.alertmanager(alert("firing", "app1"), "not-the-token");
+  CHECK(a.status == 401);
+  CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["jobs"].empty());
+}
+
+}  // namespace
+}  // namespace dr::testing

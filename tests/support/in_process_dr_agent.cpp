@@ -1,0 +1,128 @@
+#include "in_process_dr_agent.hpp"
+
+#include <fstream>
+#include <stdexcept>
+
+#include "dr_agent.hpp"
+#include "state/sqlite_state_store.hpp"
+#include "virt/libvirt_hypervisor.hpp"
+
+namespace dr::testing {
+namespace {
+
+Error unused(const std::string& call) {
+  return Error{Errc::internal,
+               "OnePoolStorage::" + call + ": this test storage has only list_pools"};
+}
+
+// The DR site for the libvirt test driver.
+std::string write_site(const std::string& dir) {
+  const std::string path = dir + "/site-b.xml";
+  std::ofstream(path) << R"(<node>
+  <cpu><nodes>1</nodes><sockets>4</sockets><cores>64</cores><threads>2</threads>
+       <active>512</active><mhz>3000</mhz><model>i686</model></cpu>
+  <memory>8589934592</memory>
+  <network>
+    <name>vswitch0</name>
+    <uuid>5e1b0000-0000-4000-8000-0000000000b1</uuid>
+    <forward mode='bridge'/><bridge name='drbr0'/><virtualport type='openvswitch'/>
+  </network>
+</node>
+)";
+  return "test://" + path;
+}
+
+template <typename T>
+T need(Result<T> r, const std::string& what) {
+  if (!r) throw std::runtime_error(what + ": " + r.error().message);
+  return std::move(*r);
+}
+
+}  // namespace
+
+Result<std::vector<storage::PoolSpace>> OnePoolStorage::list_pools() {
+  return std::vector<storage::PoolSpace>{{"rbd", std::uint64_t{1} << 50}};
+}
+Status OnePoolStorage::set_site_name(const std::string&) { return unused("set_site_name"); }
+Result<std::string> OnePoolStorage::site_name() { return unused("site_name"); }
+Status OnePoolStorage::enable_pool_mirroring(const std::string&) { return unused("enable_pool_mirroring"); }
+Status OnePoolStorage::disable_pool_mirroring(const std::string&) { return unused("disable_pool_mirroring"); }
+Result<std::string> OnePoolStorage::mirror_uuid(const std::string&) { return unused("mirror_uuid"); }
+Result<storage::BootstrapToken> OnePoolStorage::create_bootstrap_token(const std::string&) { return unused("create_bootstrap_token"); }
+Status OnePoolStorage::import_bootstrap_token(const std::string&, const storage::BootstrapToken&,
+                                              storage::PeerDirection) { return unused("import_bootstrap_token"); }
+Result<std::vector<storage::PeerSite>> OnePoolStorage::list_peers(const std::string&) { return unused("list_peers"); }
+Status OnePoolStorage::remove_peer(const std::string&, const std::string&) { return unused("remove_peer"); }
+Status OnePoolStorage::create_image(const storage::ImageSpec&, std::uint64_t) { return unused("create_image"); }
+Status OnePoolStorage::remove_image(const storage::ImageSpec&) { return unused("remove_image"); }
+Result<bool> OnePoolStorage::image_exists(const storage::ImageSpec&) { return unused("image_exists"); }
+Result<std::uint64_t> OnePoolStorage::image_size(const storage::ImageSpec&) { return unused("image_size"); }
+Status OnePoolStorage::write(const storage::ImageSpec&, std::uint64_t, std::span<const std::byte>) { return unused("write"); }
+Result<std::string> OnePoolStorage::checksum(const storage::ImageSpec&) { return unused("checksum"); }
+Status OnePoolStorage::enable_mirroring(const storage::ImageSpec&, storage::MirrorMode) { return unused("enable_mirroring"); }
+Status OnePoolStorage::disable_mirroring(const storage::ImageSpec&, bool) { return unused("disable_mirroring"); }
+Result<storage::ImageMirrorInfo> OnePoolStorage::mirror_info(const storage::ImageSpec&) { return unused("mirror_info"); }
+Result<storage::ImageMirrorStatus> OnePoolStorage::mirror_status(const storage::ImageSpec&) { return unused("mirror_status"); }
+Result<std::vector<storage::MirrorSnapshot>> OnePoolStorage::mirror_snapshots(const storage::ImageSpec&) { return unused("mirror_snapshots"); }
+Result<storage::MirrorSnapshotRef> OnePoolStorage::create_mirror_snapshot(const storage::ImageSpec&) { return unused("create_mirror_snapshot"); }
+Status OnePoolStorage::wait_for_snapshot(const storage::ImageSpec&, const storage::MirrorSnapshotRef&,
+                                         storage::Deadline) { return unused("wait_for_snapshot"); }
+Result<storage::MirrorSnapshotRef> OnePoolStorage::demote(const storage::ImageSpec&) { return unused("demote"); }
+Status OnePoolStorage::promote(const storage::ImageSpec&, storage::Promotion) { return unused("promote"); }
+Status OnePoolStorage::resync(const storage::ImageSpec&) { return unused("resync"); }
+Result<storage::ReplicationLag> OnePoolStorage::replication_lag(const storage::ImageSpec&) { return unused("replication_lag"); }
+
+InProcessDrAgent::InProcessDrAgent(InProcessDrAgentOptions options) : options_(std::move(options)) {
+  auto& c = rt_.config;
+  c.role = config::AgentRole::dr;
+  c.site.site = "site-b";
+  c.site.domain_type = "test";
+  c.peer.site = "site-a";
+  c.peer.port = 9;
+  c.libvirt_uri = write_site(options_.work_dir);
+  c.state_file = options_.work_dir + "/state.db";
+  c.webhooks = options_.webhooks;
+  rt_.log = [](std::string_view) {};
+  rt_.store = need(state::SqliteStateStore::open(c.state_file), "state " + c.state_file);
+  rt_.hypervisor = need(virt::open_libvirt(c.libvirt_uri), "libvirt " + c.libvirt_uri);
+  rt_.workers = virt::libvirt_factory(c.libvirt_uri, rt_.hypervisor);
+  rt_.storage = std::make_unique<OnePoolStorage>();
+  transport::ClientOptions peer;
+  peer.port = c.peer.port;
+  peer.tls = {options_.pki_dir + "/site-b/agent.crt", options_.pki_dir + "/site-b/agent.key",
+              options_.pki_dir + "/site-a/ca.crt"};
+  peer.expected_site = c.peer.site;
+  peer.connect_timeout = std::chrono::seconds(1);
+  rt_.peer = need(transport::BeastPeerClient::create(peer), "peer client");
+  rt_.peer_fence = need(transport::BeastPeerClient::create(peer), "peer client");
+  service_ = drsite::make_dr_agent(rt_);
+  auto router = service::make_router(rt_, *service_);
+  if (options_.extra_routes) options_.extra_routes(*router);
+
+  transport::ServerOptions server;
+  server.tls = {options_.pki_dir + "/site-b/agent.crt", options_.pki_dir + "/site-b/agent.key",
+                options_.pki_dir + "/site-a/ca.crt", options_.pki_dir + "/operator/ca.crt"};
+  server.auth.peer_site = c.peer.site;
+  server.auth.operator_names = {"ops"};
+  if (c.webhooks && c.webhooks->alertmanager) {
+    server.auth.bearer_tokens.push_back({"alertmanager", c.webhooks->alertmanager->token_sha256});
+  }
+  server.handler_threads = options_.handler_threads;
+  server_ = need(transport::HttpServer::start(server, router), "server");
+}
+
+InProcessDrAgent::~InProcessDrAgent() {
+  server_->stop();
+  service_->executor().stop();
+}
+
+transport::ClientOptions InProcessDrAgent::client(const std::string& who) const {
+  transport::ClientOptions o;
+  o.port = port();
+  o.tls = {options_.pki_dir + "/" + who + ".crt", options_.pki_dir + "/" + who + ".key",
+           options_.pki_dir + "/site-b/ca.crt"};
+  o.expected_site = "site-b";
+  return o;
+}
+
+}  // namespace dr::testing
