@@ -214,15 +214,23 @@ say "report"
   echo
 } | python3 -c '
 import json, sys
-phases = {}
-def add(name, ms):
-    phases[name] = phases.get(name, 0) + ms
+from datetime import datetime
+# A phase lasts from its first step'"'"'s start to its last step'"'"'s end: steps of one phase may run
+# in parallel (the promotes), so their durations do not add up.
+spans = {}
+def at(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+def add(name, start, end):
+    first, last = spans.get(name, (start, end))
+    spans[name] = (min(first, start), max(last, end))
 for line in sys.stdin:
     line = line.strip()
     if not line:
         continue
     for s in json.loads(line).get("steps", []):
-        n, ms = s["name"], s.get("durationMs") or 0
+        if not s.get("startedAt") or not s.get("finishedAt"):
+            continue
+        n = s["name"]
         kind = n.split(":")[0]
         table = {"capture": "capture", "map": "ship", "ship": "ship", "peer-pool": "pair",
                  "mirror": "pair", "await-replication": "replicate", "fence": "fence",
@@ -230,9 +238,10 @@ for line in sys.stdin:
                  "restore/inspect-network": "networks", "restore/ensure-network": "networks",
                  "restore/define-domain": "define", "restore/start-group": "start"}
         if kind in table:
-            add(table[kind], ms)
+            add(table[kind], at(s["startedAt"]), at(s["finishedAt"]))
 for name in ["capture", "ship", "pair", "replicate", "fence", "promote", "networks", "define", "start"]:
-    print(f"  {name:<10} {phases.get(name, 0) / 1000:7.1f} s")
+    first, last = spans.get(name, (0, 0))
+    print(f"  {name:<10} {last - first:7.1f} s")
 '
 echo "  RTO (webhook to every VM running): $(secs "$fired" "$recovered") s"
 echo "  replication lag before the disaster: $lag s"
