@@ -1,5 +1,5 @@
 // agents_bench: the DR agent's REST API under load (README "Benchmarks"), in one process
-// (tests/support/in_process_dr_agent.hpp: the agent's own routes over mutual TLS on 127.0.0.1, a
+// (tests/support/in_process_agent.hpp: the agent's own routes over mutual TLS on 127.0.0.1, a
 // SQLite state file, the libvirt test driver as the DR site, one Ceph pool: the handlers measured
 // ask Ceph for nothing else). Every figure has a baseline served by the same server, over the same
 // TLS, to the same clients, in the same run:
@@ -29,7 +29,7 @@
 
 #include "http_load.hpp"
 #include "model/json_io.hpp"
-#include "support/in_process_dr_agent.hpp"
+#include "support/in_process_agent.hpp"
 #include "synthetic_app.hpp"
 #include "throwaway_pki.hpp"
 
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
 
   const bench::ThrowawayPki pki;
   std::string app1_detail;  // the static baseline's body, set before the load starts
-  testing::InProcessDrAgentOptions options;
+  testing::InProcessAgentOptions options;
   options.pki_dir = pki.dir();
   options.work_dir = pki.dir();
   options.handler_threads = handler_threads;
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
                  return r;
                });
   };
-  std::optional<testing::InProcessDrAgent> agent;
+  std::optional<testing::InProcessAgent> agent;
   try {
     agent.emplace(options);
   } catch (const std::exception& e) {

@@ -1,5 +1,5 @@
 // The DR agent's handlers, through its real routes over mutual TLS (tests/support/
-// in_process_dr_agent.hpp: SQLite state, the libvirt test driver as site-b, one Ceph pool and no
+// in_process_agent.hpp: SQLite state, the libvirt test driver as site-b, one Ceph pool and no
 // other Ceph call, the peer site-a unreachable). Each case checks the status, the error body's
 // code and problem pointers, and what the agent stored: registration in both modes and each way it
 // is refused, who may call which route, the inventory, bootstrap refusals, failover requests
@@ -16,7 +16,9 @@
 #include <string>
 
 #include "service/service.hpp"
-#include "support/in_process_dr_agent.hpp"
+#include "agent_test_support.hpp"
+#include "support/in_process_agent.hpp"
+#include "support/temp_dir.hpp"
 #include "transport/tls_config.hpp"
 #include "transport_test_support.hpp"
 #include "webhook/webhook.hpp"
@@ -25,43 +27,17 @@ namespace dr::testing {
 namespace {
 
 using nlohmann::json;
-using transport::ClientRequest;
 using transport::Method;
 
 constexpr const char* kSecret = "webhook-secret-for-tests";
 constexpr const char* kAlertmanagerToken = "alertmanager-token-for-tests";
 
-json fixture(const std::string& name) {
-  std::ifstream in(std::string(DR_FIXTURES_DIR) + "/descriptions/" + name);
-  return json::parse(in);
-}
-
-// An answer: the status and body of a 2xx, or of an error what PeerClient keeps of it (the
-// status, the Errc, and the message with "; POINTER: message" per problem).
-struct Answer {
-  int status = 0;
-  json body;
-  std::string code;
-  std::string message;
-  std::vector<std::string> pointers() const {
-    std::vector<std::string> out;
-    for (auto at = message.find("; "); at != std::string::npos; at = message.find("; ", at + 2)) {
-      const auto end = message.find(": ", at + 2);
-      if (end == std::string::npos) break;
-      out.push_back(message.substr(at + 2, end - at - 2));
-    }
-    return out;
-  }
-};
-
 class Site {
  public:
   explicit Site(bool with_webhooks = true) {
-    work_ = (std::filesystem::temp_directory_path() / "drpair-handlers-XXXXXX").string();
-    if (mkdtemp(work_.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    InProcessDrAgentOptions options;
+    InProcessAgentOptions options;
     options.pki_dir = TestPki::get().file("");
-    options.work_dir = work_;
+    options.work_dir = work_.path();
     if (with_webhooks) {
       config::WebhookConfig hooks;
       hooks.secret = kSecret;
@@ -74,30 +50,9 @@ class Site {
     peer_ = *transport::BeastPeerClient::create(agent_->client("site-a/agent"));
     operator_ = *transport::BeastPeerClient::create(agent_->client("operator/ops"));
   }
-  ~Site() {
-    agent_.reset();
-    std::filesystem::remove_all(work_);
-  }
 
   service::Runtime& runtime() { return agent_->runtime(); }
 
-  static Answer call(transport::PeerClient& client, Method method, const std::string& target,
-                     const std::optional<json>& body = std::nullopt,
-                     transport::Headers headers = {}) {
-    ClientRequest request;
-    request.method = method;
-    request.target = target;
-    request.headers = std::move(headers);
-    if (body) request.body = body->dump();
-    return answer(client.call(request));
-  }
-  static Answer answer(const Result<transport::Response>& r) {
-    if (!r) {
-      if (r.error().native < 300) FAIL("no answer: " << r.error().message);
-      return {r.error().native, json(), to_string(r.error().code), r.error().message};
-    }
-    return {r->status, r->body.empty() ? json() : json::parse(r->body, nullptr, false), "", ""};
-  }
   Answer as_peer(Method m, const std::string& target, const std::optional<json>& body = {}) {
     return call(*peer_, m, target, body);
   }
@@ -114,41 +69,27 @@ class Site {
     return call(**client, Method::post, "/v1/hooks/alertmanager", payload);
   }
   Answer hook(const std::string& raw, std::int64_t t, const std::string& secret = kSecret) {
-    ClientRequest request;
-    request.method = Method::post;
-    request.target = "/v1/hooks/failover";
-    request.body = raw;
-    request.headers.set(std::string(webhook::kSignatureHeader), webhook::sign(raw, secret, t));
-    return answer(operator_->call(request));
+    transport::Headers headers;
+    headers.set(std::string(webhook::kSignatureHeader), webhook::sign(raw, secret, t));
+    return send(*operator_, Method::post, "/v1/hooks/failover", raw, std::move(headers));
   }
 
   // APP1 registered in mode first (generation 3, state protecting).
   void register_app1() {
     const auto a =
         as_peer(Method::put, "/v1/peer/apps/app1",
-                json{{"mode", "first"}, {"description", fixture("app1.first.json")}});
+                json{{"mode", "first"}, {"description", fixture_description("app1.first.json")}});
     REQUIRE(a.status == 200);
   }
   void set_state(state::AppState to) {
     REQUIRE(service::update_app(*runtime().store, "app1",
                                 [to](state::AppRecord& app) { app.state = to; }));
   }
-  // Waits until job `id` has finished; its final JSON.
-  json finished_job(std::int64_t id) {
-    json job;
-    const bool done = wait_until(
-        [&] {
-          job = as_operator(Method::get, "/v1/jobs/" + std::to_string(id)).body;
-          return job["state"] == "failed" || job["state"] == "succeeded";
-        },
-        std::chrono::seconds(20));
-    REQUIRE(done);
-    return job;
-  }
+  json finished_job(std::int64_t id) { return testing::finished_job(*operator_, id); }
 
  private:
-  std::string work_;
-  std::optional<InProcessDrAgent> agent_;
+  TempDir work_;
+  std::optional<InProcessAgent> agent_;
   std::unique_ptr<transport::BeastPeerClient> peer_, operator_;
 };
 
@@ -170,7 +111,7 @@ std::int64_t unix_now() {
 TEST_CASE("mode first: the DR agent maps, stores and serves the app", "[dr][register]") {
   Site site;
   const auto a = site.as_peer(Method::put, "/v1/peer/apps/app1",
-                              json{{"mode", "first"}, {"description", fixture("app1.first.json")}});
+                              json{{"mode", "first"}, {"description", fixture_description("app1.first.json")}});
   REQUIRE(a.status == 200);
   CHECK(a.body["state"] == "protecting");
   CHECK(a.body["generation"] == 3);
@@ -189,7 +130,7 @@ TEST_CASE("mode first: the DR agent maps, stores and serves the app", "[dr][regi
 
   // The same generation again changes nothing; the peer sees the registration.
   REQUIRE(site.as_peer(Method::put, "/v1/peer/apps/app1",
-                       json{{"mode", "first"}, {"description", fixture("app1.first.json")}})
+                       json{{"mode", "first"}, {"description", fixture_description("app1.first.json")}})
               .status == 200);
   const auto view = site.as_peer(Method::get, "/v1/peer/apps/app1");
   REQUIRE(view.status == 200);
@@ -198,7 +139,7 @@ TEST_CASE("mode first: the DR agent maps, stores and serves the app", "[dr][regi
 
 TEST_CASE("registration is refused with every problem and stores nothing", "[dr][register]") {
   Site site;
-  const auto first = fixture("app1.first.json");
+  const auto first = fixture_description("app1.first.json");
   auto put = [&](const std::string& app, const json& body) {
     return site.as_peer(Method::put, "/v1/peer/apps/" + app, body);
   };
@@ -260,7 +201,7 @@ TEST_CASE("a failed-over app cannot be re-registered or unregistered", "[dr][reg
   site.set_state(state::AppState::failed_over);
   const auto again = site.as_peer(
       Method::put, "/v1/peer/apps/app1",
-      json{{"mode", "first"}, {"description", fixture("app1.first.json")}});
+      json{{"mode", "first"}, {"description", fixture_description("app1.first.json")}});
   CHECK(again.status == 409);
   CHECK(again.code == "failed_precondition");
   CHECK(site.as_peer(Method::delete_, "/v1/peer/apps/app1").status == 409);

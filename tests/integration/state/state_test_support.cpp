@@ -9,19 +9,6 @@
 
 namespace dr::state::testing {
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/drpair-state-XXXXXX";
-  REQUIRE(mkdtemp(pattern.data()) != nullptr);
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
 ManualClock::ManualClock()
     : now_(std::make_shared<Timestamp>(std::chrono::sys_days{std::chrono::year{2026} / 11 / 24} +
                                        std::chrono::hours{20})) {}

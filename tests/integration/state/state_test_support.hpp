@@ -8,22 +8,11 @@
 
 #include "state/sqlite_state_store.hpp"
 #include "state/state_store.hpp"
+#include "support/temp_dir.hpp"
 
 namespace dr::state::testing {
 
-// A folder under $TMPDIR (or /tmp), removed with everything in it when this goes out of scope.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using dr::testing::TempDir;
 
 // A clock that moves only when told to. Copies share the same time.
 class ManualClock {

@@ -1,11 +1,14 @@
-#include "in_process_dr_agent.hpp"
+#include "in_process_agent.hpp"
 
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "dr_agent.hpp"
+#include "production_agent.hpp"
 #include "state/sqlite_state_store.hpp"
 #include "virt/libvirt_hypervisor.hpp"
+#include "virt/site_config.hpp"
 
 namespace dr::testing {
 namespace {
@@ -15,7 +18,7 @@ Error unused(const std::string& call) {
                "OnePoolStorage::" + call + ": this test storage has only list_pools"};
 }
 
-// The DR site for the libvirt test driver.
+// The big DR site for the libvirt test driver.
 std::string write_site(const std::string& dir) {
   const std::string path = dir + "/site-b.xml";
   std::ofstream(path) << R"(<node>
@@ -72,14 +75,28 @@ Status OnePoolStorage::promote(const storage::ImageSpec&, storage::Promotion) { 
 Status OnePoolStorage::resync(const storage::ImageSpec&) { return unused("resync"); }
 Result<storage::ReplicationLag> OnePoolStorage::replication_lag(const storage::ImageSpec&) { return unused("replication_lag"); }
 
-InProcessDrAgent::InProcessDrAgent(InProcessDrAgentOptions options) : options_(std::move(options)) {
+InProcessAgent::InProcessAgent(InProcessAgentOptions options) : options_(std::move(options)) {
+  const bool dr = options_.role == config::AgentRole::dr;
+  site_ = dr ? "site-b" : "site-a";
+  const std::string peer_site = dr ? "site-a" : "site-b";
   auto& c = rt_.config;
-  c.role = config::AgentRole::dr;
-  c.site.site = "site-b";
-  c.site.domain_type = "test";
-  c.peer.site = "site-a";
+  c.role = options_.role;
+  if (!options_.site_config_file.empty()) {
+    std::ifstream in(options_.site_config_file);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto site = virt::parse_site_config(text);
+    if (!site) throw std::runtime_error(options_.site_config_file + ": unreadable site config");
+    c.site = *site;
+  } else {
+    c.site.site = site_;
+    c.site.domain_type = "test";
+  }
+  if (c.site.site != site_) {
+    throw std::runtime_error("the site config is of " + c.site.site + ", not " + site_);
+  }
+  c.peer.site = peer_site;
   c.peer.port = 9;
-  c.libvirt_uri = write_site(options_.work_dir);
+  c.libvirt_uri = options_.libvirt_uri.empty() ? write_site(options_.work_dir) : options_.libvirt_uri;
   c.state_file = options_.work_dir + "/state.db";
   c.webhooks = options_.webhooks;
   rt_.log = [](std::string_view) {};
@@ -89,19 +106,20 @@ InProcessDrAgent::InProcessDrAgent(InProcessDrAgentOptions options) : options_(s
   rt_.storage = std::make_unique<OnePoolStorage>();
   transport::ClientOptions peer;
   peer.port = c.peer.port;
-  peer.tls = {options_.pki_dir + "/site-b/agent.crt", options_.pki_dir + "/site-b/agent.key",
-              options_.pki_dir + "/site-a/ca.crt"};
+  const std::string own = options_.pki_dir + "/" + site_;
+  const std::string peer_ca = options_.pki_dir + "/" + peer_site + "/ca.crt";
+  peer.tls = {own + "/agent.crt", own + "/agent.key", peer_ca};
   peer.expected_site = c.peer.site;
   peer.connect_timeout = std::chrono::seconds(1);
   rt_.peer = need(transport::BeastPeerClient::create(peer), "peer client");
   rt_.peer_fence = need(transport::BeastPeerClient::create(peer), "peer client");
-  service_ = drsite::make_dr_agent(rt_);
+  service_ = dr ? drsite::make_dr_agent(rt_) : production::make_production_agent(rt_);
   auto router = service::make_router(rt_, *service_);
   if (options_.extra_routes) options_.extra_routes(*router);
 
   transport::ServerOptions server;
-  server.tls = {options_.pki_dir + "/site-b/agent.crt", options_.pki_dir + "/site-b/agent.key",
-                options_.pki_dir + "/site-a/ca.crt", options_.pki_dir + "/operator/ca.crt"};
+  server.tls = {own + "/agent.crt", own + "/agent.key", peer_ca,
+                options_.pki_dir + "/operator/ca.crt"};
   server.auth.peer_site = c.peer.site;
   server.auth.operator_names = {"ops"};
   if (c.webhooks && c.webhooks->alertmanager) {
@@ -111,17 +129,17 @@ InProcessDrAgent::InProcessDrAgent(InProcessDrAgentOptions options) : options_(s
   server_ = need(transport::HttpServer::start(server, router), "server");
 }
 
-InProcessDrAgent::~InProcessDrAgent() {
+InProcessAgent::~InProcessAgent() {
   server_->stop();
   service_->executor().stop();
 }
 
-transport::ClientOptions InProcessDrAgent::client(const std::string& who) const {
+transport::ClientOptions InProcessAgent::client(const std::string& who) const {
   transport::ClientOptions o;
   o.port = port();
   o.tls = {options_.pki_dir + "/" + who + ".crt", options_.pki_dir + "/" + who + ".key",
-           options_.pki_dir + "/site-b/ca.crt"};
-  o.expected_site = "site-b";
+           options_.pki_dir + "/" + site_ + "/ca.crt"};
+  o.expected_site = site_;
   return o;
 }
 

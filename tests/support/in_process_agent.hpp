@@ -1,10 +1,11 @@
 #pragma once
-// A DR agent inside the calling process, for the handler tests and the agents benchmark: the
-// agent's own routes (service::make_router over drsite::make_dr_agent) served by HttpServer over
-// mutual TLS on a free port of 127.0.0.1, with a SQLite state file, the libvirt test driver as
-// the DR site (one host of 512 CPUs and 8 TiB with the switch "vswitch0", so big apps fit) and,
-// in place of Ceph, OnePoolStorage. The agent's loops do not run; its peer, site-a, is an address
-// where nothing listens (port 9), so any call to it is `unavailable`.
+// An agent inside the calling process, for the handler tests and the agents benchmark: the
+// agent's own routes (service::make_router over make_production_agent or make_dr_agent) served by
+// HttpServer over mutual TLS on a free port of 127.0.0.1, with a SQLite state file, the libvirt
+// test driver and, in place of Ceph, OnePoolStorage. A production agent is site-a (its libvirt
+// and site config: the caller's), a DR agent site-b (by default one host of 512 CPUs and 8 TiB
+// with the switch "vswitch0", so big apps fit). The agent's loops do not run; its peer is an
+// address where nothing listens (port 9), so any call to it is `unavailable`.
 //
 // The PKI is deploy/pki/make-pki.sh's layout (sites site-a and site-b, operator "ops").
 // Thread-safety: the agent is; the object is set up and torn down by one thread.
@@ -59,31 +60,37 @@ class OnePoolStorage final : public storage::MirrorStorage {
   Result<storage::ReplicationLag> replication_lag(const storage::ImageSpec&) override;
 };
 
-struct InProcessDrAgentOptions {
+struct InProcessAgentOptions {
+  config::AgentRole role = config::AgentRole::dr;
   std::string pki_dir;   // make-pki.sh's folder
   std::string work_dir;  // an existing folder for the state file and the test driver's site XML
+  // The site: a libvirt URI and the SiteConfig file (its "site" must be site-a for production,
+  // site-b for DR). Empty: the big DR site described above (DR only).
+  std::string libvirt_uri;
+  std::string site_config_file;
   int handler_threads = 4;
   std::optional<config::WebhookConfig> webhooks;
   // Routes added after the agent's own (baselines of a benchmark).
   std::function<void(transport::Router&)> extra_routes;
 };
 
-class InProcessDrAgent {
+class InProcessAgent {
  public:
   // Throws std::runtime_error naming what could not be set up.
-  explicit InProcessDrAgent(InProcessDrAgentOptions options);
-  ~InProcessDrAgent();  // stops the server, then the agent's jobs
-  InProcessDrAgent(const InProcessDrAgent&) = delete;
-  InProcessDrAgent& operator=(const InProcessDrAgent&) = delete;
+  explicit InProcessAgent(InProcessAgentOptions options);
+  ~InProcessAgent();  // stops the server, then the agent's jobs
+  InProcessAgent(const InProcessAgent&) = delete;
+  InProcessAgent& operator=(const InProcessAgent&) = delete;
 
   service::Runtime& runtime() { return rt_; }
   std::uint16_t port() const { return server_->port(); }
-  // Options for a client of this agent presenting `who`'s certificate: "site-a/agent" (the peer)
-  // or "operator/ops".
+  // Options for a client of this agent presenting `who`'s certificate: "site-a/agent" or
+  // "site-b/agent" (the peer) or "operator/ops".
   transport::ClientOptions client(const std::string& who) const;
 
  private:
-  InProcessDrAgentOptions options_;
+  InProcessAgentOptions options_;
+  std::string site_;  // this agent's site
   service::Runtime rt_;
   std::unique_ptr<service::Service> service_;
   std::unique_ptr<transport::HttpServer> server_;
