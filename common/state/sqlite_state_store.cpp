@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -91,17 +92,35 @@ Errc parse_errc(std::string_view s) {
 }
 
 // A prepared statement: binds by position (1-based, as SQLite counts), steps, reads columns.
-// A failed bind is remembered and reported by the next step().
+// A failed bind is remembered and reported by the next step(). It either owns its statement
+// (finalized when it goes) or borrows one from a StatementCache (reset, bindings cleared and
+// given back when it goes).
 class Statement {
  public:
-  Statement(sqlite3* db, StatementHandle stmt) : db_(db), stmt_(std::move(stmt)) {}
+  Statement(sqlite3* db, StatementHandle owned)
+      : db_(db), owned_(std::move(owned)), stmt_(owned_.get()) {}
+  Statement(sqlite3* db, sqlite3_stmt* borrowed, bool* in_use)
+      : db_(db), stmt_(borrowed), in_use_(in_use) {}
+  Statement(Statement&& other) noexcept
+      : db_(other.db_),
+        owned_(std::move(other.owned_)),
+        stmt_(std::exchange(other.stmt_, nullptr)),
+        in_use_(std::exchange(other.in_use_, nullptr)),
+        bind_rc_(other.bind_rc_) {}
+  Statement& operator=(Statement&&) = delete;
+  ~Statement() {
+    if (in_use_ == nullptr) return;
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    *in_use_ = false;
+  }
 
   Statement& bind(int i, std::int64_t v) {
-    note(sqlite3_bind_int64(stmt_.get(), i, v));
+    note(sqlite3_bind_int64(stmt_, i, v));
     return *this;
   }
   Statement& bind(int i, std::string_view v) {
-    note(sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+    note(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
     return *this;
   }
   Statement& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
@@ -109,7 +128,7 @@ class Statement {
   template <class T>
   Statement& bind(int i, const std::optional<T>& v) {
     if (!v) {
-      note(sqlite3_bind_null(stmt_.get(), i));
+      note(sqlite3_bind_null(stmt_, i));
       return *this;
     }
     return bind(i, *v);
@@ -119,7 +138,7 @@ class Statement {
   // true: a row is ready; false: done.
   Result<bool> step(std::string_view what) {
     if (bind_rc_ != SQLITE_OK) return from_sqlite(bind_rc_, db_, what);
-    const int rc = sqlite3_step(stmt_.get());
+    const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     return from_sqlite(sqlite3_extended_errcode(db_), db_, what);
@@ -131,11 +150,11 @@ class Statement {
     return {};
   }
 
-  bool is_null(int col) const { return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL; }
-  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
   std::string text(int col) const {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_.get(), col));
-    return p == nullptr ? std::string() : std::string(p, sqlite3_column_bytes(stmt_.get(), col));
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p == nullptr ? std::string() : std::string(p, sqlite3_column_bytes(stmt_, col));
   }
   std::optional<std::int64_t> opt_int64(int col) const {
     return is_null(col) ? std::nullopt : std::optional(int64(col));
@@ -156,7 +175,9 @@ class Statement {
   }
 
   sqlite3* db_;
-  StatementHandle stmt_;
+  StatementHandle owned_;
+  sqlite3_stmt* stmt_;
+  bool* in_use_ = nullptr;  // the cache's flag, when borrowed
   int bind_rc_ = SQLITE_OK;
 };
 
@@ -167,6 +188,39 @@ Result<Statement> prepare(sqlite3* db, std::string_view sql, std::string_view wh
   if (rc != SQLITE_OK) return from_sqlite(rc, db, what);
   return Statement(db, std::move(stmt));
 }
+
+// The statements of one connection, prepared once and reused: preparing costs more than running
+// the small queries of the store (a third of a GET /v1/apps/{app}, measured). A statement still
+// in use (the same SQL needed twice at once) is prepared afresh for the second user.
+// Thread-safety: none; the store's mutex guards it with the connection.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+
+  Result<Statement> get(const std::string& sql, std::string_view what) {
+    auto it = entries_.find(sql);
+    if (it == entries_.end()) {
+      sqlite3_stmt* raw = nullptr;
+      const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                        SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+      StatementHandle stmt(raw);
+      if (rc != SQLITE_OK) return from_sqlite(rc, db_, what);
+      it = entries_.emplace(sql, Entry{std::move(stmt), false}).first;
+    }
+    Entry& e = it->second;
+    if (e.in_use) return prepare(db_, sql, what);
+    e.in_use = true;
+    return Statement(db_, e.stmt.get(), &e.in_use);
+  }
+
+ private:
+  struct Entry {
+    StatementHandle stmt;
+    bool in_use = false;
+  };
+  sqlite3* db_;
+  std::unordered_map<std::string, Entry> entries_;  // node-based: flags stay put
+};
 
 // Runs one or more statements that return no rows (transaction control, pragmas, migrations).
 Status exec(sqlite3* db, const std::string& sql, std::string_view what) {
@@ -843,7 +897,7 @@ class Store final : public StateStore {
   Timestamp now_ms() const { return clock_(); }
 
   Result<Statement> prepare_(const std::string& sql, std::string_view what) {
-    return prepare(db_.get(), sql, what);
+    return statements_.get(sql, what);
   }
 
   // Binds the app's own columns (1-5, 8-9) as INSERT and UPDATE above number them.
@@ -998,6 +1052,7 @@ class Store final : public StateStore {
 
   std::mutex mu_;
   DatabaseHandle db_;
+  StatementCache statements_{db_.get()};  // finalized before db_ closes (declared after it)
   const std::string path_;
   const std::function<Timestamp()> clock_;
 };

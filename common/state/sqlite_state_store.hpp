@@ -17,7 +17,8 @@
 // than misread. PRAGMA application_id marks the file as drpair's, so a path pointing at another
 // program's SQLite file is refused instead of gaining our tables.
 //
-// Thread-safety: one connection, guarded by a mutex; every method is one transaction. Several
+// Thread-safety: one connection, guarded by a mutex; every method is one transaction. The
+// connection keeps each SQL statement prepared after its first use. Several
 // processes on one file are serialised by SQLite's locks (busy_timeout), but one agent should own
 // one file.
 //
