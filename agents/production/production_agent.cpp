@@ -320,38 +320,36 @@ class ProductionAgent final : public service::Service {
   // Shuts the app's running VMs down: all are asked at once (ACPI), those still running after
   // failover.shutdownTimeoutSeconds are powered off. A VM that stops on its own meanwhile is fine.
   Status stop_vms(const std::string& app_id) {
-    auto running = [&]() -> Result<std::vector<std::string>> {
-      auto found = libvirt_apps(*rt_.hypervisor);
-      if (!found) return found.error();
-      std::vector<std::string> names;
-      if (auto it = found->find(app_id); it != found->end()) {
-        for (const auto& d : it->second.domains) {
-          if (d.state == virt::DomainState::running) names.push_back(d.name);
-        }
+    auto found = libvirt_apps(*rt_.hypervisor);
+    if (!found) return found.error();
+    std::vector<std::string> vms;
+    if (auto it = found->find(app_id); it != found->end()) {
+      for (const auto& d : it->second.domains) {
+        if (d.state == virt::DomainState::running) vms.push_back(d.name);
       }
-      return names;
-    };
-    auto vms = running();
-    if (!vms) return vms.error();
-    if (vms->empty()) return {};
+    }
+    if (vms.empty()) return {};
     const auto timeout = rt_.config.failover.shutdown_timeout;
     if (timeout.count() > 0) {
-      for (const auto& name : *vms) {
+      for (const auto& name : vms) {
         if (auto s = rt_.hypervisor->shutdown_domain(name);
             !s && s.error().code != Errc::failed_precondition) {
           return with_context(s.error(), "shut down vm '" + name + "'");
         }
       }
-      rt_.log("demote " + app_id + ": asked " + std::to_string(vms->size()) +
+      rt_.log("demote " + app_id + ": asked " + std::to_string(vms.size()) +
               " vm(s) to shut down (up to " + std::to_string(timeout.count()) + " s)");
       const auto deadline = Clock::now() + timeout;
-      while (!vms->empty() && Clock::now() < deadline) {
+      while (!vms.empty() && Clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(250));
-        vms = running();
-        if (!vms) return vms.error();
+        std::erase_if(vms, [&](const std::string& name) {  // keep those still running
+          auto status = rt_.hypervisor->domain_status(name);
+          return status ? status->state != virt::DomainState::running
+                        : status.error().code == Errc::not_found;
+        });
       }
     }
-    for (const auto& name : *vms) {
+    for (const auto& name : vms) {
       if (auto s = rt_.hypervisor->destroy_domain(name);
           !s && s.error().code != Errc::failed_precondition) {
         return with_context(s.error(), "power off vm '" + name + "'");
