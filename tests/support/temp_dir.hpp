@@ -1,5 +1,6 @@
 #pragma once
-// A private temporary folder for a test, removed with everything in it.
+// A private temporary folder for a test, removed with everything in it (kept when the environment
+// sets DR_TEST_NOCLEANUP, to look at what a test left).
 
 #include <string>
 

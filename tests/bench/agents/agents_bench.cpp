@@ -30,8 +30,9 @@
 #include "http_load.hpp"
 #include "model/json_io.hpp"
 #include "support/in_process_agent.hpp"
+#include "support/test_pki.hpp"
+#include "support/temp_dir.hpp"
 #include "synthetic_app.hpp"
-#include "throwaway_pki.hpp"
 
 namespace {
 
@@ -91,11 +92,10 @@ int main(int argc, char** argv) {
   }
   if (argc % 2 == 0) die(std::string("usage: ") + argv[0] + " [--seconds S] ...");
 
-  const bench::ThrowawayPki pki;
+  const testing::TempDir work;
   std::string app1_detail;  // the static baseline's body, set before the load starts
   testing::InProcessAgentOptions options;
-  options.pki_dir = pki.dir();
-  options.work_dir = pki.dir();
+  options.work_dir = work.path();
   options.handler_threads = handler_threads;
   options.extra_routes = [&app1_detail](transport::Router& router) {
     router.add(Method::put, "/bench/parse/{app}", transport::kPeerOnly,
@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
   };
   std::optional<testing::InProcessAgent> agent;
   try {
+    options.pki_dir = testing::TestPki::get().file("");
     agent.emplace(options);
   } catch (const std::exception& e) {
     die(e.what());

@@ -12,12 +12,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "http_load.hpp"
-#include "throwaway_pki.hpp"
+#include "support/test_pki.hpp"
 #include "transport/http_server.hpp"
 
 using namespace dr::transport;
@@ -46,7 +47,14 @@ int main(int argc, char** argv) {
     }
   }
 
-  const dr::bench::ThrowawayPki pki;
+  const dr::testing::TestPki* made = nullptr;
+  try {
+    made = &dr::testing::TestPki::get();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_transport: %s\n", e.what());
+    return 1;
+  }
+  const auto& pki = *made;
 
   // The document a GET /v1/apps/{app} might return: about 1 KiB of JSON.
   nlohmann::json app = {{"apiVersion", "drpair/v1"},

@@ -4,7 +4,8 @@
 #include <chrono>
 #include <fstream>
 
-#include "transport_test_support.hpp"
+#include "support/test_pki.hpp"
+#include "support/wait_until.hpp"
 
 namespace dr::testing {
 

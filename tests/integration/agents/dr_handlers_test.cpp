@@ -20,7 +20,8 @@
 #include "support/in_process_agent.hpp"
 #include "support/temp_dir.hpp"
 #include "transport/tls_config.hpp"
-#include "transport_test_support.hpp"
+#include "support/test_pki.hpp"
+#include "support/wait_until.hpp"
 #include "webhook/webhook.hpp"
 
 namespace dr::testing {

@@ -16,7 +16,8 @@
 #include "service/service.hpp"
 #include "support/in_process_agent.hpp"
 #include "support/temp_dir.hpp"
-#include "transport_test_support.hpp"
+#include "support/test_pki.hpp"
+#include "support/wait_until.hpp"
 
 namespace dr::testing {
 namespace {

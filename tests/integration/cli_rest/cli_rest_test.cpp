@@ -18,7 +18,8 @@
 #include "support/process.hpp"
 #include "transport/error_mapping.hpp"
 #include "transport/http_server.hpp"
-#include "transport_test_support.hpp"
+#include "support/test_pki.hpp"
+#include "support/wait_until.hpp"
 
 namespace dr::cli {
 namespace {

@@ -10,7 +10,8 @@
 #include "transport/beast_peer_client.hpp"
 #include "transport/error_mapping.hpp"
 #include "transport/http_server.hpp"
-#include "transport_test_support.hpp"
+#include "support/test_pki.hpp"
+#include "support/wait_until.hpp"
 
 namespace dr::transport {
 namespace {
