@@ -25,7 +25,8 @@
 #                        attach it to the running VM, live and persistently, as its next vdX.
 #   check SITE GEN       at any site (production, or DR after a restore): for every APP1 VM,
 #                        running; the last marker in its serial log (path from the live XML:
-#                        <serial type='file'> or a serial's <log file=>) is gen=GEN; every NIC on its expected portgroup with the VLAN, both in libvirt
+#                        <serial type='file'> or a serial's <log file=>) is gen=GEN (a guest
+#                        still booting is waited for, up to APP1_BOOT_TIMEOUT); every NIC on its expected portgroup with the VLAN, both in libvirt
 #                        (live XML) and in OVS (tag of its vnet port). Prints a table; exit 0 only
 #                        if everything holds, 1 otherwise (each failure named on stderr).
 #   destroy SITE         undefine APP1's domains, remove its images, portgroups and the secret
@@ -42,7 +43,8 @@
 #                        *-b -> site-b (e.g. e2e-a, hc-b); anything else must set it.
 #   DRPAIR_SITE_NAME     the drpair site name written into the SiteConfig (default: the Ceph site).
 #   DRPAIR_SITE_CONFIG   where site-setup writes the SiteConfig (default SITE-state/drpair-site.json).
-#   APP1_BOOT_TIMEOUT    seconds create waits for all markers (default 90).
+#   APP1_BOOT_TIMEOUT    seconds create waits for all markers, and check for the marker of a
+#                        running VM that has not printed one yet (default 90).
 #
 # Files under the site's libvirtd state folder ($DRPAIR_LIBVIRTD_DIR/SITE): drpair-site.json,
 # app1/boot.bin (the assembled boot sector), app1/NAME.xml (domain XML as defined),
@@ -350,6 +352,12 @@ last_marker() {
   tr -d '\r' <"$1" | grep -a '^DRPAIR ' | tail -1 || true
 }
 
+# has_marker VM LOG: LOG shows VM's marker (any generation), i.e. the guest has booted.
+has_marker() {
+  case "$(last_marker "$2")" in "DRPAIR vm=$1 gen="*) return 0 ;; esac
+  return 1
+}
+
 cmd_create() {
   local v name started=() t0 t_images t_defined t_started
   t0=$(now_ms)
@@ -383,10 +391,7 @@ cmd_create() {
     missing=
     for v in "${vms[@]}"; do
       name=$(vm_field "$v" 0)
-      case "$(last_marker "$work/serial/$name.log")" in
-        "DRPAIR vm=$name gen="*) ;;
-        *) missing+=" $name" ;;
-      esac
+      has_marker "$name" "$work/serial/$name.log" || missing+=" $name"
     done
     [ -z "$missing" ] && break
     [ "$(date +%s)" -lt $deadline ] ||
@@ -456,6 +461,9 @@ cmd_write_marker() {
 cmd_check() {
   local gen=${1:-} v name bad=0 xml st logp marker restored
   case "$gen" in '' | *[!0-9]*) die "check needs a generation number, got '$gen'" ;; esac
+  # A guest started a moment ago (a restore's last boot group) may not have printed its marker
+  # yet: a running VM gets until this deadline to show one. A marker, once shown, is final.
+  local deadline=$(($(date +%s) + boot_timeout))
   fail() { log "FAIL $1"; bad=1; }
   printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %s\n' \
     VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG RESULT
@@ -475,6 +483,9 @@ cmd_check() {
       elif [ ! -f "$logp" ]; then
         fail "$name: serial log $logp does not exist"
       else
+        while [ "$st" = running ] && ! has_marker "$name" "$logp" && [ "$(date +%s)" -lt $deadline ]; do
+          sleep 0.2
+        done
         marker=$(last_marker "$logp")
         [ "$marker" = "DRPAIR vm=$name gen=$gen" ] ||
           fail "$name: serial log $logp shows '${marker:-no marker}', expected 'DRPAIR vm=$name gen=$gen'"
