@@ -395,13 +395,19 @@ class Run {
   // ---- report
 
   void read_back() {
+    // One read per switch: an app's backup networks are mostly portgroups of a few switches.
+    std::map<std::string, Result<NetworkDef>> switches;
     for (const auto& net : second_.networks) {
       ReportNetwork r{net.id, net.switch_name, net.portgroup, std::nullopt};
       if (const auto b = bindings_.find(net.id); b != bindings_.end()) {
         r.switch_name = b->second.switch_name;
         r.portgroup = b->second.portgroup;
       }
-      if (auto live = hv_.get_network(r.switch_name)) {
+      auto known = switches.find(r.switch_name);
+      if (known == switches.end()) {
+        known = switches.emplace(r.switch_name, hv_.get_network(r.switch_name)).first;
+      }
+      if (const auto& live = known->second) {
         r.vlan = live->vlan;
         if (r.portgroup) {
           const PortgroupDef* pg = find_portgroup(*live, *r.portgroup);

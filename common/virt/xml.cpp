@@ -91,9 +91,17 @@ std::optional<int> vlan_tag(const xmlNode* parent) {
   return static_cast<int>(*v);
 }
 
-Result<DocHandle> parse(std::string_view xml, const char* what) {
+// A parsed document and its root element.
+struct Parsed {
+  DocHandle doc;
+  const xmlNode* root;
+};
+
+// Parses `what` (named so in errors), whose root element must be <root>.
+Result<Parsed> parse(std::string_view xml, const char* root, const char* what) {
   DocHandle doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), nullptr, nullptr,
-                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+                              XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                                  XML_PARSE_NOBLANKS | XML_PARSE_COMPACT));
   if (!doc) {
     const xmlError* err = xmlGetLastError();
     return fail(Errc::invalid_argument, std::string(what) + " XML is not well-formed" +
@@ -101,7 +109,11 @@ Result<DocHandle> parse(std::string_view xml, const char* what) {
                                                  ? std::string(": ") + err->message
                                                  : std::string()));
   }
-  return doc;
+  const xmlNode* top = xmlDocGetRootElement(doc.get());
+  if (!is(top, root)) {
+    return fail(Errc::invalid_argument, std::string(what) + " XML: no <" + root + "> root");
+  }
+  return Parsed{std::move(doc), top};
 }
 
 // libvirt's memory units (docs: formatdomain "Memory Allocation"); default KiB.
@@ -264,19 +276,8 @@ Result<Membership> read_membership(const xmlNode* app) {
   return m;
 }
 
-void put_attr(std::string& out, const char* name, std::string_view value) {
-  out += ' ';
-  out += name;
-  out += "=\"";
-  out += xml_escape(value);
-  out += '"';
-}
-
-}  // namespace
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
+// Appends text escaped for an XML attribute value or element content.
+void escaped(std::string& out, std::string_view text) {
   for (const char c : text) {
     switch (c) {
       case '&': out += "&amp;"; break;
@@ -287,14 +288,80 @@ std::string xml_escape(std::string_view text) {
       default: out += c;
     }
   }
-  return out;
 }
 
+// The writers build one string, appending: pieces alternate between literal markup and escaped
+// values, e.g. put(out, "<name>", Esc{name}, "</name>").
+struct Esc {
+  std::string_view text;
+};
+
+void put_one(std::string& out, std::string_view literal) { out += literal; }
+void put_one(std::string& out, Esc value) { escaped(out, value.text); }
+void put_one(std::string& out, std::int64_t number) { out += std::to_string(number); }
+
+template <typename... Pieces>
+void put(std::string& out, const Pieces&... pieces) {
+  (put_one(out, pieces), ...);
+}
+
+void put_attr(std::string& out, const char* name, std::string_view value) {
+  put(out, " ", name, "=\"", Esc{value}, "\"");
+}
+
+void append_membership(std::string& out, const Membership& m) {
+  put(out, "<drpair:app xmlns:drpair=\"", kMetadataNamespace, "\"");
+  put_attr(out, "id", m.app_id);
+  if (m.app_name) put_attr(out, "name", *m.app_name);
+  put_attr(out, "generation", std::to_string(m.generation));
+  if (m.boot_order) put_attr(out, "boot-order", std::to_string(*m.boot_order));
+  if (m.source_site) put_attr(out, "source-site", *m.source_site);
+  if (m.source_vm) put_attr(out, "source-vm", *m.source_vm);
+  out += ">";
+  for (const auto& nic : m.nics) {
+    out += "<drpair:nic";
+    put_attr(out, "mac", nic.mac);
+    put_attr(out, "ip", nic.ip);
+    out += "/>";
+  }
+  for (const auto& n : m.networks) {
+    out += "<drpair:network";
+    if (n.id) put_attr(out, "id", *n.id);
+    if (n.name) put_attr(out, "name", *n.name);
+    put_attr(out, "switch", n.switch_name);
+    if (n.portgroup) put_attr(out, "portgroup", *n.portgroup);
+    if (n.vlan) put_attr(out, "vlan", std::to_string(*n.vlan));
+    if (!n.created.empty()) put_attr(out, "created", n.created);
+    if (n.subnets.empty()) {
+      out += "/>";
+      continue;
+    }
+    out += ">";
+    for (const auto& sub : n.subnets) {
+      out += "<drpair:subnet";
+      put_attr(out, "cidr", sub.cidr);
+      if (sub.gateway) put_attr(out, "gateway", *sub.gateway);
+      out += "/>";
+    }
+    out += "</drpair:network>";
+  }
+  out += "</drpair:app>";
+}
+
+void append_portgroup(std::string& out, const PortgroupDef& pg) {
+  put(out, "<portgroup name='", Esc{pg.name}, "'");
+  if (pg.is_default) out += " default='yes'";
+  out += ">";
+  if (pg.vlan) put(out, "<vlan><tag id='", static_cast<std::int64_t>(*pg.vlan), "'/></vlan>");
+  out += "</portgroup>";
+}
+
+}  // namespace
+
 Result<DomainDef> parse_domain_xml(std::string_view xml) {
-  auto doc = parse(xml, "domain");
+  auto doc = parse(xml, "domain", "domain");
   if (!doc) return doc.error();
-  const xmlNode* root = xmlDocGetRootElement(doc->get());
-  if (!is(root, "domain")) return fail(Errc::invalid_argument, "domain XML: no <domain> root");
+  const xmlNode* root = doc->root;
   DomainDef d;
   d.type = attr_or(root, "type");
   d.name = text(child(root, "name"));
@@ -325,113 +392,71 @@ Result<DomainDef> parse_domain_xml(std::string_view xml) {
   return d;
 }
 
-std::string membership_xml(const Membership& m) {
-  std::string out = "<drpair:app xmlns:drpair=\"";
-  out += kMetadataNamespace;
-  out += '"';
-  put_attr(out, "id", m.app_id);
-  if (m.app_name) put_attr(out, "name", *m.app_name);
-  put_attr(out, "generation", std::to_string(m.generation));
-  if (m.boot_order) put_attr(out, "boot-order", std::to_string(*m.boot_order));
-  if (m.source_site) put_attr(out, "source-site", *m.source_site);
-  if (m.source_vm) put_attr(out, "source-vm", *m.source_vm);
-  out += ">";
-  for (const auto& nic : m.nics) {
-    out += "<drpair:nic";
-    put_attr(out, "mac", nic.mac);
-    put_attr(out, "ip", nic.ip);
-    out += "/>";
-  }
-  for (const auto& n : m.networks) {
-    out += "<drpair:network";
-    if (n.id) put_attr(out, "id", *n.id);
-    if (n.name) put_attr(out, "name", *n.name);
-    put_attr(out, "switch", n.switch_name);
-    if (n.portgroup) put_attr(out, "portgroup", *n.portgroup);
-    if (n.vlan) put_attr(out, "vlan", std::to_string(*n.vlan));
-    if (!n.created.empty()) put_attr(out, "created", n.created);
-    if (n.subnets.empty()) {
-      out += "/>";
-      continue;
-    }
-    out += ">";
-    for (const auto& s : n.subnets) {
-      out += "<drpair:subnet";
-      put_attr(out, "cidr", s.cidr);
-      if (s.gateway) put_attr(out, "gateway", *s.gateway);
-      out += "/>";
-    }
-    out += "</drpair:network>";
-  }
-  out += "</drpair:app>";
-  return out;
-}
-
 std::string domain_xml(const DomainDef& d) {
-  std::string out = "<domain type='" + xml_escape(d.type) + "'>\n";
-  out += "  <name>" + xml_escape(d.name) + "</name>\n";
-  if (!d.uuid.empty()) out += "  <uuid>" + xml_escape(d.uuid) + "</uuid>\n";
-  if (d.membership) out += "  <metadata>" + membership_xml(*d.membership) + "</metadata>\n";
-  out += "  <memory unit='MiB'>" + std::to_string(d.memory_mib) + "</memory>\n";
-  out += "  <vcpu>" + std::to_string(d.vcpus) + "</vcpu>\n";
-  out += "  <os><type>hvm</type></os>\n";
-  out += "  <features><acpi/></features>\n";
-  out += "  <devices>\n";
+  std::string out;
+  out.reserve(2048);
+  put(out, "<domain type='", Esc{d.type}, "'>\n  <name>", Esc{d.name}, "</name>\n");
+  if (!d.uuid.empty()) put(out, "  <uuid>", Esc{d.uuid}, "</uuid>\n");
+  if (d.membership) {
+    out += "  <metadata>";
+    append_membership(out, *d.membership);
+    out += "</metadata>\n";
+  }
+  put(out, "  <memory unit='MiB'>", d.memory_mib, "</memory>\n  <vcpu>",
+      static_cast<std::int64_t>(d.vcpus), "</vcpu>\n");
+  out += "  <os><type>hvm</type></os>\n  <features><acpi/></features>\n  <devices>\n";
   for (const auto& disk : d.disks) {
     if (!disk.rbd) {
       // Only file disks besides RBD (production-like fixtures); a restore defines RBD disks only.
       if (disk.file.empty()) continue;
-      out += "    <disk type='file' device='" + xml_escape(disk.device) + "'><source file='" +
-             xml_escape(disk.file) + "'/><target dev='" + xml_escape(disk.target) + "'/></disk>\n";
+      put(out, "    <disk type='file' device='", Esc{disk.device}, "'><source file='",
+          Esc{disk.file}, "'/><target dev='", Esc{disk.target}, "'/></disk>\n");
       continue;
     }
-    out += "    <disk type='network' device='" + xml_escape(disk.device) + "'>\n";
-    out += "      <driver name='qemu' type='raw' cache='writeback'/>\n";
+    put(out, "    <disk type='network' device='", Esc{disk.device},
+        "'>\n      <driver name='qemu' type='raw' cache='writeback'/>\n");
     if (disk.auth_user) {
-      out += "      <auth username='" + xml_escape(*disk.auth_user) + "'>";
-      if (disk.secret_uuid) out += "<secret type='ceph' uuid='" + xml_escape(*disk.secret_uuid) + "'/>";
+      put(out, "      <auth username='", Esc{*disk.auth_user}, "'>");
+      if (disk.secret_uuid) put(out, "<secret type='ceph' uuid='", Esc{*disk.secret_uuid}, "'/>");
       out += "</auth>\n";
     }
-    out += "      <source protocol='rbd' name='" + xml_escape(disk.pool + "/" + disk.image) + "'>";
+    put(out, "      <source protocol='rbd' name='", Esc{disk.pool}, "/", Esc{disk.image}, "'>");
     for (const auto& m : disk.monitors) {
-      out += "<host name='" + xml_escape(m.host) + "'";
-      if (m.port) out += " port='" + std::to_string(*m.port) + "'";
+      put(out, "<host name='", Esc{m.host}, "'");
+      if (m.port) put(out, " port='", static_cast<std::int64_t>(*m.port), "'");
       out += "/>";
     }
-    if (disk.config_file) out += "<config file='" + xml_escape(*disk.config_file) + "'/>";
-    out += "</source>\n";
-    out += "      <target dev='" + xml_escape(disk.target) + "' bus='" +
-           xml_escape(disk.bus.empty() ? "virtio" : disk.bus) + "'/>\n";
-    out += "    </disk>\n";
+    if (disk.config_file) put(out, "<config file='", Esc{*disk.config_file}, "'/>");
+    put(out, "</source>\n      <target dev='", Esc{disk.target}, "' bus='",
+        Esc{disk.bus.empty() ? "virtio" : disk.bus}, "'/>\n    </disk>\n");
   }
   for (const auto& nic : d.nics) {
     if (nic.kind == NicKind::network) {
-      out += "    <interface type='network'><mac address='" + xml_escape(nic.mac) + "'/>";
-      out += "<source network='" + xml_escape(nic.network) + "'";
-      if (nic.portgroup) out += " portgroup='" + xml_escape(*nic.portgroup) + "'";
+      put(out, "    <interface type='network'><mac address='", Esc{nic.mac},
+          "'/><source network='", Esc{nic.network}, "'");
+      if (nic.portgroup) put(out, " portgroup='", Esc{*nic.portgroup}, "'");
       out += "/>";
     } else {
-      out += "    <interface type='bridge'><mac address='" + xml_escape(nic.mac) + "'/>";
-      out += "<source bridge='" + xml_escape(nic.bridge) + "'/>";
+      put(out, "    <interface type='bridge'><mac address='", Esc{nic.mac},
+          "'/><source bridge='", Esc{nic.bridge}, "'/>");
     }
-    out += "<model type='" + xml_escape(nic.model.empty() ? "virtio" : nic.model) + "'/>";
-    out += "<rom enabled='no'/></interface>\n";
+    put(out, "<model type='", Esc{nic.model.empty() ? "virtio" : nic.model},
+        "'/><rom enabled='no'/></interface>\n");
   }
   if (d.serial_log) {
     // append='off': the log holds the current boot only. libvirt adds the matching <console>
     // (an alias of serial port 0) itself.
-    out += "    <serial type='file'><source path='" + xml_escape(*d.serial_log) +
-           "' append='off'/><target port='0'/></serial>\n";
+    put(out, "    <serial type='file'><source path='", Esc{*d.serial_log},
+        "' append='off'/><target port='0'/></serial>\n");
   }
   out += "  </devices>\n</domain>\n";
   return out;
 }
 
 Result<NetworkDef> parse_network_xml(std::string_view xml) {
-  auto doc = parse(xml, "network");
+  auto doc = parse(xml, "network", "network");
   if (!doc) return doc.error();
-  const xmlNode* root = xmlDocGetRootElement(doc->get());
-  if (!is(root, "network")) return fail(Errc::invalid_argument, "network XML: no <network> root");
+  const xmlNode* root = doc->root;
   NetworkDef n;
   n.name = text(child(root, "name"));
   n.uuid = text(child(root, "uuid"));
@@ -460,28 +485,28 @@ Result<NetworkDef> parse_network_xml(std::string_view xml) {
 }
 
 std::string portgroup_xml(const PortgroupDef& pg) {
-  std::string out = "<portgroup name='" + xml_escape(pg.name) + "'";
-  if (pg.is_default) out += " default='yes'";
-  out += ">";
-  if (pg.vlan) out += "<vlan><tag id='" + std::to_string(*pg.vlan) + "'/></vlan>";
-  out += "</portgroup>";
+  std::string out;
+  append_portgroup(out, pg);
   return out;
 }
 
 std::string network_xml(const NetworkDef& n) {
-  std::string out = "<network>\n  <name>" + xml_escape(n.name) + "</name>\n";
-  if (!n.uuid.empty()) out += "  <uuid>" + xml_escape(n.uuid) + "</uuid>\n";
-  if (!n.forward_mode.empty()) out += "  <forward mode='" + xml_escape(n.forward_mode) + "'/>\n";
-  if (!n.bridge.empty()) out += "  <bridge name='" + xml_escape(n.bridge) + "'/>\n";
-  if (!n.virtualport.empty()) {
-    out += "  <virtualport type='" + xml_escape(n.virtualport) + "'/>\n";
-  }
-  if (n.vlan) out += "  <vlan><tag id='" + std::to_string(*n.vlan) + "'/></vlan>\n";
+  std::string out;
+  put(out, "<network>\n  <name>", Esc{n.name}, "</name>\n");
+  if (!n.uuid.empty()) put(out, "  <uuid>", Esc{n.uuid}, "</uuid>\n");
+  if (!n.forward_mode.empty()) put(out, "  <forward mode='", Esc{n.forward_mode}, "'/>\n");
+  if (!n.bridge.empty()) put(out, "  <bridge name='", Esc{n.bridge}, "'/>\n");
+  if (!n.virtualport.empty()) put(out, "  <virtualport type='", Esc{n.virtualport}, "'/>\n");
+  if (n.vlan) put(out, "  <vlan><tag id='", static_cast<std::int64_t>(*n.vlan), "'/></vlan>\n");
   for (const auto& ip : n.ips) {
-    out += "  <ip address='" + xml_escape(ip.address) + "' prefix='" + std::to_string(ip.prefix) +
-           "'/>\n";
+    put(out, "  <ip address='", Esc{ip.address}, "' prefix='", static_cast<std::int64_t>(ip.prefix),
+        "'/>\n");
   }
-  for (const auto& pg : n.portgroups) out += "  " + portgroup_xml(pg) + "\n";
+  for (const auto& pg : n.portgroups) {
+    out += "  ";
+    append_portgroup(out, pg);
+    out += "\n";
+  }
   out += "</network>\n";
   return out;
 }
@@ -491,10 +516,9 @@ std::string network_xml(const NetworkDef& n) {
 namespace dr::virt {
 
 Result<StoragePoolInfo> parse_pool_xml(std::string_view xml) {
-  auto doc = parse(xml, "storage pool");
+  auto doc = parse(xml, "pool", "storage pool");
   if (!doc) return doc.error();
-  const xmlNode* root = xmlDocGetRootElement(doc->get());
-  if (!is(root, "pool")) return fail(Errc::invalid_argument, "pool XML: no <pool> root");
+  const xmlNode* root = doc->root;
   StoragePoolInfo info;
   info.name = text(child(root, "name"));
   info.type = attr_or(root, "type");

@@ -18,17 +18,11 @@ namespace dr::virt {
 Result<DomainDef> parse_domain_xml(std::string_view xml);
 std::string domain_xml(const DomainDef& domain);
 
-// The <drpair:app> element alone (the contents of <metadata>).
-std::string membership_xml(const Membership& membership);
-
 Result<NetworkDef> parse_network_xml(std::string_view xml);
 std::string network_xml(const NetworkDef& network);
 
 // A <portgroup> element for virNetworkUpdate.
 std::string portgroup_xml(const PortgroupDef& portgroup);
-
-// Escapes text for an XML attribute value or element content.
-std::string xml_escape(std::string_view text);
 
 }  // namespace dr::virt
 

@@ -137,6 +137,21 @@ TEST_CASE("malformed XML and broken metadata are invalid_argument", "[integratio
   CHECK(bad.error().message.find("domain 'x'") != std::string::npos);
 }
 
+TEST_CASE("a document with another root element is refused, naming the root it needs",
+          "[integration][libvirt]") {
+  const auto domain = parse_domain_xml("<network><name>x</name></network>");
+  REQUIRE_FALSE(domain);
+  CHECK(domain.error().code == dr::Errc::invalid_argument);
+  CHECK(domain.error().message == "domain XML: no <domain> root");
+  const auto network = parse_network_xml("<domain><name>x</name></domain>");
+  REQUIRE_FALSE(network);
+  CHECK(network.error().message == "network XML: no <network> root");
+  const auto pool = parse_pool_xml("<network/>");
+  REQUIRE_FALSE(pool);
+  CHECK(pool.error().message == "storage pool XML: no <pool> root");
+  CHECK(parse_pool_xml("<pool").error().message.find("storage pool XML is not well-formed") == 0);
+}
+
 TEST_CASE("network XML: portgroups, VLANs, netmask and prefix", "[integration][libvirt]") {
   const auto n = parse_network_xml(R"(<network><name>sw</name><forward mode='bridge'/>
     <bridge name='br0'/><virtualport type='openvswitch'/>
