@@ -36,14 +36,14 @@ Result<std::map<std::string, LibvirtApp>> libvirt_apps(virt::Hypervisor& hv) {
   if (!domains) return domains.error();
   std::map<std::string, LibvirtApp> apps;
   for (const auto& d : *domains) {
-    auto def = hv.get_domain(d.name);
-    if (!def) {
-      if (def.error().code == Errc::not_found) continue;  // undefined meanwhile
-      return def.error();
+    auto membership = hv.domain_membership(d.name);
+    if (!membership) {
+      if (membership.error().code == Errc::not_found) continue;  // undefined meanwhile
+      return membership.error();
     }
-    if (!def->membership) continue;
-    auto& app = apps[def->membership->app_id];
-    if (def->membership->app_name) app.name = *def->membership->app_name;
+    if (!*membership) continue;
+    auto& app = apps[(*membership)->app_id];
+    if ((*membership)->app_name) app.name = *(*membership)->app_name;
     app.domains.push_back(d);
   }
   return apps;

@@ -30,9 +30,16 @@ class Capturer {
     if (!statuses) return statuses.error();
     std::vector<std::pair<DomainDef, DomainState>> members;
     for (const auto& status : *statuses) {
+      // The metadata alone first: the whole definition only of the app's own domains.
+      auto membership = hv_.domain_membership(status.name);
+      if (!membership) {
+        if (membership.error().code == Errc::not_found) continue;  // undefined meanwhile
+        return membership.error();
+      }
+      if (!*membership || (*membership)->app_id != app_id_) continue;
       auto def = hv_.get_domain(status.name);
       if (!def) {
-        if (def.error().code == Errc::not_found) continue;  // undefined meanwhile
+        if (def.error().code == Errc::not_found) continue;
         return def.error();
       }
       if (def->membership && def->membership->app_id == app_id_) {

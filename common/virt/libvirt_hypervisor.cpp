@@ -128,6 +128,25 @@ class LibvirtHypervisor final : public Hypervisor {
     return def;
   }
 
+  Result<std::optional<Membership>> domain_membership(const std::string& name) override {
+    auto dom = lookup_domain(name);
+    if (!dom) return dom.error();
+    // The current definition's (the live one while the domain runs), as get_domain(name, true).
+    CString xml(virDomainGetMetadata(dom->get(), VIR_DOMAIN_METADATA_ELEMENT, kMetadataNamespace,
+                                     VIR_DOMAIN_AFFECT_CURRENT));
+    if (!xml) {
+      const virErrorPtr err = virGetLastError();
+      if (err != nullptr && err->code == VIR_ERR_NO_DOMAIN_METADATA) {
+        virResetLastError();
+        return std::optional<Membership>();
+      }
+      return last_error(dom_name(name) + ": get drpair metadata");
+    }
+    auto m = parse_membership_xml(xml.get());
+    if (!m) return fail(m.error().code, dom_name(name) + ": " + m.error().message);
+    return std::optional<Membership>(std::move(*m));
+  }
+
   Result<DomainStatus> define_domain(const DomainDef& domain) override {
     const std::string xml = domain_xml(domain);
     DomainHandle dom(virDomainDefineXML(conn_.get(), xml.c_str()));

@@ -221,7 +221,9 @@ std::optional<std::string> read_serial_log(const xmlNode* devices) {
   return found;
 }
 
-Result<Membership> read_membership(const xmlNode* app) {
+// A <drpair:app> element. Its children count when they are in drpair's namespace, or, with
+// `bare`, when they have none: virDomainGetMetadata hands the element back without its namespace.
+Result<Membership> read_membership(const xmlNode* app, bool bare = false) {
   Membership m;
   const auto id = attr(app, "id");
   if (!id || id->empty()) return fail(Errc::invalid_argument, "drpair:app without an id");
@@ -243,7 +245,7 @@ Result<Membership> read_membership(const xmlNode* app) {
   m.source_vm = attr(app, "source-vm");
   Status status;
   each_child(app, nullptr, [&](const xmlNode* c) {
-    if (!in_drpair_ns(c) || !status) return;
+    if (!(bare ? c->ns == nullptr : in_drpair_ns(c)) || !status) return;
     if (is(c, "nic")) {
       const auto mac = attr(c, "mac");
       const auto ip = attr(c, "ip");
@@ -451,6 +453,14 @@ std::string domain_xml(const DomainDef& d) {
   }
   out += "  </devices>\n</domain>\n";
   return out;
+}
+
+Result<Membership> parse_membership_xml(std::string_view xml) {
+  auto doc = parse(xml, "app", "drpair metadata");
+  if (!doc) return doc.error();
+  auto m = read_membership(doc->root, true);
+  if (!m) return fail(Errc::invalid_argument, "drpair metadata: " + m.error().message);
+  return m;
 }
 
 Result<NetworkDef> parse_network_xml(std::string_view xml) {

@@ -18,6 +18,10 @@ namespace dr::virt {
 Result<DomainDef> parse_domain_xml(std::string_view xml);
 std::string domain_xml(const DomainDef& domain);
 
+// drpair's membership element as virDomainGetMetadata returns it for kMetadataNamespace: <app>,
+// without the namespace.
+Result<Membership> parse_membership_xml(std::string_view xml);
+
 Result<NetworkDef> parse_network_xml(std::string_view xml);
 std::string network_xml(const NetworkDef& network);
 

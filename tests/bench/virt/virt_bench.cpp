@@ -3,6 +3,8 @@
 //   virt_bench                    test driver: 200 VMs, 20 networks (portgroups), 4 boot groups
 //   virt_bench qemu URI [VMS]     real libvirtd: VMS (20) tiny TCG guests, serial define+start vs
 //                                 raw parallel (one connection per thread) vs drpair's restore
+// Both then scan the restored domains for their drpair membership: whole definitions vs the
+// metadata element alone.
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
@@ -226,6 +228,40 @@ double drpair_restore(Hypervisor& hv, HypervisorFactory workers,
   return ms;
 }
 
+// Finding the apps of a site (the production agent's app list, capture): every domain's drpair
+// membership, from its whole definition or from its metadata element alone. `members`: how many
+// domains carry one.
+void membership_scan(Hypervisor& hv, std::size_t members, const char* where) {
+  const auto scan = [&](bool whole) {
+    const auto start = Clock::now();
+    auto domains = hv.list_domains();
+    if (!domains) throw std::runtime_error(domains.error().message);
+    std::size_t found = 0;
+    for (const auto& d : *domains) {
+      if (whole) {
+        auto def = hv.get_domain(d.name);
+        if (!def) throw std::runtime_error(def.error().message);
+        found += def->membership ? 1 : 0;
+      } else {
+        auto m = hv.domain_membership(d.name);
+        if (!m) throw std::runtime_error(m.error().message);
+        found += *m ? 1 : 0;
+      }
+    }
+    if (found < members) throw std::runtime_error("the scan found " + std::to_string(found));
+    return ms_since(start);
+  };
+  std::vector<double> whole, metadata;
+  for (int round = 0; round < kRounds; ++round) {
+    whole.push_back(scan(true));
+    metadata.push_back(scan(false));
+  }
+  std::printf("membership scan of %zu domains (%s), %d rounds, median\n", members, where, kRounds);
+  std::printf("  whole definitions (get_domain)                      %8.2f ms\n", median(whole));
+  std::printf("  metadata element only (domain_membership)           %8.2f ms  %.2f x\n",
+              median(metadata), median(metadata) / median(whole));
+}
+
 int test_driver(const std::string& fixture_dir) {
   const std::string uri = "test://" + fixture_dir + "/libvirt/site-b.xml";
   SiteConfig config;
@@ -273,6 +309,11 @@ int test_driver(const std::string& fixture_dir) {
   std::printf("  ratio drpair / changes-only floor                   %8.2f x  %8.2f x\n", o / f,
               om / fm);
   std::printf("  median of the rounds' drpair / same-calls ratios    %8.2f x\n", median(paired));
+  auto hv = open_libvirt(uri);
+  if (!hv) throw std::runtime_error(hv.error().message);
+  std::shared_ptr<Hypervisor> shared(std::move(*hv));
+  drpair_restore(*shared, share_one(shared), app, config);
+  membership_scan(*shared, app.vms.size(), "test driver");
   return 0;
 }
 
@@ -327,6 +368,7 @@ int qemu(const std::string& uri, int vms) {
                 serial / t);
     config.parallelism = p;
     const double o = drpair_restore(*primary, libvirt_factory(uri, primary), app, config);
+    if (p == 4) membership_scan(*primary, app.vms.size(), "real libvirtd");
     cleanup(conns[0], app);
     best_ours = std::min(best_ours, o);
     std::printf("  drpair restore, parallelism %d        %8.1f ms  %.2f x faster\n", p, o,

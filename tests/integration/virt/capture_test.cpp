@@ -73,6 +73,47 @@ TEST_CASE("capture without the site config takes subnets from the libvirt networ
   CHECK(now->app.captured_at->size() == 20);
 }
 
+TEST_CASE("a domain's membership read from its metadata alone is the one in its definition",
+          "[integration][libvirt]") {
+  auto hv = testing::open_site("site-a");
+  auto domains = hv->list_domains();
+  REQUIRE(domains);
+  int members = 0;
+  for (const auto& d : *domains) {
+    INFO(d.name);
+    auto def = hv->get_domain(d.name);
+    REQUIRE(def);
+    auto membership = hv->domain_membership(d.name);
+    REQUIRE(membership);
+    CHECK(*membership == def->membership);  // ops-jump: none in either
+    members += membership->has_value() ? 1 : 0;
+  }
+  CHECK(members == 4);
+  auto missing = hv->domain_membership("no-such-vm");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == Errc::not_found);
+}
+
+TEST_CASE("broken drpair metadata is invalid_argument naming the domain, for the scan and capture",
+          "[integration][libvirt]") {
+  auto hv = testing::open_site("site-a");
+  const SiteConfig config = testing::load_config("site-a");
+  // No app id: the metadata names no app, and nothing may silently skip the domain.
+  DomainDef broken;
+  broken.name = "broken";
+  broken.uuid = "6f1c2a9e-0009-4c1e-9a0b-000000000009";
+  broken.type = "test";
+  broken.memory_mib = 64;
+  broken.membership = Membership{};
+  REQUIRE(hv->define_domain(broken));
+  auto membership = hv->domain_membership("broken");
+  REQUIRE_FALSE(membership);
+  CHECK(membership.error().code == Errc::invalid_argument);
+  CHECK(membership.error().message ==
+        "domain 'broken': drpair metadata: drpair:app without an id");
+  CHECK(error_of(*hv, config, Errc::invalid_argument) == membership.error().message);
+}
+
 TEST_CASE("capture of an unknown app is not_found", "[integration][libvirt]") {
   auto hv = testing::open_site("site-a");
   const auto r = capture(*hv, "app9", CaptureOptions{"site-a", kCapturedAt, nullptr});

@@ -41,6 +41,9 @@ class FaultHypervisor final : public Hypervisor {
   Result<DomainDef> get_domain(const std::string& name, bool live) override {
     return call("get_domain " + name, [&] { return inner_->get_domain(name, live); });
   }
+  Result<std::optional<Membership>> domain_membership(const std::string& name) override {
+    return call("domain_membership " + name, [&] { return inner_->domain_membership(name); });
+  }
   Result<DomainStatus> define_domain(const DomainDef& domain) override {
     return call("define_domain " + domain.name, [&] { return inner_->define_domain(domain); });
   }
