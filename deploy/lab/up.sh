@@ -159,14 +159,23 @@ say "new data at production: marker generation 2, a mirror snapshot, landed at s
 "$lab_root/deploy/lab/app1.sh" write-marker "$prod_site" 2
 marked=$(date -u +%Y-%m-%dT%H:%M:%S)
 drpair snapshot app1
+landed=no
 for _ in $(seq 120); do
   if drpair status app1 --url "$DRPAIR_DR_URL" --json | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 ok = d["images"] and all(i["lastSyncAt"] and i["lastSyncAt"][:19] >= sys.argv[1] for i in d["images"])
-sys.exit(0 if ok else 1)' "$marked"; then break; fi
+sys.exit(0 if ok else 1)' "$marked"; then
+    landed=yes
+    break
+  fi
   sleep 1
 done
+if [ $landed = no ]; then
+  drpair status app1 --url "$DRPAIR_DR_URL" >&2 || true
+  lab_die "the mirror snapshot taken at $marked (UTC) has not synced to site-b after 120 s: see" \
+    "the images' lastSyncAt above and 'rbd mirror pool status --verbose' at site-b"
+fi
 drpair status app1 --url "$DRPAIR_DR_URL"
 lag=$(drpair status app1 --url "$DRPAIR_DR_URL" --json | python3 -c '
 import json, sys
