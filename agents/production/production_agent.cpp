@@ -32,19 +32,14 @@ struct LibvirtApp {
 };
 
 Result<std::map<std::string, LibvirtApp>> libvirt_apps(virt::Hypervisor& hv) {
-  auto domains = hv.list_domains();
-  if (!domains) return domains.error();
+  auto site = hv.list_members();
+  if (!site) return site.error();
   std::map<std::string, LibvirtApp> apps;
-  for (const auto& d : *domains) {
-    auto membership = hv.domain_membership(d.name);
-    if (!membership) {
-      if (membership.error().code == Errc::not_found) continue;  // undefined meanwhile
-      return membership.error();
-    }
-    if (!*membership) continue;
-    auto& app = apps[(*membership)->app_id];
-    if ((*membership)->app_name) app.name = *(*membership)->app_name;
-    app.domains.push_back(d);
+  for (const auto& [status, membership] : *site) {
+    if (!membership) continue;
+    auto& app = apps[membership->app_id];
+    if (membership->app_name) app.name = *membership->app_name;
+    app.domains.push_back(status);
   }
   return apps;
 }

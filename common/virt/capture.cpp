@@ -26,20 +26,15 @@ class Capturer {
       : hv_(hv), app_id_(std::move(app_id)), options_(options) {}
 
   Result<model::FirstDescription> run() {
-    auto statuses = hv_.list_domains();
-    if (!statuses) return statuses.error();
+    // The metadata of every domain first, then the whole definition of the app's own domains.
+    auto site = hv_.list_members();
+    if (!site) return site.error();
     std::vector<std::pair<DomainDef, DomainState>> members;
-    for (const auto& status : *statuses) {
-      // The metadata alone first: the whole definition only of the app's own domains.
-      auto membership = hv_.domain_membership(status.name);
-      if (!membership) {
-        if (membership.error().code == Errc::not_found) continue;  // undefined meanwhile
-        return membership.error();
-      }
-      if (!*membership || (*membership)->app_id != app_id_) continue;
+    for (const auto& [status, membership] : *site) {
+      if (!membership || membership->app_id != app_id_) continue;
       auto def = hv_.get_domain(status.name);
       if (!def) {
-        if (def.error().code == Errc::not_found) continue;
+        if (def.error().code == Errc::not_found) continue;  // undefined meanwhile
         return def.error();
       }
       if (def->membership && def->membership->app_id == app_id_) {

@@ -35,13 +35,13 @@ class Hypervisor {
 
   // ---- domains
   virtual Result<std::vector<DomainStatus>> list_domains() = 0;
+  // Every domain with its drpair membership (DESIGN.md §3), read from its metadata element alone,
+  // not its whole definition: how capture and the app list find an app's domains.
+  virtual Result<std::vector<DomainMember>> list_members() = 0;
   virtual Result<DomainStatus> domain_status(const std::string& name) = 0;
   // The persistent definition, or with `live` the running one (it shows the NICs' host ports and
   // VLAN tags).
   virtual Result<DomainDef> get_domain(const std::string& name, bool live = false) = 0;
-  // The domain's drpair membership (its metadata element, DESIGN.md §3) without reading its whole
-  // definition: for scans over every domain of a site. nullopt when it carries none.
-  virtual Result<std::optional<Membership>> domain_membership(const std::string& name) = 0;
   // Defines (or redefines, same name and UUID) a persistent domain.
   virtual Result<DomainStatus> define_domain(const DomainDef& domain) = 0;
   // failed_precondition if it is already running.

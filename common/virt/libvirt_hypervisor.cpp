@@ -92,23 +92,24 @@ class LibvirtHypervisor final : public Hypervisor {
       : conn_(std::move(conn)), uri_(std::move(uri)) {}
 
   Result<std::vector<DomainStatus>> list_domains() override {
-    virDomainPtr* doms = nullptr;
-    const int n = virConnectListAllDomains(conn_.get(), &doms, 0);
-    if (n < 0) return last_error("list domains of " + uri_);
-    std::vector<DomainHandle> handles;
-    handles.reserve(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) handles.emplace_back(doms[i]);
-    free(doms);  // NOLINT: libvirt's array
     std::vector<DomainStatus> out;
-    for (const auto& h : handles) {
-      auto status = status_of(h.get(), virDomainGetName(h.get()));
-      // A domain undefined by someone else between the list and this call is not an error.
-      if (!status) {
-        if (status.error().code == Errc::not_found) continue;
-        return status.error();
-      }
-      out.push_back(std::move(*status));
-    }
+    auto listed = each_domain([&](virDomainPtr, DomainStatus status) -> Status {
+      out.push_back(std::move(status));
+      return {};
+    });
+    if (!listed) return listed.error();
+    return out;
+  }
+
+  Result<std::vector<DomainMember>> list_members() override {
+    std::vector<DomainMember> out;
+    auto listed = each_domain([&](virDomainPtr dom, DomainStatus status) -> Status {
+      auto membership = membership_of(dom, status.name);
+      if (!membership) return membership.error();
+      out.push_back({std::move(status), std::move(*membership)});
+      return {};
+    });
+    if (!listed) return listed.error();
     return out;
   }
 
@@ -126,25 +127,6 @@ class LibvirtHypervisor final : public Hypervisor {
     auto def = parse_domain_xml(xml.get());
     if (!def) return fail(def.error().code, dom_name(name) + ": " + def.error().message);
     return def;
-  }
-
-  Result<std::optional<Membership>> domain_membership(const std::string& name) override {
-    auto dom = lookup_domain(name);
-    if (!dom) return dom.error();
-    // The current definition's (the live one while the domain runs), as get_domain(name, true).
-    CString xml(virDomainGetMetadata(dom->get(), VIR_DOMAIN_METADATA_ELEMENT, kMetadataNamespace,
-                                     VIR_DOMAIN_AFFECT_CURRENT));
-    if (!xml) {
-      const virErrorPtr err = virGetLastError();
-      if (err != nullptr && err->code == VIR_ERR_NO_DOMAIN_METADATA) {
-        virResetLastError();
-        return std::optional<Membership>();
-      }
-      return last_error(dom_name(name) + ": get drpair metadata");
-    }
-    auto m = parse_membership_xml(xml.get());
-    if (!m) return fail(m.error().code, dom_name(name) + ": " + m.error().message);
-    return std::optional<Membership>(std::move(*m));
   }
 
   Result<DomainStatus> define_domain(const DomainDef& domain) override {
@@ -363,6 +345,43 @@ class LibvirtHypervisor final : public Hypervisor {
     NetworkHandle net(virNetworkLookupByName(conn_.get(), name.c_str()));
     if (!net) return last_error(net_name(name));
     return net;
+  }
+
+  // Calls f(handle, status) for every domain of the connection, on the handles the list gave.
+  // A domain undefined by someone else meanwhile is skipped, not an error.
+  template <class F>
+  Status each_domain(F&& f) {
+    virDomainPtr* doms = nullptr;
+    const int n = virConnectListAllDomains(conn_.get(), &doms, 0);
+    if (n < 0) return last_error("list domains of " + uri_);
+    std::vector<DomainHandle> handles;
+    handles.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) handles.emplace_back(doms[i]);
+    free(doms);  // NOLINT: libvirt's array
+    for (const auto& h : handles) {
+      auto status = status_of(h.get(), virDomainGetName(h.get()));
+      Status done = status ? f(h.get(), std::move(*status)) : Status(status.error());
+      if (!done && done.error().code != Errc::not_found) return done.error();
+    }
+    return {};
+  }
+
+  // drpair's metadata element of the current definition (the live one while the domain runs);
+  // nullopt when the domain has none.
+  Result<std::optional<Membership>> membership_of(virDomainPtr dom, const std::string& name) {
+    CString xml(virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, kMetadataNamespace,
+                                     VIR_DOMAIN_AFFECT_CURRENT));
+    if (!xml) {
+      const virErrorPtr err = virGetLastError();
+      if (err != nullptr && err->code == VIR_ERR_NO_DOMAIN_METADATA) {
+        virResetLastError();
+        return std::optional<Membership>();
+      }
+      return last_error(dom_name(name) + ": get drpair metadata");
+    }
+    auto m = parse_membership_xml(xml.get());
+    if (!m) return fail(m.error().code, dom_name(name) + ": " + m.error().message);
+    return std::optional<Membership>(std::move(*m));
   }
 
   Result<DomainStatus> status_of(virDomainPtr dom, const std::string& name) {

@@ -121,6 +121,12 @@ struct DomainStatus {
   bool operator==(const DomainStatus&) const = default;
 };
 
+// A domain of the site and its drpair membership, if it carries one.
+struct DomainMember {
+  DomainStatus status;
+  std::optional<Membership> membership;
+};
+
 struct PortgroupDef {
   std::string name;
   std::optional<int> vlan;

@@ -35,14 +35,14 @@ class FaultHypervisor final : public Hypervisor {
   Result<std::vector<DomainStatus>> list_domains() override {
     return call("list_domains", [&] { return inner_->list_domains(); });
   }
+  Result<std::vector<DomainMember>> list_members() override {
+    return call("list_members", [&] { return inner_->list_members(); });
+  }
   Result<DomainStatus> domain_status(const std::string& name) override {
     return call("domain_status " + name, [&] { return inner_->domain_status(name); });
   }
   Result<DomainDef> get_domain(const std::string& name, bool live) override {
     return call("get_domain " + name, [&] { return inner_->get_domain(name, live); });
-  }
-  Result<std::optional<Membership>> domain_membership(const std::string& name) override {
-    return call("domain_membership " + name, [&] { return inner_->domain_membership(name); });
   }
   Result<DomainStatus> define_domain(const DomainDef& domain) override {
     return call("define_domain " + domain.name, [&] { return inner_->define_domain(domain); });
