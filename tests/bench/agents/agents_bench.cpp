@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "flags.hpp"
 #include "http_load.hpp"
 #include "model/json_io.hpp"
 #include "support/in_process_agent.hpp"
@@ -76,21 +77,9 @@ std::optional<double> ship(transport::PeerClient& peer, const std::string& route
 int main(int argc, char** argv) {
   double seconds = 5;
   int clients = 50, ships = 10, vms = 1000, handler_threads = 4;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--seconds")
-      seconds = std::atof(argv[i + 1]);
-    else if (flag == "--clients")
-      clients = std::atoi(argv[i + 1]);
-    else if (flag == "--ships")
-      ships = std::atoi(argv[i + 1]);
-    else if (flag == "--vms")
-      vms = std::atoi(argv[i + 1]);
-    else
-      die(std::string("usage: ") + argv[0] +
-          " [--seconds S] [--clients N] [--ships N] [--vms N]");
-  }
-  if (argc % 2 == 0) die(std::string("usage: ") + argv[0] + " [--seconds S] ...");
+  bench::read_flags(argc, argv,
+                    {{"--seconds", &seconds}, {"--clients", &clients}, {"--ships", &ships},
+                     {"--vms", &vms}});
 
   const testing::TempDir work;
   std::string app1_detail;  // the static baseline's body, set before the load starts

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "flags.hpp"
 #include "storage/rbd_mirror_storage.hpp"
 
 namespace {
@@ -189,17 +190,13 @@ int main(int argc, char** argv) {
       std::getenv("DRPAIR_CEPH_DIR") ? std::getenv("DRPAIR_CEPH_DIR") : "/tmp/drpair-ceph";
   double rate = 4;
   std::vector<std::pair<int, int>> runs;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string opt = argv[i], val = argv[i + 1];
-    if (opt == "--dir")
-      dir = val;
-    else if (opt == "--rate")
-      rate = std::stod(val);
-    else if (opt == "--run")
-      runs.emplace_back(std::stoi(val), std::stoi(val.substr(val.find(':') + 1)));
-    else
-      die("unknown option " + opt);
-  }
+  dr::bench::read_flags(argc, argv,
+                        {{"--dir", &dir},
+                         {"--rate", &rate},
+                         {"--run", [&](const std::string& val) {
+                            runs.emplace_back(std::stoi(val),
+                                              std::stoi(val.substr(val.find(':') + 1)));
+                          }}});
   if (runs.empty()) runs = {{10, 60}, {60, 150}};
 
   auto a =

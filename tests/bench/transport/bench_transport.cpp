@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "flags.hpp"
 #include "http_load.hpp"
 #include "support/test_pki.hpp"
 #include "transport/http_server.hpp"
@@ -28,24 +29,11 @@ int main(int argc, char** argv) {
   double seconds = 5;
   int io_threads = 1;
   int handler_threads = 2;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--clients")
-      clients = std::atoi(argv[i + 1]);
-    else if (flag == "--seconds")
-      seconds = std::atof(argv[i + 1]);
-    else if (flag == "--io-threads")
-      io_threads = std::atoi(argv[i + 1]);
-    else if (flag == "--handler-threads")
-      handler_threads = std::atoi(argv[i + 1]);
-    else {
-      std::fprintf(stderr,
-                   "usage: %s [--clients N] [--seconds S] [--io-threads N] "
-                   "[--handler-threads N]\n",
-                   argv[0]);
-      return 2;
-    }
-  }
+  dr::bench::read_flags(argc, argv,
+                        {{"--clients", &clients},
+                         {"--seconds", &seconds},
+                         {"--io-threads", &io_threads},
+                         {"--handler-threads", &handler_threads}});
 
   const dr::testing::TestPki* made = nullptr;
   try {
