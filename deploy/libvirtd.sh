@@ -22,10 +22,11 @@
 #                        fixtures, both SITE=systest). Read it from SITE/env, do not guess it.
 #   DRPAIR_SWITCH        the libvirt network on that bridge (default vswitch0)
 #
-# How (deploy notes, NOTES.md): libvirtd runs under `tini -s` (a subreaper, so QEMU children are
-# reaped: destroy takes ~0.2 s instead of ~1.8 s) in a private mount namespace in which the site's
-# folders are bind-mounted over /etc/libvirt, /run, /var/lib/libvirt, /var/cache/libvirt and
-# /var/log/libvirt. It shares the host's network namespace (guests reach Ceph on 127.0.0.1).
+# How (docs/platform-notes.md, "A private libvirtd"): libvirtd runs under `tini -s` (a subreaper,
+# so QEMU children are reaped: destroy takes ~0.2 s instead of ~1.8 s) in a private mount namespace
+# in which the site's folders are bind-mounted over /etc/libvirt, /run, /var/lib/libvirt,
+# /var/cache/libvirt and /var/log/libvirt. It shares the host's network namespace (guests reach
+# Ceph on 127.0.0.1).
 #
 # Open vSwitch: its userspace (netdev) datapath makes ONE tap device `ovs-netdev` per network
 # namespace, so only one ovs-vswitchd can run on the host (a second one fails with "creating tap

@@ -8,7 +8,8 @@
 namespace dr::mapping {
 namespace {
 
-// Member names in an order that agrees with every drpair/v1 document as DESIGN.md §3 writes it
+// Member names in an order that agrees with every drpair/v1 document as its schema
+// (schemas/*.schema.json) and docs/contracts.md, "The drpair/v1 documents", list them
 // (second description: app, networks, vms, replication; a VM: id, source, name, spec, bootOrder,
 // disks, nics; a policy: site, defaultSwitch, networks, pools, ip, spec, replication). Names not
 // listed sort after these, by spelling. "policy" comes first: generate() reports the problems of

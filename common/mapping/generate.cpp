@@ -1,5 +1,5 @@
 // generate(): the second description of an application, from its first description and the DR
-// site's mapping policy (DESIGN.md §4).
+// site's mapping policy (README, "The mapping rules" > "Generate").
 //
 // The second description keeps the first's order: backup network i backs source network i and
 // backup VM i backs source VM i, with the same disks and NICs in the same places. So a pointer

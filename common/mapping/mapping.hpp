@@ -1,7 +1,8 @@
 #pragma once
-// The mapping engine (DESIGN.md §4, the seed's claims 3-7): turn a FirstDescription into the
-// SecondDescription for a DR site, validate a SecondDescription the DR site did not generate, and
-// show what changed between two descriptions of one application.
+// The mapping engine (README, "The mapping rules"; claims 3-7 of the patent CN103843284 that the
+// README names): turn a FirstDescription into the SecondDescription for a DR site, validate a
+// SecondDescription the DR site did not generate, and show what changed between two descriptions
+// of one application.
 // Pure functions of their inputs: no I/O, no clocks, no globals; safe from any thread.
 
 #include <optional>
@@ -39,8 +40,8 @@ model::Parsed<model::SecondDescription> generate(const model::FirstDescription& 
                                                  const model::Inventory* inventory = nullptr);
 
 // Checks `second` against `first` (and, if given, the DR site's inventory) and returns every
-// problem, each with a JSON Pointer into `second`. Empty means valid. See DESIGN.md §4 for the
-// list of checks.
+// problem, each with a JSON Pointer into `second`. Empty means valid. See README, "The mapping
+// rules" > "Validate", for the list of checks.
 model::Problems validate(const model::FirstDescription& first,
                          const model::SecondDescription& second,
                          const model::Inventory* inventory = nullptr);

@@ -1,5 +1,6 @@
 #pragma once
-// The drpair/v1 documents as value types (DESIGN.md §3, schemas/*.schema.json):
+// The drpair/v1 documents as value types (docs/contracts.md, "The drpair/v1 documents";
+// schemas/*.schema.json):
 //   FirstDescription   the application as it runs at production (captured from libvirt);
 //   SecondDescription  the application as it will run at the DR site (generated or validated);
 //   MappingPolicy      the DR site's rules for generating a second description;

@@ -1,6 +1,6 @@
 #pragma once
-// RAII owners of SQLite's C handles (STYLE.md §6). Included only by sqlite_state_store.cpp: no
-// SQLite type appears in a header that other code includes.
+// RAII owners of SQLite's C handles (docs/architecture.md, "Conventions"). Included only by
+// sqlite_state_store.cpp: no SQLite type appears in a header that other code includes.
 
 #include <sqlite3.h>
 

@@ -31,7 +31,8 @@ std::string description_name(std::string_view app, DescriptionKind kind, std::in
 }
 std::string image_name(const ImageRef& image) { return image.pool + "/" + image.image; }
 
-// The one function that knows SQLite's result codes (STYLE.md §4). `rc` is an extended code.
+// The one function that knows SQLite's result codes (docs/architecture.md, "Error model"). `rc`
+// is an extended code.
 Error from_sqlite(int rc, sqlite3* db, std::string_view what) {
   std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   Errc code = Errc::internal;

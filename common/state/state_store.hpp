@@ -1,5 +1,5 @@
 #pragma once
-// StateStore: an agent's durable memory (DESIGN.md §2 `state/`, issue 6). It holds
+// StateStore: an agent's durable memory (docs/architecture.md, "Layout"; issue 6). It holds
 //   - apps: the applications this agent protects (production agent, role protected_source) or has
 //     registered as recoverable (DR agent, role registered_replica), with their state;
 //   - every version of each app's first and second description, keyed by generation;

@@ -1,8 +1,9 @@
 #pragma once
 // Capture: an application's topology, read from a live libvirt, as a FirstDescription
-// (DESIGN.md §3). The app is the set of domains whose <metadata> carries
-// <drpair:app id="APP">; each contributes a VM (UUID, name, vCPUs, memory, boot order, RBD disks,
-// NICs) and each (libvirt network, portgroup) its NICs use becomes one source network.
+// (docs/contracts.md, "From libvirt to source networks"). The app is the set of domains whose
+// <metadata> carries <drpair:app id="APP">; each contributes a VM (UUID, name, vCPUs, memory,
+// boot order, RBD disks, NICs) and each (libvirt network, portgroup) its NICs use becomes one
+// source network.
 //
 // Rules, each an error naming the object rather than a silent omission:
 //   - a disk that is not an RBD network disk is unprotectable (failed_precondition);

@@ -35,8 +35,9 @@ class Hypervisor {
 
   // ---- domains
   virtual Result<std::vector<DomainStatus>> list_domains() = 0;
-  // Every domain with its drpair membership (DESIGN.md §3), read from its metadata element alone,
-  // not its whole definition: how capture and the app list find an app's domains.
+  // Every domain with its drpair membership (docs/contracts.md, "Membership in libvirt"), read
+  // from its metadata element alone, not its whole definition: how capture and the app list find
+  // an app's domains.
   virtual Result<std::vector<DomainMember>> list_members() = 0;
   virtual Result<DomainStatus> domain_status(const std::string& name) = 0;
   // The persistent definition, or with `live` the running one (it shows the NICs' host ports and

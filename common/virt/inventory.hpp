@@ -1,9 +1,9 @@
 #pragma once
 // Inventory: what a DR site already has, read from its libvirt, for the validator
-// (model::Inventory, DESIGN.md §3): every libvirt network as a switch with its VLAN, subnets and
-// portgroups (a portgroup's subnets from the site config, which declares them), every domain with
-// its drpair app, libvirt storage pools (RBD pools by their Ceph pool name) with free space, and
-// the host's CPUs and memory with the vCPUs already allocated to domains.
+// (model::Inventory; docs/contracts.md, "Inventory"): every libvirt network as a switch with its
+// VLAN, subnets and portgroups (a portgroup's subnets from the site config, which declares them),
+// every domain with its drpair app, libvirt storage pools (RBD pools by their Ceph pool name) with
+// free space, and the host's CPUs and memory with the vCPUs already allocated to domains.
 // Thread-safety: a pure function of what `hypervisor` answers.
 
 #include <string>

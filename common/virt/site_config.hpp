@@ -3,7 +3,8 @@
 // and restore on libvirt"; schemas/site_config.v1.schema.json): the site's name, how its VMs reach
 // Ceph (monitors, cephx user, libvirt secret, client conf), which domain type to define, whether
 // and how a restore may create a missing switch network, the subnets of portgroups on shared
-// switches (DESIGN.md §3), where restored VMs log their serial console, and restore tuning.
+// switches (docs/contracts.md, "From libvirt to source networks"), where restored VMs log their
+// serial console, and restore tuning.
 //
 // Reading is strict: unknown keys, wrong types and malformed values are problems with a JSON
 // Pointer, all reported at once, as the model readers do. Plain data otherwise; thread-compatible.

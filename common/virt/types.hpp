@@ -11,7 +11,7 @@
 
 namespace dr::virt {
 
-// The XML namespace of drpair's domain metadata (DESIGN.md §3, "Membership in libvirt").
+// The XML namespace of drpair's domain metadata (docs/contracts.md, "Membership in libvirt").
 inline constexpr const char* kMetadataNamespace = "urn:drpair:app:v1";
 
 enum class DomainState { shutoff, running, paused, other };
