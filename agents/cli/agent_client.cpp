@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "command.hpp"
+#include "model/json_reader.hpp"
 #include "transport/beast_peer_client.hpp"
 
 namespace dr::cli {
@@ -222,8 +223,9 @@ AgentResult<AgentReply> AgentClient::call(transport::Method method, const std::s
   }
   AgentReply reply{response->status, std::move(response->body), {}};
   if (reply.body.empty()) return reply;
-  reply.json = nlohmann::json::parse(reply.body, nullptr, /*allow_exceptions=*/false);
-  if (reply.json.is_discarded()) {
+  auto parsed = model::parse_json(reply.body);
+  if (parsed) reply.json = std::move(*parsed);
+  if (!parsed) {
     return AgentError{
         "internal",
         "the agent at " + url_.text + " answered " + context + "with a body that is not JSON",

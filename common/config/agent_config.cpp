@@ -12,7 +12,7 @@
 #include <system_error>
 
 #include "model/json_io.hpp"
-#include "model/strict_reader.hpp"
+#include "model/json_reader.hpp"
 
 namespace dr::config {
 namespace {
@@ -22,6 +22,7 @@ using model::pointer_append;
 namespace fs = std::filesystem;
 
 constexpr std::int64_t kDay = 24 * 60 * 60;
+constexpr std::int64_t kMaxParallelism = 64;
 constexpr std::size_t kMaxFileBytes = 16 * 1024 * 1024;  // no config or PEM file is this big
 
 std::string os_error(int err) { return std::error_code(err, std::generic_category()).message(); }
@@ -146,7 +147,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-class ConfigReader : public model::StrictReader {
+class ConfigReader : public model::JsonReader {
  public:
   explicit ConfigReader(fs::path base_dir) : base_dir_(std::move(base_dir)) {}
 
@@ -160,7 +161,7 @@ class ConfigReader : public model::StrictReader {
   // A path (resolved against the config's folder).
   std::optional<std::string> path(const json& obj, const std::string& ptr, const char* key,
                                   bool required) {
-    const auto p = string(obj, ptr, key, required);
+    const auto p = opt_string(obj, ptr, key, required);
     if (!p) return std::nullopt;
     return resolve(*p);
   }
@@ -182,13 +183,13 @@ class ConfigReader : public model::StrictReader {
 
   std::chrono::seconds seconds(const json& obj, const std::string& ptr, const char* key,
                                std::int64_t min, std::int64_t max, std::chrono::seconds dflt) {
-    const auto v = integer(obj, ptr, key, min, max, false);
+    const auto v = opt_integer(obj, ptr, key, min, max, false);
     return v ? std::chrono::seconds(*v) : dflt;
   }
 
   // A token's SHA-256 (required): 64 hex digits, returned in lower case.
   std::optional<std::string> sha256(const json& obj, const std::string& ptr, const char* key) {
-    const auto hash = string(obj, ptr, key, true);
+    const auto hash = opt_string(obj, ptr, key, true);
     if (!hash) return std::nullopt;
     if (!is_sha256_hex(*hash)) {
       add(pointer_append(ptr, key),
@@ -208,14 +209,14 @@ class ConfigReader : public model::StrictReader {
   void listen(const json& doc, AgentConfig& out) {
     const json* v = member(doc, "", "listen", true);
     if (v == nullptr || !object(*v, "/listen", {"address", "port"})) return;
-    if (auto address = string(*v, "/listen", "address", false)) {
+    if (auto address = opt_string(*v, "/listen", "address", false)) {
       if (!is_listen_address(*address)) {
         add("/listen/address", "not an IP address or host name: '" + *address + "'");
       }
       out.listen_address = std::move(*address);
     }
     // 0: any free port (tests read the bound port back from the server).
-    if (const auto port = integer(*v, "/listen", "port", 0, 65535, true)) {
+    if (const auto port = opt_integer(*v, "/listen", "port", 0, 65535, true)) {
       out.listen_port = static_cast<std::uint16_t>(*port);
     }
   }
@@ -235,7 +236,7 @@ class ConfigReader : public model::StrictReader {
     if (it == doc.end()) return;
     const std::string ptr = "/operators";
     if (!object(*it, ptr, {"names", "anyOperator", "bearerTokens"})) return;
-    if (const json* names = array(*it, ptr, "names")) {
+    if (const json* names = array_member(*it, ptr, "names")) {
       const std::string at = pointer_append(ptr, "names");
       for (std::size_t i = 0; i < names->size(); ++i) {
         const json& n = (*names)[i];
@@ -246,15 +247,15 @@ class ConfigReader : public model::StrictReader {
         out.auth.operator_names.push_back(n.get<std::string>());
       }
     }
-    out.auth.any_operator = boolean(*it, ptr, "anyOperator").value_or(false);
-    if (const json* tokens = array(*it, ptr, "bearerTokens")) {
+    out.auth.any_operator = opt_boolean(*it, ptr, "anyOperator").value_or(false);
+    if (const json* tokens = array_member(*it, ptr, "bearerTokens")) {
       const std::string at = pointer_append(ptr, "bearerTokens");
       for (std::size_t i = 0; i < tokens->size(); ++i) {
         const std::string tp = pointer_append(at, i);
         const json& t = (*tokens)[i];
         if (!object(t, tp, {"name", "sha256"})) continue;
         transport::BearerToken token;
-        token.name = string(t, tp, "name", true).value_or("");
+        token.name = opt_string(t, tp, "name", true).value_or("");
         token.sha256_hex = sha256(t, tp, "sha256").value_or("");
         for (const auto& other : out.auth.bearer_tokens) {
           if (!token.name.empty() && other.name == token.name) {
@@ -270,8 +271,8 @@ class ConfigReader : public model::StrictReader {
     const json* v = member(doc, "", "peer", true);
     const std::string ptr = "/peer";
     if (v == nullptr || !object(*v, ptr, {"site", "url", "ca", "timeoutSeconds"})) return;
-    out.peer.site = string(*v, ptr, "site", true).value_or("");
-    if (auto url = string(*v, ptr, "url", true)) {
+    out.peer.site = opt_string(*v, ptr, "site", true).value_or("");
+    if (auto url = opt_string(*v, ptr, "url", true)) {
       const std::string why = parse_peer_url(*url, out.peer.host, out.peer.port);
       if (!why.empty()) {
         add("/peer/url", why);
@@ -288,7 +289,7 @@ class ConfigReader : public model::StrictReader {
   void libvirt(const json& doc, AgentConfig& out) {
     const json* v = member(doc, "", "libvirt", true);
     if (v == nullptr || !object(*v, "/libvirt", {"uri"})) return;
-    if (auto uri = string(*v, "/libvirt", "uri", true)) {
+    if (auto uri = opt_string(*v, "/libvirt", "uri", true)) {
       static const std::regex uri_re("^[A-Za-z][A-Za-z0-9+.-]*://.*$");
       if (!std::regex_match(*uri, uri_re)) {
         add("/libvirt/uri", "not a libvirt URI (e.g. qemu:///system): '" + *uri + "'");
@@ -302,7 +303,7 @@ class ConfigReader : public model::StrictReader {
     if (v == nullptr || !object(*v, "/ceph", {"conf", "clientId"})) return;
     // Not opened here: librados reads it (with the keyring it names) when the agent connects.
     out.ceph_conf = path(*v, "/ceph", "conf", true).value_or("");
-    if (auto id = string(*v, "/ceph", "clientId", false)) {
+    if (auto id = opt_string(*v, "/ceph", "clientId", false)) {
       if (id->rfind("client.", 0) == 0) {
         add("/ceph/clientId", "the cephx id without 'client.' (librados adds it)");
       }
@@ -339,7 +340,7 @@ class ConfigReader : public model::StrictReader {
     const std::string ptr = "/protection";
     if (it == doc.end() || !object(*it, ptr,
                                    {"captureIntervalSeconds", "snapshotIntervalSeconds",
-                                    "replicationTimeoutSeconds"})) {
+                                    "replicationTimeoutSeconds", "parallelism"})) {
       return;
     }
     auto& p = out.protection;
@@ -348,6 +349,8 @@ class ConfigReader : public model::StrictReader {
         seconds(*it, ptr, "snapshotIntervalSeconds", 0, kDay, p.snapshot_interval);
     p.replication_timeout =
         seconds(*it, ptr, "replicationTimeoutSeconds", 1, 7 * kDay, p.replication_timeout);
+    p.parallelism = static_cast<int>(
+        opt_integer(*it, ptr, "parallelism", 1, kMaxParallelism).value_or(p.parallelism));
   }
 
   void failover(const json& doc, AgentConfig& out) {
@@ -356,7 +359,7 @@ class ConfigReader : public model::StrictReader {
     if (it == doc.end() ||
         !object(*it, ptr,
                 {"fenceTimeoutSeconds", "demoteTimeoutSeconds", "promoteTimeoutSeconds",
-                 "shutdownTimeoutSeconds"})) {
+                 "shutdownTimeoutSeconds", "parallelism"})) {
       return;
     }
     auto& f = out.failover;
@@ -364,6 +367,8 @@ class ConfigReader : public model::StrictReader {
     f.demote_timeout = seconds(*it, ptr, "demoteTimeoutSeconds", 1, kDay, f.demote_timeout);
     f.promote_timeout = seconds(*it, ptr, "promoteTimeoutSeconds", 1, kDay, f.promote_timeout);
     f.shutdown_timeout = seconds(*it, ptr, "shutdownTimeoutSeconds", 0, 3600, f.shutdown_timeout);
+    f.parallelism = static_cast<int>(
+        opt_integer(*it, ptr, "parallelism", 1, kMaxParallelism).value_or(f.parallelism));
   }
 
   void webhooks(const json& doc, const std::optional<AgentRole>& role, AgentConfig& out) {
@@ -381,7 +386,7 @@ class ConfigReader : public model::StrictReader {
       add(ptr, inline_secret ? "give 'secret' or 'secretFile', not both"
                              : "missing required field 'secret' or 'secretFile'");
     }
-    if (auto s = string(*it, ptr, "secret", false)) w.secret = std::move(*s);
+    if (auto s = opt_string(*it, ptr, "secret", false)) w.secret = std::move(*s);
     std::string text;
     if (const auto secret_path = file(*it, ptr, "secretFile", false, &text)) {
       // `echo SECRET > file` ends it with a newline, which is not part of the key.
@@ -398,8 +403,8 @@ class ConfigReader : public model::StrictReader {
       if (object(*am, ap, {"tokenSha256", "appLabel", "type"})) {
         AlertmanagerConfig a;
         a.token_sha256 = sha256(*am, ap, "tokenSha256").value_or("");
-        if (auto label = string(*am, ap, "appLabel", false)) a.app_label = std::move(*label);
-        if (auto type = string(*am, ap, "type", false)) {
+        if (auto label = opt_string(*am, ap, "appLabel", false)) a.app_label = std::move(*label);
+        if (auto type = opt_string(*am, ap, "type", false)) {
           if (*type != "disaster" && *type != "planned") {
             add(ap + "/type", "expected 'disaster' or 'planned'");
           }
@@ -449,13 +454,13 @@ Result<AgentConfig, model::Problems> parse_agent_config(std::string_view text,
                  "webhooks"})) {
     return std::move(r.problems);
   }
-  const auto api = r.string(doc, "", "apiVersion", true);
+  const auto api = r.opt_string(doc, "", "apiVersion", true);
   if (api && *api != model::kApiVersion) r.add("/apiVersion", "expected 'drpair/v1'");
-  const auto kind = r.string(doc, "", "kind", true);
+  const auto kind = r.opt_string(doc, "", "kind", true);
   if (kind && *kind != "AgentConfig") r.add("/kind", "expected 'AgentConfig'");
 
   std::optional<AgentRole> role;
-  if (const auto name = r.string(doc, "", "role", true)) {
+  if (const auto name = r.opt_string(doc, "", "role", true)) {
     if (*name == "production") {
       role = AgentRole::production;
     } else if (*name == "dr") {
@@ -470,7 +475,7 @@ Result<AgentConfig, model::Problems> parse_agent_config(std::string_view text,
   r.tls(doc, out);
   r.operators(doc, out);
   r.peer(doc, out);
-  if (auto state = r.string(doc, "", "stateFile", true)) {
+  if (auto state = r.opt_string(doc, "", "stateFile", true)) {
     out.state_file = *state == ":memory:" ? *state : r.resolve(*state);
   }
   r.libvirt(doc, out);

@@ -82,6 +82,7 @@ struct ProtectionConfig {
   std::chrono::seconds capture_interval{60};   // re-capture for drift; 0 = never
   std::chrono::seconds snapshot_interval{0};   // 0 = each pair's intervalMinutes
   std::chrono::seconds replication_timeout{600};  // protect: until every pair synced once
+  int parallelism = 8;  // a protect job's threads for per-image work (mirroring, snapshots)
 };
 
 struct FailoverConfig {
@@ -92,6 +93,8 @@ struct FailoverConfig {
   // planned failover, before they are powered off; 0 = power off at once. Keep it well under the
   // DR agent's demoteTimeoutSeconds, which bounds the whole request.
   std::chrono::seconds shutdown_timeout{120};
+  // A failover job's (and a demotion's) threads for per-image work: promotes, waits, demotes.
+  int parallelism = 8;
 };
 
 struct AlertmanagerConfig {

@@ -7,118 +7,26 @@
 #include <regex>
 #include <type_traits>
 
+#include "model/json_reader.hpp"
 #include "model/net_address.hpp"
 
 namespace dr::model {
 namespace {
 
 using json = nlohmann::json;
-using Keys = std::initializer_list<const char*>;
-
-constexpr std::int64_t kMaxInt = std::numeric_limits<std::int32_t>::max();
-constexpr std::int64_t kMaxBig = std::numeric_limits<std::int64_t>::max() / 2;
+constexpr std::int64_t kMaxInt = JsonReader::kMaxInt;
+constexpr std::int64_t kMaxBig = JsonReader::kMaxBig;
 
 std::string in_quotes(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 
-// Walks one document, collecting every problem with its JSON Pointer. Each read_* below reads one
-// object; a field that is wrong is reported and left at its default, so reading goes on and the
-// caller sees all problems at once.
-class Reader {
+// JsonReader with the drpair/v1 field formats: addresses, CIDRs, MACs and the document header.
+// Each read_* below reads one object; a field that is wrong is reported and left at its default,
+// so reading goes on and the caller sees all problems at once.
+class Reader : public JsonReader {
  public:
-  explicit Reader(bool reject_unknown_keys) : reject_unknown_keys_(reject_unknown_keys) {}
-
-  Problems problems;
-
-  void add(std::string pointer, std::string message) {
-    problems.push_back({std::move(pointer), std::move(message)});
-  }
-
-  // False (and a problem) unless `value` is an object; reports unknown keys when strict.
-  bool object(const json& value, const std::string& ptr, Keys known) {
-    if (!value.is_object()) {
-      add(ptr, std::string("expected an object, found ") + json_type_name(value));
-      return false;
-    }
-    if (reject_unknown_keys_) {
-      for (const auto& item : value.items()) {
-        bool found = false;
-        for (const char* key : known) found = found || item.key() == key;
-        if (!found) add(pointer_append(ptr, item.key()), "unknown key " + in_quotes(item.key()));
-      }
-    }
-    return true;
-  }
-
-  const json* member(const json& obj, const std::string& ptr, const char* key, bool required) {
-    const auto it = obj.find(key);
-    if (it == obj.end()) {
-      if (required) add(ptr, std::string("missing required field '") + key + "'");
-      return nullptr;
-    }
-    return &*it;
-  }
-
-  std::optional<std::string> opt_string(const json& obj, const std::string& ptr, const char* key,
-                                        bool required = false) {
-    const json* value = member(obj, ptr, key, required);
-    if (value == nullptr) return std::nullopt;
-    const std::string at = pointer_append(ptr, key);
-    if (!value->is_string()) {
-      add(at, std::string("expected a string, found ") + json_type_name(*value));
-      return std::nullopt;
-    }
-    auto text = value->get<std::string>();
-    if (text.empty()) {
-      add(at, "must not be empty");
-      return std::nullopt;
-    }
-    return text;
-  }
-
-  std::string string(const json& obj, const std::string& ptr, const char* key) {
-    return opt_string(obj, ptr, key, true).value_or("");
-  }
-
-  // Integers as JSON Schema counts them: a number with no fractional part (2.0 is 2).
-  std::optional<std::int64_t> opt_integer(const json& obj, const std::string& ptr, const char* key,
-                                          std::int64_t min, std::int64_t max,
-                                          bool required = false) {
-    const json* value = member(obj, ptr, key, required);
-    if (value == nullptr) return std::nullopt;
-    const std::string at = pointer_append(ptr, key);
-    std::optional<std::int64_t> number;
-    if (value->is_number_unsigned()) {
-      const auto u = value->get<std::uint64_t>();
-      // Saturate just above every field's maximum, so the range check below rejects it.
-      number = u > static_cast<std::uint64_t>(kMaxBig) ? kMaxBig + 1 : static_cast<std::int64_t>(u);
-    } else if (value->is_number_integer()) {
-      number = value->get<std::int64_t>();
-    } else if (value->is_number_float()) {
-      const double d = value->get<double>();
-      if (std::isfinite(d) && std::trunc(d) == d && std::fabs(d) < 1e15) {
-        number = static_cast<std::int64_t>(d);
-      }
-    }
-    if (!number) {
-      add(at, std::string("expected an integer, found ") + json_type_name(*value));
-      return std::nullopt;
-    }
-    if (*number < min || *number > max) {
-      add(at, "must be " +
-                  (max == kMaxBig || max == kMaxInt
-                       ? "at least " + std::to_string(min)
-                       : "between " + std::to_string(min) + " and " + std::to_string(max)) +
-                  ", found " + (*number > kMaxBig ? value->dump() : std::to_string(*number)));
-      return std::nullopt;
-    }
-    return number;
-  }
-
-  std::int64_t integer(const json& obj, const std::string& ptr, const char* key, std::int64_t min,
-                       std::int64_t max) {
-    return opt_integer(obj, ptr, key, min, max, true).value_or(0);
-  }
+  explicit Reader(bool reject_unknown_keys)
+      : JsonReader(reject_unknown_keys ? UnknownKeys::reject : UnknownKeys::accept) {}
 
   std::optional<std::string> opt_ipv4(const json& obj, const std::string& ptr, const char* key,
                                       bool required = false) {
@@ -151,40 +59,6 @@ class Reader {
     return *canonical;
   }
 
-  template <class Enum>
-  Enum enumeration(const json& obj, const std::string& ptr, const char* key,
-                   std::initializer_list<std::pair<const char*, Enum>> values, Enum fallback,
-                   bool required = false) {
-    auto text = opt_string(obj, ptr, key, required);
-    if (!text) return fallback;
-    std::string allowed;
-    for (const auto& [name, value] : values) {
-      if (*text == name) return value;
-      allowed += allowed.empty() ? in_quotes(name) : " or " + in_quotes(name);
-    }
-    add(pointer_append(ptr, key), "must be " + allowed + ", found " + in_quotes(*text));
-    return fallback;
-  }
-
-  // Reads the array `key` of `obj` with `read_item(item, item_pointer)`.
-  template <class F>
-  auto array(const json& obj, const std::string& ptr, const char* key, bool required, F read_item)
-      -> std::vector<decltype(read_item(obj, ptr))> {
-    std::vector<decltype(read_item(obj, ptr))> out;
-    const json* value = member(obj, ptr, key, required);
-    if (value == nullptr) return out;
-    const std::string at = pointer_append(ptr, key);
-    if (!value->is_array()) {
-      add(at, std::string("expected an array, found ") + json_type_name(*value));
-      return out;
-    }
-    out.reserve(value->size());
-    for (std::size_t i = 0; i < value->size(); ++i) {
-      out.push_back(read_item((*value)[i], pointer_append(at, i)));
-    }
-    return out;
-  }
-
   void header(const json& doc, const char* kind) {
     const auto api = opt_string(doc, "", "apiVersion", true);
     if (api && *api != kApiVersion) {
@@ -196,9 +70,6 @@ class Reader {
       add("/kind", "expected kind '" + std::string(kind) + "', found " + in_quotes(*found));
     }
   }
-
- private:
-  bool reject_unknown_keys_;
 };
 
 bool looks_like_rfc3339(const std::string& text) {
@@ -752,28 +623,6 @@ json to_json(const Inventory& doc) {
   }
   out["cpuAllocationRatio"] = doc.cpu_allocation_ratio;
   return out;
-}
-
-Parsed<json> parse_json(std::string_view text) {
-  try {
-    return Parsed<json>(boost::system::in_place_value, json::parse(text));
-  } catch (const json::exception& e) {
-    // parse_error says "parse error at line L, column C: ..."; out_of_range (a number too large
-    // for a double, 1e400) names the number. Drop nlohmann's "[json.exception...] " prefix.
-    std::string what = e.what();
-    if (const auto pos = what.find("] "); pos != std::string::npos) what.erase(0, pos + 2);
-    return Problems{{"", "malformed JSON: " + what}};
-  }
-}
-
-const char* json_type_name(const json& value) {
-  if (value.is_number_integer()) return "an integer";
-  if (value.is_number()) return "a number";
-  if (value.is_string()) return "a string";
-  if (value.is_boolean()) return "a boolean";
-  if (value.is_null()) return "null";
-  if (value.is_array()) return "an array";
-  return "an object";
 }
 
 std::string to_text(const json& doc) {

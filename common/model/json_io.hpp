@@ -22,9 +22,6 @@
 
 namespace dr::model {
 
-template <class T>
-using Parsed = Result<T, Problems>;
-
 Parsed<FirstDescription> parse_first_description(std::string_view text);
 Parsed<SecondDescription> parse_second_description(std::string_view text);
 Parsed<MappingPolicy> parse_mapping_policy(std::string_view text);
@@ -43,14 +40,6 @@ nlohmann::json to_json(const Inventory& doc);
 
 // to_json(doc) as canonical text, ending in a newline.
 std::string to_text(const nlohmann::json& doc);
-
-// Text as JSON; not JSON is one problem at "" ("malformed JSON: parse error at line L, column C:
-// ..."). Every strict reader of the project starts here.
-Parsed<nlohmann::json> parse_json(std::string_view text);
-
-// What a JSON value is, for messages: "an integer", "a number", "a string", "a boolean", "null",
-// "an array", "an object".
-const char* json_type_name(const nlohmann::json& value);
 
 // The kind of a document ("FirstDescription", ...) if it is a drpair/v1 object with a string
 // kind, for commands that accept several kinds.

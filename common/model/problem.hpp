@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/result.hpp"
+
 namespace dr::model {
 
 struct Problem {
@@ -16,6 +18,10 @@ struct Problem {
 };
 
 using Problems = std::vector<Problem>;
+
+// A value read from a document, or every problem found in it.
+template <class T>
+using Parsed = Result<T, Problems>;
 
 // "POINTER: message", the CLI's one-line form; the empty pointer (the whole document) prints as
 // "(document)".

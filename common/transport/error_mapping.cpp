@@ -3,6 +3,8 @@
 #include <array>
 #include <optional>
 
+#include "model/json_reader.hpp"
+
 namespace dr::transport {
 namespace {
 
@@ -91,18 +93,18 @@ Response error_response(const model::Problems& problems, std::string_view messag
 Error error_from_response(const Response& response, std::string_view context) {
   std::string code;
   std::string message;
-  const auto doc = nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_object() && doc.contains("error") && doc["error"].is_object()) {
-    const auto& e = doc["error"];
-    if (e.contains("code") && e["code"].is_string()) code = e["code"].get<std::string>();
-    if (e.contains("message") && e["message"].is_string()) {
-      message = e["message"].get<std::string>();
-    }
+  const auto parsed = model::parse_json(response.body);
+  const auto text = [](const nlohmann::json& obj, const char* key) {
+    const auto it = obj.find(key);
+    return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (parsed && parsed->is_object() && parsed->contains("error") && (*parsed)["error"].is_object()) {
+    const auto& e = (*parsed)["error"];
+    code = text(e, "code");
+    message = text(e, "message");
     if (e.contains("problems") && e["problems"].is_array()) {
       for (const auto& p : e["problems"]) {
-        if (!p.is_object()) continue;
-        message +=
-            "; " + p.value("pointer", std::string()) + ": " + p.value("message", std::string());
+        if (p.is_object()) message += "; " + text(p, "pointer") + ": " + text(p, "message");
       }
     }
   }

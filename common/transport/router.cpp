@@ -4,6 +4,7 @@
 #include <exception>
 #include <stdexcept>
 
+#include "model/json_reader.hpp"
 #include "transport/error_mapping.hpp"
 
 namespace dr::transport {
@@ -175,12 +176,11 @@ Response Router::dispatch(Request request) const {
           kUnsupportedMediaType,
           "request bodies must be application/json, not '" + std::string(*content_type) + "'");
     }
-    try {
-      request.json = nlohmann::json::parse(request.body);
-    } catch (const nlohmann::json::parse_error& e) {
-      return error_response("invalid_argument", "request body is not valid JSON",
-                            {model::Problem{"", e.what()}});
+    auto parsed = model::parse_json(request.body);
+    if (!parsed) {
+      return error_response("invalid_argument", "request body is not valid JSON", parsed.error());
     }
+    request.json = std::move(*parsed);
   }
   try {
     return found->handler(request);
@@ -188,6 +188,21 @@ Response Router::dispatch(Request request) const {
     return error_response("internal", std::string("handler for ") + to_string(request.method) +
                                           " " + found->pattern + " threw: " + e.what());
   }
+}
+
+std::string path_segment(std::string_view text) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
 }
 
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {

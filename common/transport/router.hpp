@@ -75,6 +75,10 @@ class Router {
 bool split_target(std::string_view target, std::string& path,
                   std::map<std::string, std::string>& query);
 
+// Percent-encodes one path segment for a request target ("app 1" -> "app%201"): everything but
+// RFC 3986's unreserved characters.
+std::string path_segment(std::string_view text);
+
 // RFC 3986 percent-decoding ('+' stays '+'; in queries call with plus_is_space); false on a
 // malformed escape.
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space = false);

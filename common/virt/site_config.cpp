@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/net_address.hpp"
-#include "model/strict_reader.hpp"
+#include "model/json_reader.hpp"
 
 namespace dr::virt {
 namespace {
@@ -13,36 +13,36 @@ namespace {
 using json = nlohmann::json;
 using model::pointer_append;
 
-// The site-specific parts over the shared strict reader (model/strict_reader.hpp).
-class Reader : public model::StrictReader {
+// The site-specific parts over the shared strict reader (model/json_reader.hpp).
+class Reader : public model::JsonReader {
  public:
   void ceph(const json& v, const std::string& ptr, CephAccess& out) {
     if (!object(v, ptr, {"monitors", "user", "secretUuid", "clientConf"})) return;
-    if (const json* mons = array(v, ptr, "monitors")) {
+    if (const json* mons = array_member(v, ptr, "monitors")) {
       const std::string at = pointer_append(ptr, "monitors");
       for (std::size_t i = 0; i < mons->size(); ++i) {
         const std::string mp = pointer_append(at, i);
         const json& m = (*mons)[i];
         if (!object(m, mp, {"host", "port"})) continue;
         RbdMonitor mon;
-        mon.host = string(m, mp, "host", true).value_or("");
-        if (const auto port = integer(m, mp, "port", 1, 65535, false)) {
+        mon.host = opt_string(m, mp, "host", true).value_or("");
+        if (const auto port = opt_integer(m, mp, "port", 1, 65535, false)) {
           mon.port = static_cast<int>(*port);
         }
         out.monitors.push_back(std::move(mon));
       }
     }
-    out.user = string(v, ptr, "user", false);
+    out.user = opt_string(v, ptr, "user", false);
     if (out.user && out.user->rfind("client.", 0) == 0) {
       add(pointer_append(ptr, "user"), "the cephx user without 'client.' (libvirt adds it)");
     }
-    out.secret_uuid = string(v, ptr, "secretUuid", false);
+    out.secret_uuid = opt_string(v, ptr, "secretUuid", false);
     static const std::regex uuid_re(
         "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
     if (out.secret_uuid && !std::regex_match(*out.secret_uuid, uuid_re)) {
       add(pointer_append(ptr, "secretUuid"), "not a UUID: '" + *out.secret_uuid + "'");
     }
-    out.client_conf = string(v, ptr, "clientConf", false);
+    out.client_conf = opt_string(v, ptr, "clientConf", false);
     if (out.client_conf && out.client_conf->front() != '/') {
       add(pointer_append(ptr, "clientConf"), "must be an absolute path");
     }
@@ -51,8 +51,8 @@ class Reader : public model::StrictReader {
 
   void networks(const json& v, const std::string& ptr, SiteConfig& out) {
     if (!object(v, ptr, {"create", "templates"})) return;
-    out.create_networks = boolean(v, ptr, "create").value_or(false);
-    const json* templates = array(v, ptr, "templates");
+    out.create_networks = opt_boolean(v, ptr, "create").value_or(false);
+    const json* templates = array_member(v, ptr, "templates");
     if (templates == nullptr) return;
     const std::string at = pointer_append(ptr, "templates");
     for (std::size_t i = 0; i < templates->size(); ++i) {
@@ -60,13 +60,13 @@ class Reader : public model::StrictReader {
       const json& t = (*templates)[i];
       if (!object(t, tp, {"switch", "kind", "bridge"})) continue;
       NetworkTemplate nt;
-      nt.switch_name = string(t, tp, "switch", false).value_or("*");
-      if (const auto kind = string(t, tp, "kind", true)) {
+      nt.switch_name = opt_string(t, tp, "switch", false).value_or("*");
+      if (const auto kind = opt_string(t, tp, "kind", true)) {
         if (*kind == "openvswitch") nt.kind = SwitchKind::openvswitch;
         else if (*kind == "isolated") nt.kind = SwitchKind::isolated;
         else add(pointer_append(tp, "kind"), "expected 'openvswitch' or 'isolated'");
       }
-      nt.bridge = string(t, tp, "bridge", false).value_or("{switch}");
+      nt.bridge = opt_string(t, tp, "bridge", false).value_or("{switch}");
       out.network_templates.push_back(std::move(nt));
     }
   }
@@ -77,20 +77,20 @@ class Reader : public model::StrictReader {
       const json& p = list[i];
       if (!object(p, pp, {"switch", "portgroup", "subnets"})) continue;
       DeclaredPortgroup d;
-      d.switch_name = string(p, pp, "switch", true).value_or("");
-      d.portgroup = string(p, pp, "portgroup", true).value_or("");
-      const json* subnets = array(p, pp, "subnets");
+      d.switch_name = opt_string(p, pp, "switch", true).value_or("");
+      d.portgroup = opt_string(p, pp, "portgroup", true).value_or("");
+      const json* subnets = array_member(p, pp, "subnets");
       if (subnets == nullptr) add(pp, "missing required field 'subnets'");
       for (std::size_t s = 0; subnets != nullptr && s < subnets->size(); ++s) {
         const std::string sp = pointer_append(pointer_append(pp, "subnets"), s);
         const json& sub = (*subnets)[s];
         if (!object(sub, sp, {"cidr", "gateway"})) continue;
         model::Subnet subnet;
-        subnet.cidr = string(sub, sp, "cidr", true).value_or("");
+        subnet.cidr = opt_string(sub, sp, "cidr", true).value_or("");
         if (!subnet.cidr.empty() && !model::Cidr::parse(subnet.cidr)) {
           add(pointer_append(sp, "cidr"), model::Cidr::why_invalid(subnet.cidr));
         }
-        subnet.gateway = string(sub, sp, "gateway", false);
+        subnet.gateway = opt_string(sub, sp, "gateway", false);
         if (subnet.gateway && !model::Ipv4::parse(*subnet.gateway)) {
           add(pointer_append(sp, "gateway"), "not an IPv4 address: '" + *subnet.gateway + "'");
         }
@@ -119,22 +119,22 @@ Result<SiteConfig, model::Problems> parse_site_config(std::string_view text) {
                           "portgroups", "restore", "consoleLogDir"})) {
     return r.problems;
   }
-  const auto api = r.string(doc, "", "apiVersion", true);
+  const auto api = r.opt_string(doc, "", "apiVersion", true);
   if (api && *api != model::kApiVersion) r.add("/apiVersion", "expected 'drpair/v1'");
-  const auto kind = r.string(doc, "", "kind", true);
+  const auto kind = r.opt_string(doc, "", "kind", true);
   if (kind && *kind != "SiteConfig") r.add("/kind", "expected 'SiteConfig'");
-  out.site = r.string(doc, "", "site", true).value_or("");
+  out.site = r.opt_string(doc, "", "site", true).value_or("");
   if (const auto it = doc.find("ceph"); it != doc.end()) r.ceph(*it, "/ceph", out.ceph);
-  if (const auto type = r.string(doc, "", "domainType", false)) {
+  if (const auto type = r.opt_string(doc, "", "domainType", false)) {
     if (*type != "kvm" && *type != "qemu" && *type != "test") {
       r.add("/domainType", "expected 'kvm', 'qemu' or 'test'");
     }
     out.domain_type = *type;
   }
   if (const auto it = doc.find("networks"); it != doc.end()) r.networks(*it, "/networks", out);
-  if (const json* pgs = r.array(doc, "", "portgroups")) r.portgroups(*pgs, "/portgroups", out);
+  if (const json* pgs = r.array_member(doc, "", "portgroups")) r.portgroups(*pgs, "/portgroups", out);
   // libvirtd (and QEMU) open the log, so a relative path would depend on their working folder.
-  if (auto dir = r.string(doc, "", "consoleLogDir", false)) {
+  if (auto dir = r.opt_string(doc, "", "consoleLogDir", false)) {
     if (dir->front() != '/') r.add("/consoleLogDir", "must be an absolute path");
     while (dir->size() > 1 && dir->back() == '/') dir->pop_back();
     out.console_log_dir = std::move(*dir);
@@ -142,9 +142,9 @@ Result<SiteConfig, model::Problems> parse_site_config(std::string_view text) {
   if (const auto it = doc.find("restore"); it != doc.end()) {
     if (r.object(*it, "/restore", {"parallelism", "startTimeoutSeconds"})) {
       out.parallelism = static_cast<int>(
-          r.integer(*it, "/restore", "parallelism", 1, 64, false).value_or(out.parallelism));
+          r.opt_integer(*it, "/restore", "parallelism", 1, 64, false).value_or(out.parallelism));
       out.start_timeout_seconds = static_cast<int>(
-          r.integer(*it, "/restore", "startTimeoutSeconds", 1, 3600, false)
+          r.opt_integer(*it, "/restore", "startTimeoutSeconds", 1, 3600, false)
               .value_or(out.start_timeout_seconds));
     }
   }

@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "model/json_io.hpp"
+#include "model/json_reader.hpp"
 
 namespace dr::webhook {
 namespace {
@@ -135,54 +136,9 @@ Result<ParsedHeader, std::string> parse_header(std::string_view header) {
   return parsed;
 }
 
-// Problems collected while reading one JSON body, with their pointers.
-class Reader {
- public:
-  Problems problems;
-
-  void add(std::string pointer, std::string message) {
-    problems.push_back({std::move(pointer), std::move(message)});
-  }
-
-  // The document, or nullopt (and a problem at "") when it is not JSON or not an object.
-  std::optional<json> object_document(std::string_view body) {
-    auto doc = model::parse_json(body);
-    if (!doc) {
-      for (auto& p : doc.error()) add(p.pointer, p.message);
-      return std::nullopt;
-    }
-    if (!is_object(*doc, "")) return std::nullopt;
-    return *doc;
-  }
-
-  bool is_object(const json& value, const std::string& ptr) {
-    if (value.is_object()) return true;
-    add(ptr, std::string("expected an object, found ") + model::json_type_name(value));
-    return false;
-  }
-
-  // The string at obj[key]: nullopt when absent (a problem if required) or not a string (a
-  // problem); an empty string is a problem unless allow_empty.
-  std::optional<std::string> string(const json& obj, const std::string& ptr, const char* key,
-                                    bool required, bool allow_empty = false) {
-    const auto it = obj.find(key);
-    if (it == obj.end()) {
-      if (required) add(ptr, std::string("missing required field '") + key + "'");
-      return std::nullopt;
-    }
-    const std::string at = pointer_append(ptr, key);
-    if (!it->is_string()) {
-      add(at, std::string("expected a string, found ") + model::json_type_name(*it));
-      return std::nullopt;
-    }
-    auto text = it->get<std::string>();
-    if (text.empty() && !allow_empty) {
-      add(at, "must not be empty");
-      return std::nullopt;
-    }
-    return text;
-  }
-};
+// Webhook payloads are read like every JSON body (model/json_reader.hpp); senders add fields over
+// time, so unknown keys are accepted.
+using Reader = model::JsonReader;
 
 struct Alert {
   std::string status;
@@ -195,22 +151,22 @@ struct Alert {
 // One alert of the payload, or nullopt with its problems added.
 std::optional<Alert> read_alert(Reader& r, const json& item, const std::string& ptr,
                                 const std::string& app_label) {
-  if (!r.is_object(item, ptr)) return std::nullopt;
+  if (!r.object(item, ptr, {})) return std::nullopt;
   const std::size_t before = r.problems.size();
   Alert alert;
-  if (auto status = r.string(item, ptr, "status", true)) {
+  if (auto status = r.opt_string(item, ptr, "status", true)) {
     if (*status != "firing" && *status != "resolved") {
       r.add(pointer_append(ptr, "status"),
             "must be 'firing' or 'resolved', found " + in_quotes(*status));
     }
     alert.status = std::move(*status);
   }
-  alert.starts_at = r.string(item, ptr, "startsAt", true).value_or("");
-  const auto fingerprint = r.string(item, ptr, "fingerprint", false);
+  alert.starts_at = r.opt_string(item, ptr, "startsAt", true).value_or("");
+  const auto fingerprint = r.opt_string(item, ptr, "fingerprint", false);
   const auto labels = item.find("labels");
   if (labels == item.end()) {
     r.add(ptr, "missing required field 'labels'");
-  } else if (const std::string at = pointer_append(ptr, "labels"); r.is_object(*labels, at)) {
+  } else if (const std::string at = pointer_append(ptr, "labels"); r.object(*labels, at, {})) {
     bool all_strings = true;
     for (const auto& [key, value] : labels->items()) {
       if (!value.is_string()) {
@@ -309,38 +265,52 @@ std::optional<FailoverType> parse_failover_type(std::string_view text) {
   return std::nullopt;
 }
 
+namespace {
+
+// The fields a failover request has wherever it comes from (an operator's body, the signed hook).
+FailoverRequest read_failover_fields(Reader& r, const json& doc, bool key_required) {
+  FailoverRequest request;
+  request.type = r.enumeration(doc, "", "type",
+                               {{"planned", FailoverType::planned},
+                                {"disaster", FailoverType::disaster}},
+                               FailoverType::disaster, true);
+  request.idempotency_key = r.opt_string(doc, "", "idempotencyKey", key_required).value_or("");
+  request.reason = r.opt_string(doc, "", "reason", false, true).value_or("");
+  request.force = r.opt_boolean(doc, "", "force").value_or(false);
+  return request;
+}
+
+}  // namespace
+
 Result<FailoverRequest, model::Problems> parse_failover_request(std::string_view body) {
-  Reader r;
+  Reader r(Reader::UnknownKeys::accept);
   const auto doc = r.object_document(body);
   if (!doc) return std::move(r.problems);
-  FailoverRequest request;
-  request.app = r.string(*doc, "", "app", true).value_or("");
-  if (const auto type = r.string(*doc, "", "type", false)) {
-    if (const auto parsed = parse_failover_type(*type)) {
-      request.type = *parsed;
-    } else {
-      r.add("/type", "must be 'planned' or 'disaster', found " + in_quotes(*type));
-    }
+  const auto app = r.opt_string(*doc, "", "app", true);
+  FailoverRequest request = read_failover_fields(r, *doc, true);
+  request.app = app.value_or("");
+  if (!r.problems.empty()) return std::move(r.problems);
+  return request;
+}
+
+Result<FailoverRequest, model::Problems> read_operator_failover(const json& body,
+                                                                std::string app) {
+  Reader r(Reader::UnknownKeys::reject);
+  if (!r.object(body, "", {"type", "force", "reason", "idempotencyKey"})) {
+    return std::move(r.problems);
   }
-  request.idempotency_key = r.string(*doc, "", "idempotencyKey", true).value_or("");
-  request.reason = r.string(*doc, "", "reason", false, true).value_or("");
-  if (const auto force = doc->find("force"); force != doc->end()) {
-    if (force->is_boolean()) {
-      request.force = force->get<bool>();
-    } else {
-      r.add("/force", std::string("expected a boolean, found ") + model::json_type_name(*force));
-    }
-  }
+  FailoverRequest request = read_failover_fields(r, body, false);
+  request.app = std::move(app);
   if (!r.problems.empty()) return std::move(r.problems);
   return request;
 }
 
 Result<std::vector<FailoverRequest>, model::Problems> alerts_to_failovers(
     std::string_view body, const AlertmanagerOptions& options) {
-  Reader r;
+  Reader r(Reader::UnknownKeys::accept);
   const auto doc = r.object_document(body);
   if (!doc) return std::move(r.problems);
-  if (const auto version = r.string(*doc, "", "version", false); version && *version != "4") {
+  if (const auto version = r.opt_string(*doc, "", "version", false); version && *version != "4") {
     r.add("/version",
           "unsupported Alertmanager webhook version " + in_quotes(*version) + " (expected '4')");
   }

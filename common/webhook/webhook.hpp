@@ -27,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/result.hpp"
 #include "model/problem.hpp"
 
@@ -69,10 +71,17 @@ struct FailoverRequest {
 };
 
 // The signed hook's body. Problems with pointers for a body that is not JSON or not an object
-// (pointer ""), a missing or empty app / idempotencyKey, a type that is not "planned" or
-// "disaster", a reason that is not a string, a non-boolean force; unknown keys are ignored.
-// type defaults to disaster, reason to "", force to false.
+// (pointer ""), a missing or empty app / idempotencyKey, a missing type or one that is not
+// "planned" or "disaster" (a trigger says what it means: there is no default), a reason that is
+// not a string, a non-boolean force; unknown keys are ignored (senders add fields).
+// reason defaults to "", force to false.
 Result<FailoverRequest, model::Problems> parse_failover_request(std::string_view body);
+
+// An operator's POST /v1/apps/{app}/failover body (already parsed by the router): the same
+// fields but `app`, which is the path's; idempotencyKey optional; unknown keys are refused (an
+// operator's typo, e.g. "forse", must not be ignored).
+Result<FailoverRequest, model::Problems> read_operator_failover(const nlohmann::json& body,
+                                                                std::string app);
 
 struct AlertmanagerOptions {
   std::string app_label = "drpair_app";

@@ -23,6 +23,7 @@
 #include "support/test_pki.hpp"
 #include "support/wait_until.hpp"
 #include "webhook/webhook.hpp"
+#include "workflow/app_records.hpp"
 
 namespace dr::testing {
 namespace {
@@ -83,10 +84,12 @@ class Site {
     REQUIRE(a.status == 200);
   }
   void set_state(state::AppState to) {
-    REQUIRE(service::update_app(*runtime().store, "app1",
+    REQUIRE(workflow::update_app(*runtime().store, "app1",
                                 [to](state::AppRecord& app) { app.state = to; }));
   }
   json finished_job(std::int64_t id) { return testing::finished_job(*operator_, id); }
+  transport::PeerClient* operator_client() { return operator_.get(); }
+  transport::PeerClient* peer_client() { return peer_.get(); }
 
  private:
   TempDir work_;
@@ -148,7 +151,8 @@ TEST_CASE("registration is refused with every problem and stores nothing", "[dr]
   SECTION("no mode") {
     const auto a = put("app1", json{{"description", first}});
     CHECK(a.status == 400);
-    CHECK(a.pointers() == std::vector<std::string>{"/mode"});
+    CHECK(a.pointers() == std::vector<std::string>{""});  // a missing field: at its object
+    CHECK_THAT(a.message, Catch::Contains("missing required field 'mode'"));
   }
   SECTION("not an object") {
     CHECK(put("app1", json::array()).status == 400);
@@ -245,7 +249,59 @@ TEST_CASE("bootstrap refuses another site and an incomplete request", "[dr][boot
   CHECK(other.code == "permission_denied");
   const auto empty = site.as_peer(Method::post, "/v1/peer/pools/rbd/bootstrap", json::object());
   CHECK(empty.status == 400);
-  CHECK(empty.pointers() == std::vector<std::string>{"/site", "/token"});
+  CHECK(empty.pointers() == std::vector<std::string>{"", ""});
+  const auto typed = site.as_peer(Method::post, "/v1/peer/pools/rbd/bootstrap",
+                                  json{{"site", 1}, {"token", json::array()}});
+  CHECK(typed.status == 400);
+  CHECK(typed.pointers() == std::vector<std::string>{"/site", "/token"});
+}
+
+TEST_CASE("registration with fields of the wrong type is a 400 naming them", "[dr][register]") {
+  Site site;
+  const auto a = site.as_peer(Method::put, "/v1/peer/apps/app1",
+                              json{{"mode", 1}, {"description", json::object()}});
+  CHECK(a.status == 400);
+  CHECK(a.pointers() == std::vector<std::string>{"/mode"});
+  const auto second = site.as_peer(Method::put, "/v1/peer/apps/app1",
+                                   json{{"mode", "second"}, {"description", json::object()}});
+  CHECK(second.status == 400);
+  CHECK_THAT(second.message, Catch::Contains("mode second needs 'first'"));
+}
+
+// Bodies no JSON reader should take, each sent on every route that reads a body: all are 400 with
+// the error body, and the agent keeps answering (the deep one killed the DR agent once, before
+// the webhook's signature was even looked at).
+TEST_CASE("hostile JSON bodies are 400 on every route and the agent survives", "[dr][hostile]") {
+  Site site;
+  site.register_app1();
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  const std::string nul = std::string(R"({"type":"disaster"})") + '\0' + "garbage";
+  const std::vector<std::pair<std::string, std::string>> bodies = {
+      {"deep", deep}, {"nul", nul}, {"huge number", R"({"type": 1e400})"},
+      {"trailing", R"({"type":"disaster"} x)"}};
+  const std::vector<std::pair<Method, std::string>> routes = {
+      {Method::post, "/v1/apps/app1/failover"},
+      {Method::post, "/v1/hooks/failover"},
+      {Method::post, "/v1/hooks/alertmanager"},
+  };
+  for (const auto& [name, body] : bodies) {
+    for (const auto& [method, target] : routes) {
+      INFO(name << " -> " << target);
+      transport::Headers headers;
+      headers.set("Content-Type", "application/json");
+      const auto a = send(*site.operator_client(), method, target, body, std::move(headers));
+      CHECK(a.status == 400);
+      CHECK(a.code == "invalid_argument");
+    }
+    INFO(name << " -> peer registration");
+    transport::Headers headers;
+    headers.set("Content-Type", "application/json");
+    const auto p = send(*site.peer_client(), Method::put, "/v1/peer/apps/app1", body,
+                        std::move(headers));
+    CHECK(p.status == 400);
+  }
+  CHECK(site.as_operator(Method::get, "/healthz").status == 200);
+  CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["state"] == "protecting");
 }
 
 TEST_CASE("operator failover: checks, idempotency, one job per app", "[dr][failover]") {
@@ -261,7 +317,19 @@ TEST_CASE("operator failover: checks, idempotency, one job per app", "[dr][failo
         json{{"type", "sideways"}, {"force", "yes"}, {"reason", 7}, {"idempotencyKey", ""}});
     CHECK(a.status == 400);
     CHECK(a.pointers() ==
-          std::vector<std::string>{"/type", "/force", "/reason", "/idempotencyKey"});
+          std::vector<std::string>{"/type", "/idempotencyKey", "/reason", "/force"});
+  }
+  SECTION("a field of the wrong type is a 400 naming it, not a 500") {
+    site.register_app1();
+    for (const json& type : {json(1), json(nullptr), json::array({"disaster"})}) {
+      const auto a = site.as_operator(Method::post, "/v1/apps/app1/failover", json{{"type", type}});
+      CHECK(a.status == 400);
+      CHECK(a.pointers() == std::vector<std::string>{"/type"});
+    }
+    const auto typo = site.as_operator(Method::post, "/v1/apps/app1/failover",
+                                       json{{"type", "disaster"}, {"forse", true}});
+    CHECK(typo.status == 400);
+    CHECK(typo.pointers() == std::vector<std::string>{"/forse"});
   }
   SECTION("an app that already failed over") {
     site.register_app1();

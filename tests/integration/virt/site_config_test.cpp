@@ -49,7 +49,7 @@ TEST_CASE("site config problems are reported with JSON pointers, all at once",
   CHECK(has_problem(p, "/ceph/secretUuid", "not a UUID"));
   CHECK(has_problem(p, "/ceph/clientConf", "absolute"));
   CHECK(has_problem(p, "/domainType", "kvm"));
-  CHECK(has_problem(p, "/networks/create", "true or false"));
+  CHECK(has_problem(p, "/networks/create", "expected a boolean"));
   CHECK(has_problem(p, "/networks/templates/0/kind", "openvswitch"));
   CHECK(has_problem(p, "/portgroups/0/subnets/0/cidr", "host bits"));
   CHECK(has_problem(p, "/portgroups/1", "declared twice"));
@@ -72,7 +72,7 @@ TEST_CASE("consoleLogDir is an absolute folder, unset by default", "[integration
   CHECK(has_problem(relative.error(), "/consoleLogDir", "absolute"));
   const auto empty = parse_site_config(head + R"(, "consoleLogDir": ""})");
   REQUIRE_FALSE(empty);
-  CHECK(has_problem(empty.error(), "/consoleLogDir", "non-empty string"));
+  CHECK(has_problem(empty.error(), "/consoleLogDir", "must not be empty"));
 }
 
 TEST_CASE("a site config that is not JSON is one problem at the document",

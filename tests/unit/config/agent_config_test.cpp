@@ -96,9 +96,9 @@ json full_config() {
     "ceph": {"conf": "ceph/ceph.conf", "clientId": "drpair"},
     "mappingPolicy": "policy.json",
     "protection": {"captureIntervalSeconds": 0, "snapshotIntervalSeconds": 120,
-                   "replicationTimeoutSeconds": 900},
+                   "replicationTimeoutSeconds": 900, "parallelism": 3},
     "failover": {"fenceTimeoutSeconds": 5, "demoteTimeoutSeconds": 60, "promoteTimeoutSeconds": 90,
-                 "shutdownTimeoutSeconds": 0},
+                 "shutdownTimeoutSeconds": 0, "parallelism": 16},
     "webhooks": {"secretFile": "webhook.secret", "maxAgeSeconds": 120,
                  "alertmanager": {"tokenSha256": "HASH-B", "appLabel": "app", "type": "planned"}}
   })");
@@ -200,6 +200,8 @@ TEST_CASE("a complete config reads into every field", "[config]") {
   CHECK(c.failover.demote_timeout == std::chrono::seconds(60));
   CHECK(c.failover.promote_timeout == std::chrono::seconds(90));
   CHECK(c.failover.shutdown_timeout == std::chrono::seconds(0));
+  CHECK(c.protection.parallelism == 3);
+  CHECK(c.failover.parallelism == 16);
   REQUIRE(c.webhooks);
   CHECK(c.webhooks->secret == "s3cret");  // the file's trailing newline is not part of it
   CHECK(c.webhooks->max_age == std::chrono::seconds(120));
@@ -240,6 +242,8 @@ TEST_CASE("a minimal config takes the documented defaults", "[config]") {
   CHECK(c.failover.demote_timeout == std::chrono::seconds(300));
   CHECK(c.failover.promote_timeout == std::chrono::seconds(300));
   CHECK(c.failover.shutdown_timeout == std::chrono::seconds(120));
+  CHECK(c.protection.parallelism == 8);
+  CHECK(c.failover.parallelism == 8);
   CHECK_FALSE(c.webhooks);
 }
 
@@ -361,16 +365,16 @@ TEST_CASE("wrong types and out-of-range values are problems at their key", "[con
       {"/listen/port", "8443", "expected an integer"},
       {"/listen/port", 8443.5, "expected an integer"},
       {"/listen/port", json(std::numeric_limits<std::uint64_t>::max()), "between 0 and 65535"},
-      {"/listen/address", "", "non-empty string"},
+      {"/listen/address", "", "must not be empty"},
       {"/listen/address", "not a host!", "not an IP address or host name"},
-      {"/tls/cert", 1, "non-empty string"},
+      {"/tls/cert", 1, "expected a string, found an integer"},
       {"/operators/names", "ops", "expected an array"},
       {"/operators/names/1", "", "non-empty string"},
-      {"/operators/anyOperator", "yes", "true or false"},
+      {"/operators/anyOperator", "yes", "expected a boolean, found a string"},
       {"/operators/bearerTokens", json::object(), "expected an array"},
       {"/operators/bearerTokens/0", "grafana", "expected an object"},
       {"/peer/timeoutSeconds", 0, "between 1 and 3600"},
-      {"/stateFile", "", "non-empty string"},
+      {"/stateFile", "", "must not be empty"},
       {"/libvirt/uri", "qemu", "not a libvirt URI"},
       {"/ceph/clientId", "client.admin", "without 'client.'"},
       {"/protection/captureIntervalSeconds", -5, "between 0 and 86400"},
@@ -380,9 +384,11 @@ TEST_CASE("wrong types and out-of-range values are problems at their key", "[con
       {"/failover/demoteTimeoutSeconds", 86401, "between 1 and 86400"},
       {"/failover/promoteTimeoutSeconds", true, "expected an integer"},
       {"/failover/shutdownTimeoutSeconds", 3601, "between 0 and 3600"},
+      {"/failover/parallelism", 0, "between 1 and 64"},
+      {"/protection/parallelism", 65, "between 1 and 64"},
       {"/webhooks/maxAgeSeconds", 0, "between 1 and 86400"},
       {"/webhooks/alertmanager/type", "drill", "expected 'disaster' or 'planned'"},
-      {"/webhooks/alertmanager/appLabel", "", "non-empty string"},
+      {"/webhooks/alertmanager/appLabel", "", "must not be empty"},
   };
   for (const auto& c : cases) {
     json config = full_config();
@@ -646,7 +652,7 @@ TEST_CASE("webhooks: DR only, exactly one secret, never empty", "[config]") {
     json c = full_config();
     c["webhooks"].erase("secretFile");
     c["webhooks"]["secret"] = "";
-    expect_one(f, c, "/webhooks/secret", "non-empty string");
+    expect_one(f, c, "/webhooks/secret", "must not be empty");
   }
   SECTION("an empty secret file, or one holding only a newline") {
     for (const char* text : {"", "\n", "\r\n"}) {

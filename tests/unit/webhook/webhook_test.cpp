@@ -186,17 +186,22 @@ TEST_CASE("parse_failover_request reads every field", "[webhook]") {
   CHECK(r->force);
 }
 
-TEST_CASE("parse_failover_request defaults type, reason and force", "[webhook]") {
-  const auto r = parse_failover_request(R"({"app": "APP1", "idempotencyKey": "job-7"})");
+TEST_CASE("parse_failover_request defaults reason and force, never the type", "[webhook]") {
+  const auto r =
+      parse_failover_request(R"({"app": "APP1", "type": "disaster", "idempotencyKey": "job-7"})");
   REQUIRE(r);
   CHECK(r->type == FailoverType::disaster);
   CHECK(r->reason.empty());
   CHECK_FALSE(r->force);
+  // A trigger says what it means: without a type it is refused, not taken for a disaster.
+  const auto untyped = parse_failover_request(R"({"app": "APP1", "idempotencyKey": "job-7"})");
+  REQUIRE_FALSE(untyped);
+  CHECK(untyped.error() == model::Problems{{"", "missing required field 'type'"}});
 }
 
 TEST_CASE("parse_failover_request accepts an empty reason", "[webhook]") {
   const auto r =
-      parse_failover_request(R"({"app": "APP1", "idempotencyKey": "job-7", "reason": ""})");
+      parse_failover_request(R"({"app": "APP1", "type": "planned", "idempotencyKey": "job-7", "reason": ""})");
   REQUIRE(r);
   CHECK(r->reason.empty());
 }
@@ -219,6 +224,7 @@ TEST_CASE("parse_failover_request reports missing required fields", "[webhook]")
   const auto r = parse_failover_request(R"({"reason": "x"})");
   REQUIRE_FALSE(r);
   CHECK(r.error() == model::Problems{{"", "missing required field 'app'"},
+                                     {"", "missing required field 'type'"},
                                      {"", "missing required field 'idempotencyKey'"}});
 }
 
