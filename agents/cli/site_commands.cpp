@@ -8,8 +8,8 @@
 #include "virt/capture.hpp"
 #include "virt/inventory.hpp"
 #include "virt/libvirt_hypervisor.hpp"
-#include "virt/restore.hpp"
 #include "virt/site_config.hpp"
+#include "workflow/restore.hpp"
 
 namespace dr::cli {
 namespace {
@@ -84,11 +84,11 @@ int run_restore(const SiteArgs& args) {
   if (!load_config(args, config)) return kExitUsage;
   const auto second = load_document(args.second, model::parse_second_description, std::cerr);
   if (!second) return kExitUsage;
-  std::unique_ptr<virt::RestoreJournal> journal;
+  std::unique_ptr<workflow::MemoryJournal> journal;
   if (args.journal.empty()) {
-    journal = std::make_unique<virt::MemoryJournal>();
+    journal = std::make_unique<workflow::MemoryJournal>();
   } else {
-    auto opened = virt::FileJournal::open(args.journal);
+    auto opened = workflow::FileJournal::open(args.journal);
     if (!opened) {
       std::cerr << "drpair: " << opened.error().message << '\n';
       return kExitUsage;
@@ -101,10 +101,11 @@ int run_restore(const SiteArgs& args) {
   }
   auto hv = connect(args);
   if (!hv) return kExitNo;
+  workflow::Steps steps(*journal);
   const auto report =
-      virt::RestoreWorkflow(*second, *config, *hv, virt::libvirt_factory(args.uri, hv), *journal)
-          .run();
-  std::cout << virt::report_json(report);
+      workflow::RestoreWorkflow(*second, *config, *hv, virt::libvirt_factory(args.uri, hv))
+          .run(steps);
+  std::cout << model::to_text(workflow::to_json(report));
   if (report.failure) {
     std::cerr << "drpair: restore failed at step '" << report.failure->step
               << "': " << to_string(report.failure->error.code) << ": "
@@ -114,9 +115,9 @@ int run_restore(const SiteArgs& args) {
 }
 
 int run_teardown(const SiteArgs& args) {
-  std::unique_ptr<virt::FileJournal> journal;
+  std::unique_ptr<workflow::FileJournal> journal;
   if (!args.journal.empty()) {
-    auto opened = virt::FileJournal::open(args.journal);
+    auto opened = workflow::FileJournal::open(args.journal);
     if (!opened) {
       std::cerr << "drpair: " << opened.error().message << '\n';
       return kExitUsage;
@@ -125,8 +126,12 @@ int run_teardown(const SiteArgs& args) {
   }
   auto hv = connect(args);
   if (!hv) return kExitNo;
-  const auto removed = virt::teardown(*hv, args.app, journal.get());
+  const auto removed = workflow::teardown(*hv, args.app, journal.get());
   if (!removed) return report_error(removed.error());
+  // What the journal's restore made is gone: a later restore starts afresh.
+  if (journal) {
+    if (auto cleared = journal->clear(); !cleared) return report_error(cleared.error());
+  }
   std::cout << model::to_text(json{{"app", args.app},
                                    {"domains", removed->domains},
                                    {"portgroups", removed->portgroups},

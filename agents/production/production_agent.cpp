@@ -1,15 +1,16 @@
 #include "production_agent.hpp"
 
-#include <future>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
-#include "mapping/mapping.hpp"
+#include "api/http_peers.hpp"
 #include "model/json_io.hpp"
+#include "model/json_reader.hpp"
 #include "transport/error_mapping.hpp"
-#include "virt/capture.hpp"
+#include "workflow/app_records.hpp"
+#include "workflow/protect.hpp"
 
 namespace dr::production {
 namespace {
@@ -21,9 +22,8 @@ using transport::Request;
 using transport::Response;
 using Clock = std::chrono::steady_clock;
 
-using service::image_name;
-using service::with_context;
-storage::ImageSpec spec(const state::ImageRef& ref) { return service::image_spec(ref); }
+using workflow::image_name;
+using workflow::spec;
 
 // The domains of each app found in libvirt (domains whose metadata names an app).
 struct LibvirtApp {
@@ -48,9 +48,27 @@ class ProductionAgent final : public service::Service {
  public:
   explicit ProductionAgent(Runtime& rt)
       : rt_(rt),
+        peer_(*rt.peer),
+        site_{*rt.store,
+              *rt.storage,
+              *rt.hypervisor,
+              &rt.config.site,
+              rt.config.site_name(),
+              rt.config.peer.site,
+              peer_,
+              rt.config.mapping_policy,
+              std::chrono::duration_cast<std::chrono::milliseconds>(
+                  rt.config.protection.replication_timeout),
+              std::chrono::milliseconds(2000),
+              rt.config.failover.shutdown_timeout,
+              rt.config.protection.parallelism,
+              rt.log,
+              [this](const std::string& app, const std::string& image) {
+                note_snapshot(app, image, service::now());
+              }},
         executor_(
             *rt.store,
-            [this](const state::JobRecord& job, jobs::StepRunner& steps) {
+            [this](const state::JobRecord& job, workflow::Steps& steps) {
               return run_job(job, steps);
             },
             rt.log) {}
@@ -203,19 +221,15 @@ class ProductionAgent final : public service::Service {
 
   Response protect(const Request& req) {
     const auto& app_id = req.param("app");
+    // The body is optional: {"mode": "first" | "second"}, mode first by default.
     std::string mode = "first";
-    if (req.json.is_object() && req.json.contains("mode")) {
-      if (!req.json["mode"].is_string()) {
-        return transport::error_response(
-            model::Problems{{"/mode", "expected \"first\" or \"second\""}});
+    if (!req.json.is_null()) {
+      model::JsonReader r;
+      if (r.object(req.json, "", {"mode"})) {
+        mode = r.enumeration<std::string>(req.json, "", "mode",
+                                          {{"first", "first"}, {"second", "second"}}, "first");
       }
-      mode = req.json["mode"].get<std::string>();
-    } else if (!req.json.is_null() && !req.json.is_object()) {
-      return transport::error_response(model::Problems{{"", "expected an object"}});
-    }
-    if (mode != "first" && mode != "second") {
-      return transport::error_response(
-          model::Problems{{"/mode", "expected \"first\" or \"second\", not \"" + mode + "\""}});
+      if (!r.ok()) return transport::error_response(r.problems);
     }
     auto found = libvirt_apps(*rt_.hypervisor);
     if (!found) return transport::error_response(found.error());
@@ -254,353 +268,38 @@ class ProductionAgent final : public service::Service {
   // ---- peer routes ------------------------------------------------------------------------------
 
   Response peer_view(const std::string& app_id) {
-    auto app = rt_.store->get_app(app_id);
-    if (!app) return transport::error_response(app.error());
-    auto pairs = rt_.store->mirror_pairs(app_id);
-    if (!pairs) return transport::error_response(pairs.error());
-    json images = json::array();
-    for (const auto& p : *pairs) {
-      auto info = rt_.storage->mirror_info(spec(p.source));
-      if (!info) return transport::error_response(info.error());
-      images.push_back({{"image", image_name(p.source)}, {"role", to_string(info->role)}});
-    }
-    int running = 0;
-    auto found = libvirt_apps(*rt_.hypervisor);
-    if (!found) return transport::error_response(found.error());
-    if (auto it = found->find(app_id); it != found->end()) {
-      for (const auto& d : it->second.domains) running += d.state == virt::DomainState::running;
-    }
-    return Response::json(200, {{"app", app_id},
-                                {"state", to_string(app->state)},
-                                {"generation", app->generation},
-                                {"images", images},
-                                {"vmsRunning", running}});
+    auto view = workflow::production_view(site_, app_id);
+    if (!view) return transport::error_response(view.error());
+    return Response::json(200, api::to_json(*view));
   }
 
-  // Planned failover, production side: stop the VMs, demote every image. Idempotent: an image
-  // already demoted answers with its demotion snapshot.
+  // Planned failover, production side (workflow/protect.hpp, stop-and-demote).
   Response demote(const std::string& app_id) {
-    auto app = rt_.store->get_app(app_id);
-    if (!app) return transport::error_response(app.error());
-    if (auto s = stop_vms(app_id); !s) return transport::error_response(s.error());
-    auto pairs = rt_.store->mirror_pairs(app_id);
-    if (!pairs) return transport::error_response(pairs.error());
-    // Every image at once: a demotion takes a second or two per image.
-    std::vector<std::future<Result<storage::MirrorSnapshotRef>>> demotions;
-    for (const auto& p : *pairs) {
-      demotions.push_back(std::async(std::launch::async,
-                                     [this, image = spec(p.source)] { return demote_image(image); }));
-    }
-    json images = json::array();
-    for (std::size_t i = 0; i < pairs->size(); ++i) {
-      const auto& p = (*pairs)[i];
-      auto ref = demotions[i].get();
-      if (!ref) return transport::error_response(ref.error());
-      images.push_back(
-          {{"image", image_name(p.source)},
-           {"demotion", {{"mirrorUuid", ref->source_mirror_uuid}, {"snapId", ref->snap_id}}}});
-    }
-    for (auto to : {state::AppState::failing_over, state::AppState::failed_over}) {
-      auto current = rt_.store->get_app(app_id);
-      if (!current || current->state == state::AppState::failed_over) break;
-      current->state = to;
-      if (auto r = rt_.store->upsert_app(*current); !r) {
-        rt_.log("demote " + app_id + ": cannot record state: " + r.error().message);
-        break;
-      }
-    }
-    return Response::json(200, {{"app", app_id}, {"images", images}});
-  }
-
-  // Shuts the app's running VMs down: all are asked at once (ACPI), those still running after
-  // failover.shutdownTimeoutSeconds are powered off. A VM that stops on its own meanwhile is fine.
-  Status stop_vms(const std::string& app_id) {
-    auto found = libvirt_apps(*rt_.hypervisor);
-    if (!found) return found.error();
-    std::vector<std::string> vms;
-    if (auto it = found->find(app_id); it != found->end()) {
-      for (const auto& d : it->second.domains) {
-        if (d.state == virt::DomainState::running) vms.push_back(d.name);
-      }
-    }
-    if (vms.empty()) return {};
-    const auto timeout = rt_.config.failover.shutdown_timeout;
-    if (timeout.count() > 0) {
-      for (const auto& name : vms) {
-        if (auto s = rt_.hypervisor->shutdown_domain(name);
-            !s && s.error().code != Errc::failed_precondition) {
-          return with_context(s.error(), "shut down vm '" + name + "'");
-        }
-      }
-      rt_.log("demote " + app_id + ": asked " + std::to_string(vms.size()) +
-              " vm(s) to shut down (up to " + std::to_string(timeout.count()) + " s)");
-      const auto deadline = Clock::now() + timeout;
-      while (!vms.empty() && Clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
-        std::erase_if(vms, [&](const std::string& name) {  // keep those still running
-          auto status = rt_.hypervisor->domain_status(name);
-          return status ? status->state != virt::DomainState::running
-                        : status.error().code == Errc::not_found;
-        });
-      }
-    }
-    for (const auto& name : vms) {
-      if (auto s = rt_.hypervisor->destroy_domain(name);
-          !s && s.error().code != Errc::failed_precondition) {
-        return with_context(s.error(), "power off vm '" + name + "'");
-      }
-      rt_.log("demote " + app_id + ": vm " + name +
-              (timeout.count() > 0 ? " did not shut down in time: powered off" : ": powered off"));
-    }
-    return {};
-  }
-
-  Result<storage::MirrorSnapshotRef> demote_image(const storage::ImageSpec& image) {
-    auto info = rt_.storage->mirror_info(image);
-    if (!info) return info.error();
-    if (info->role == storage::ImageRole::primary) return rt_.storage->demote(image);
-    auto snaps = rt_.storage->mirror_snapshots(image);
-    if (!snaps) return snaps.error();
-    auto uuid = rt_.storage->mirror_uuid(image.pool);
-    if (!uuid) return uuid.error();
-    for (auto it = snaps->rbegin(); it != snaps->rend(); ++it) {
-      if (it->state == storage::MirrorSnapshotState::primary_demoted) {
-        return storage::MirrorSnapshotRef{*uuid, it->id};
-      }
-    }
-    return fail(Errc::failed_precondition,
-                "rbd image '" + storage::to_string(image) +
-                    "' is not primary here and was not demoted here: the DR site may already "
-                    "have promoted it");
+    auto demoted = workflow::stop_and_demote(site_, app_id);
+    if (!demoted) return transport::error_response(demoted.error());
+    return Response::json(200, api::to_json(*demoted));
   }
 
   // ---- jobs -------------------------------------------------------------------------------------
 
-  Status run_job(const state::JobRecord& job, jobs::StepRunner& steps) {
+  Status run_job(const state::JobRecord& job, workflow::Steps& steps) {
     switch (job.type) {
-      case state::JobType::protect: {
-        auto request = json::parse(job.request_json, nullptr, false);
-        const std::string mode =
-            request.is_object() ? request.value("mode", std::string("first")) : "first";
-        return finish(job.app_id, run_protect(job.app_id, mode, steps),
-                      state::AppState::protected_);
-      }
+      case state::JobType::protect:
+        return workflow::run_protect(site_, job.app_id, requested_mode(job), steps);
       case state::JobType::unprotect:
-        return finish(job.app_id, run_unprotect(job.app_id, steps), state::AppState::unprotected);
+        return workflow::run_unprotect(site_, job.app_id, steps);
       default:
         return fail(Errc::invalid_argument, std::string("the production agent does not run ") +
                                                 to_string(job.type) + " jobs");
     }
   }
 
-  // Moves the app to `to` (through protecting when needed); on failure records the error.
-  Status finish(const std::string& app_id, Result<std::int64_t> outcome, state::AppState to) {
-    if (!outcome && outcome.error().code == Errc::aborted) return outcome.error();  // stopped
-    auto stored = service::update_app(*rt_.store, app_id, [&](state::AppRecord& app) {
-      if (!outcome) {
-        app.state = state::AppState::failed;
-        app.last_error = outcome.error();
-      } else {
-        app.state = to;
-        app.generation = *outcome;
-        app.last_error.reset();
-      }
-    });
-    if (!outcome) return outcome.error();
-    return stored;
-  }
-
-  Status set_state(const std::string& app_id, state::AppState to) {
-    return service::update_app(*rt_.store, app_id, [to](state::AppRecord& app) { app.state = to; });
-  }
-
-  // Captures the app; the generation is the stored one when nothing changed, the next otherwise.
-  Result<model::FirstDescription> capture_next(const std::string& app_id) {
-    virt::CaptureOptions options;
-    options.site = rt_.config.site_name();
-    options.config = &rt_.config.site;
-    auto first = virt::capture(*rt_.hypervisor, app_id, options);
-    if (!first) return first.error();
-    auto latest = rt_.store->latest_description(app_id, state::DescriptionKind::first);
-    if (!latest) {
-      if (latest.error().code != Errc::not_found) return latest.error();
-      first->app.generation = std::max<std::int64_t>(first->app.generation, 1);
-      return first;
-    }
-    auto previous = model::parse_first_description(latest->json);
-    if (!previous)
-      return fail(Errc::internal, "stored first description of '" + app_id + "' is unreadable");
-    if (mapping::diff(*previous, *first).empty()) return *previous;
-    first->app.generation = previous->app.generation + 1;
-    return first;
-  }
-
-  Result<json> call_peer(Method method, const std::string& target, const json* body) {
-    transport::ClientRequest request;
-    request.method = method;
-    request.target = target;
-    if (body != nullptr) request.body = body->dump();
-    auto r = rt_.peer->call(request);
-    if (!r) {
-      return with_context(r.error(), std::string(transport::to_string(method)) + " " +
-                                         rt_.config.peer.url + target);
-    }
-    if (r->body.empty()) return jobs::ok(json::object());
-    return service::body_json(*r, target);
-  }
-
-  Result<std::int64_t> run_protect(const std::string& app_id, const std::string& mode,
-                                   jobs::StepRunner& steps) {
-    if (auto s = set_state(app_id, state::AppState::protecting); !s) return s.error();
-    const auto app_path = "/v1/peer/apps/" + service::path_segment(app_id);
-
-    auto captured = steps.run("capture", [&]() -> Result<json> {
-      auto first = capture_next(app_id);
-      if (!first) return first.error();
-      auto stored =
-          rt_.store->put_description(app_id, state::DescriptionKind::first, first->app.generation,
-                                     model::to_text(model::to_json(*first)));
-      if (!stored) return stored.error();
-      return jobs::ok(json{{"generation", first->app.generation}, {"vms", first->vms.size()}});
-    });
-    if (!captured) return captured.error();
-    const std::int64_t generation = (*captured)["generation"].get<std::int64_t>();
-    auto first_text = rt_.store->get_description(app_id, state::DescriptionKind::first, generation);
-    if (!first_text) return first_text.error();
-    auto first = model::parse_first_description(first_text->json);
-    if (!first) return fail(Errc::internal, "stored first description is unreadable");
-
-    json shipped{{"mode", mode}};
-    if (mode == "second") {
-      auto mapped = steps.run("map", [&]() -> Result<json> {
-        auto inv_doc = call_peer(Method::get, "/v1/peer/inventory", nullptr);
-        if (!inv_doc) return inv_doc.error();
-        auto inventory = model::read_inventory(*inv_doc);
-        if (!inventory) {
-          return fail(Errc::invalid_argument, "the DR site's inventory is not valid: " +
-                                                  model::format(inventory.error().front()));
-        }
-        const model::MappingPolicy policy =
-            rt_.config.mapping_policy ? *rt_.config.mapping_policy : model::MappingPolicy{};
-        auto second = mapping::generate(*first, policy, &*inventory);
-        if (!second) {
-          std::string text;
-          for (const auto& p : second.error())
-            text += (text.empty() ? "" : "; ") + model::format(p);
-          return fail(Errc::failed_precondition, "app '" + app_id + "' cannot be mapped onto " +
-                                                     rt_.config.peer.site + ": " + text);
-        }
-        return jobs::ok(json{{"second", model::to_json(*second)}});
-      });
-      if (!mapped) return mapped.error();
-      shipped["description"] = (*mapped)["second"];
-      shipped["first"] = model::to_json(*first);
-    } else {
-      shipped["description"] = model::to_json(*first);
-    }
-
-    std::set<std::string> pools;
-    std::vector<state::ImageRef> images;
-    for (const auto& vm : first->vms) {
-      for (const auto& d : vm.disks) {
-        pools.insert(d.pool);
-        images.push_back({d.pool, d.image});
-      }
-    }
-    for (const auto& pool : pools) {
-      auto peered = steps.run("peer-pool:" + pool, [&]() -> Result<json> {
-        if (auto s = rt_.storage->set_site_name(rt_.config.site_name()); !s) return s.error();
-        if (auto s = rt_.storage->enable_pool_mirroring(pool); !s) return s.error();
-        auto token = rt_.storage->create_bootstrap_token(pool);
-        if (!token) return token.error();
-        const json body{{"site", rt_.config.site_name()}, {"token", token->secret}};
-        auto answer = call_peer(
-            Method::post, "/v1/peer/pools/" + service::path_segment(pool) + "/bootstrap", &body);
-        if (!answer) return answer.error();
-        return jobs::ok(*answer);
-      });
-      if (!peered) return peered.error();
-    }
-    const auto mirror_mode =
-        mode == "second" && shipped["description"].contains("replication") &&
-                !shipped["description"]["replication"].empty() &&
-                shipped["description"]["replication"][0].value("mode", "") == "journal"
-            ? storage::MirrorMode::journal
-            : storage::MirrorMode::snapshot;
-    for (const auto& image : images) {
-      auto mirrored = steps.run("mirror:" + image_name(image), [&]() -> Result<json> {
-        if (auto s = rt_.storage->enable_mirroring(spec(image), mirror_mode); !s) return s.error();
-        if (mirror_mode == storage::MirrorMode::journal) return jobs::ok(json::object());
-        auto ref = rt_.storage->create_mirror_snapshot(spec(image));
-        if (!ref) return ref.error();
-        note_snapshot(app_id, image_name(image), service::now());
-        return jobs::ok(json{{"snapId", ref->snap_id}});
-      });
-      if (!mirrored) return mirrored.error();
-    }
-
-    auto registered = steps.run("ship", [&]() -> Result<json> {
-      auto answer = call_peer(Method::put, app_path, &shipped);
-      if (!answer) return answer.error();
-      auto second = model::read_second_description((*answer)["second"]);
-      if (!second)
-        return fail(Errc::internal, "the DR agent answered an invalid second description");
-      if (auto s = rt_.store->put_description(app_id, state::DescriptionKind::second, generation,
-                                              model::to_text(model::to_json(*second)));
-          !s) {
-        return s.error();
-      }
-      const auto pairs = service::mirror_pairs_of(*second);
-      if (auto s = rt_.store->replace_mirror_pairs(app_id, pairs); !s) return s.error();
-      return jobs::ok(json{{"state", (*answer)["state"]}, {"pairs", pairs.size()}});
-    });
-    if (!registered) return registered.error();
-
-    auto replicated = steps.run("await-replication", [&]() -> Result<json> {
-      return jobs::poll_until(
-          [&]() -> Result<std::optional<json>> {
-            auto view = call_peer(Method::get, app_path, nullptr);
-            if (!view) {
-              if (view.error().code == Errc::unavailable ||
-                  view.error().code == Errc::deadline_exceeded) {
-                return std::optional<json>();  // the peer may be restarting: keep waiting
-              }
-              return view.error();
-            }
-            if ((*view)["state"] == "protected" && (*view)["generation"] == generation) {
-              return std::optional<json>(json{{"images", (*view)["images"]}});
-            }
-            return std::optional<json>();
-          },
-          rt_.config.protection.replication_timeout, std::chrono::milliseconds(2000),
-          steps.stop_token(),
-          "app '" + app_id + "': every mirror pair synced at " + rt_.config.peer.site);
-    });
-    if (!replicated) return replicated.error();
-    return generation;
-  }
-
-  Result<std::int64_t> run_unprotect(const std::string& app_id, jobs::StepRunner& steps) {
-    auto unregistered = steps.run("unregister", [&]() -> Result<json> {
-      auto r =
-          call_peer(Method::delete_, "/v1/peer/apps/" + service::path_segment(app_id), nullptr);
-      if (!r && r.error().code != Errc::not_found) return r.error();
-      return jobs::ok(json::object());
-    });
-    if (!unregistered) return unregistered.error();
-    auto pairs = rt_.store->mirror_pairs(app_id);
-    if (!pairs) return pairs.error();
-    for (const auto& p : *pairs) {
-      auto done = steps.run("unmirror:" + image_name(p.source), [&]() -> Result<json> {
-        if (auto s = rt_.storage->disable_mirroring(spec(p.source), false); !s) return s.error();
-        return jobs::ok(json::object());
-      });
-      if (!done) return done.error();
-    }
-    if (auto s = rt_.store->replace_mirror_pairs(app_id, {}); !s) return s.error();
-    auto app = rt_.store->get_app(app_id);
-    if (!app) return app.error();
-    return app->generation;
+  // The mode a protect job was asked for (stored with it; first when it says nothing).
+  static api::RegistrationMode requested_mode(const state::JobRecord& job) {
+    auto request = model::parse_json(job.request_json);
+    const bool second = request && request->is_object() && request->contains("mode") &&
+                        (*request)["mode"] == "second";
+    return second ? api::RegistrationMode::second : api::RegistrationMode::first;
   }
 
   // ---- loops ------------------------------------------------------------------------------------
@@ -656,20 +355,19 @@ class ProductionAgent final : public service::Service {
       return;
     }
     for (const auto& app : apps) {
-      auto view = call_peer(Method::get, "/v1/peer/apps/" + service::path_segment(app.id), nullptr);
-      if (!view || !(*view)["images"].is_array()) continue;
+      auto view = peer_.app(app.id);
+      if (!view) continue;
       auto pairs = rt_.store->mirror_pairs(app.id);
       if (!pairs) continue;
-      for (const auto& image : (*view)["images"]) {
-        const auto target = image.value("target", std::string());
+      for (const auto& image : view->images) {
         for (const auto& p : *pairs) {
-          if (image_name(p.target) != target) continue;
+          if (spec(p.target) != image.target) continue;
           state::MirrorStatus status;
-          status.text = image.value("role", std::string()) +
-                        (image.value("synced", false) ? ", synced" : ", not synced yet");
-          if (image.contains("lagSeconds") && image["lagSeconds"].is_number_integer()) {
-            status.lag_seconds = image["lagSeconds"].get<std::int64_t>();
-            status.last_sync_at = service::now() - std::chrono::seconds(*status.lag_seconds);
+          status.text = std::string(image.role ? storage::to_string(*image.role) : "absent") +
+                        (image.synced ? ", synced" : ", not synced yet");
+          if (image.lag_seconds) {
+            status.lag_seconds = *image.lag_seconds;
+            status.last_sync_at = service::now() - std::chrono::seconds(*image.lag_seconds);
           }
           status.checked_at = service::now();
           (void)rt_.store->update_mirror_status(app.id, p.source, status);
@@ -680,29 +378,30 @@ class ProductionAgent final : public service::Service {
 
   void check_drift() {
     for (const auto& app : apps_in({state::AppState::protected_})) {
-      auto captured = capture_next(app.id);
+      auto captured = workflow::capture_next(site_, app.id);
       if (!captured) {
         rt_.log("drift check of app " + app.id + ": " + captured.error().message);
         continue;
       }
       if (captured->app.generation == app.generation) continue;
-      std::string mode = "first";
+      // The mode of the app's last protect job carries over.
+      api::RegistrationMode mode = api::RegistrationMode::first;
       if (auto list = rt_.store->list_jobs(app.id)) {
         for (const auto& j : *list) {
-          if (j.type != state::JobType::protect) continue;
-          auto request = json::parse(j.request_json, nullptr, false);
-          if (request.is_object()) mode = request.value("mode", mode);
+          if (j.type == state::JobType::protect) mode = requested_mode(j);
         }
       }
       rt_.log("app " + app.id + " drifted: protecting generation " +
-              std::to_string(captured->app.generation) + " (mode " + mode + ")");
-      auto created =
-          create_job(app.id, state::JobType::protect, {{"mode", mode}, {"reason", "drift"}});
+              std::to_string(captured->app.generation) + " (mode " + api::to_string(mode) + ")");
+      auto created = create_job(app.id, state::JobType::protect,
+                                {{"mode", api::to_string(mode)}, {"reason", "drift"}});
       if (created && created->created) executor_.start(created->job.id);
     }
   }
 
   Runtime& rt_;
+  api::HttpDrPeer peer_;
+  workflow::ProductionSite site_;
   jobs::JobExecutor executor_;
   std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, state::Timestamp> last_snapshot_;

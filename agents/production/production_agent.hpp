@@ -1,21 +1,11 @@
 #pragma once
-// The production agent (README "The production agent"): it runs at the site where applications
-// run. It lists the apps it finds in libvirt, captures them, protects an app with mode `first`
-// (ship the captured FirstDescription; the DR agent maps it) or `second` (map it here against the
-// DR site's inventory and ship the SecondDescription, which the DR agent validates), pairs every
-// disk as an RBD mirror (the bootstrap token travels over the peer channel), takes mirror
-// snapshots on each pair's interval, re-captures on an interval and re-protects with the next
-// generation when the topology drifts, and, on the DR agent's request during a planned failover,
-// stops the app's VMs and demotes its images.
-//
-// Protect, as a journaled job (a job cut off by a crash resumes at the next start):
-// @verbatim
-//   capture -> [map (mode second: DR inventory + policy)] -> peer-pool:<pool> x P
-//     -> mirror:<pool/image> x N (enable snapshot mirroring, first mirror snapshot)
-//     -> ship (PUT the description to the DR agent, store its SecondDescription and the pairs)
-//     -> await-replication (the DR agent reports every pair synced: app "protected")
-// @endverbatim
-// Unprotect: unregister (DR agent) -> unmirror:<pool/image> x N -> app "unprotected".
+// The production agent: it runs at the site where applications run. Its routes list the apps
+// it finds in libvirt, start protect and unprotect jobs (workflow/protect.hpp: capture, optional
+// mapping against the DR site's inventory, pool peering, mirroring, shipping, waiting for
+// replication), take a snapshot now, and answer the DR agent (the app's view for the fence; the
+// planned failover's stop-and-demote). Its loops take mirror snapshots on each pair's interval,
+// refresh each pair's status from the DR agent, and re-capture on an interval to re-protect with
+// the next generation when the topology drifts.
 //
 // Thread-safety: routes run on the server's handler pool, jobs on their own threads, loops on
 // one thread; shared state is the thread-safe store and connections, and a mutex-guarded map of

@@ -58,6 +58,11 @@ inline Error fail(Errc code, std::string message, int native = 0) {
 }
 
 // Called by Result::value() when it holds an error (found by argument-dependent lookup).
+// The same error with "<context>: " before its message.
+inline Error with_context(const Error& e, const std::string& context) {
+  return Error{e.code, context + ": " + e.message, e.native};
+}
+
 [[noreturn]] inline void throw_exception_from_error(const Error& e,
                                                     const boost::source_location&) {
   throw std::logic_error(std::string(to_string(e.code)) + ": " + e.message);

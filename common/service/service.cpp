@@ -76,64 +76,6 @@ Result<Response> TrackedPeerClient::call(const transport::ClientRequest& request
   return r;
 }
 
-Result<json> body_json(const Response& response, std::string_view what) {
-  auto doc = json::parse(response.body, nullptr, false);
-  if (doc.is_discarded()) {
-    return fail(Errc::invalid_argument, std::string(what) + ": the answer is not JSON");
-  }
-  return jobs::ok(std::move(doc));
-}
-
-std::string path_segment(std::string_view text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-std::string image_name(const state::ImageRef& ref) { return ref.pool + "/" + ref.image; }
-
-storage::ImageSpec image_spec(const state::ImageRef& ref) { return {ref.pool, ref.image}; }
-
-Error with_context(const Error& e, const std::string& context) {
-  return Error{e.code, context + ": " + e.message, e.native};
-}
-
-std::vector<state::MirrorPairRecord> mirror_pairs_of(const model::SecondDescription& second) {
-  std::vector<state::MirrorPairRecord> pairs;
-  for (const auto& r : second.replication) {
-    state::MirrorPairRecord p;
-    p.source = {r.source.pool, r.source.image};
-    p.target = {r.target.pool, r.target.image};
-    p.mode = r.mode == model::ReplicationMode::journal ? state::MirrorMode::journal
-                                                       : state::MirrorMode::snapshot;
-    p.interval_minutes = r.interval_minutes;
-    pairs.push_back(p);
-  }
-  return pairs;
-}
-
-Status update_app(state::StateStore& store, const std::string& app_id,
-                  const std::function<void(state::AppRecord&)>& change) {
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    auto app = store.get_app(app_id);
-    if (!app) return app.error();
-    change(*app);
-    auto r = store.upsert_app(*app);
-    if (r) return {};
-    if (r.error().code != Errc::aborted) return r.error();
-  }
-  return fail(Errc::aborted, "app '" + app_id + "' kept changing under concurrent updates");
-}
-
 json recent_jobs(state::StateStore& store, const std::string& app_id, std::size_t limit) {
   json out = json::array();
   auto list = store.list_jobs(app_id);

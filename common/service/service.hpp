@@ -1,9 +1,10 @@
 #pragma once
-// What both agents share at run time (DESIGN.md §1): the site's connections opened from the
-// AgentConfig, the peer channel with its reachability, the job executor, the operator routes
-// that read the state store (apps' descriptions, jobs), the JSON shapes of records on the REST
-// API (README "REST API", schemas/openapi.yaml), and the process's life: start the HTTPS server,
-// resume unfinished jobs, run the agent's background loops, stop cleanly on SIGTERM/SIGINT.
+// What both agents share at run time (docs/architecture.md, "Shape"): the site's connections
+// opened from the AgentConfig, the peer channel with its reachability, the job executor, the
+// operator routes that read the state store (apps' descriptions, jobs), the JSON shapes of records
+// on the REST API (README "REST API", schemas/openapi.yaml), and the process's life: start the
+// HTTPS server, resume unfinished jobs, run the agent's background loops, stop cleanly on
+// SIGTERM/SIGINT.
 //
 // An agent (production or DR) is a Service: it adds its routes and its loops; run_agent() does
 // the rest. Exit codes of the agent executables: 0 after a clean stop, 2 for a bad config (every
@@ -66,9 +67,6 @@ class TrackedPeerClient final : public transport::PeerClient {
   PeerTracker& tracker_;
 };
 
-// The JSON body of a 2xx peer answer; invalid_argument naming `what` if it is not JSON.
-Result<nlohmann::json> body_json(const transport::Response& response, std::string_view what);
-
 struct Runtime {
   config::AgentConfig config;
   std::unique_ptr<state::StateStore> store;
@@ -81,21 +79,6 @@ struct Runtime {
   std::function<void(std::string_view)> log;          // one line to stderr, timestamped
 };
 
-// Percent-encodes one path segment ("app 1" -> "app%201").
-std::string path_segment(std::string_view text);
-
-// ---- helpers of both agents' workflows
-// --------------------------------------------------------------
-std::string image_name(const state::ImageRef& ref);  // "rbd/app1-web1-root"
-storage::ImageSpec image_spec(const state::ImageRef& ref);
-// The same error with "<context>: " before its message.
-Error with_context(const Error& e, const std::string& context);
-// The mirror pairs a second description's replication section declares.
-std::vector<state::MirrorPairRecord> mirror_pairs_of(const model::SecondDescription& second);
-// Re-reads the app, applies `change` and stores it, again while another writer wins the race
-// (aborted); at most 5 times.
-Status update_app(state::StateStore& store, const std::string& app_id,
-                  const std::function<void(state::AppRecord&)>& change);
 // The app's newest jobs (at most `limit`), without steps, newest first.
 nlohmann::json recent_jobs(state::StateStore& store, const std::string& app_id,
                            std::size_t limit = 10);

@@ -12,6 +12,8 @@
 #      the DR agent promotes once each demotion arrived and restores: APP1 runs whole at site-b
 #      (marker generation 2, the added disk attached), site-a's VMs are shut off and its images
 #      non-primary; a disaster failover of the failed-over app is refused.
+# Along the way it captures both agents' live answers (operator and peer routes, errors, a job
+# while it runs) and validates each against schemas/openapi.yaml (check_live_answers.py).
 set -euo pipefail
 # shellcheck source=tests/e2e/e2e_lib.sh
 . "$(dirname "$0")/e2e_lib.sh"
@@ -36,6 +38,28 @@ wait_for() {
 }
 images=(app1-web1-root app1-web2-root app1-app1-root app1-db1-root app1-db1-data)
 
+# capture NAME AGENT(dr|production) PATH [AS(ops|site-a|site-b)]: GETs PATH from AGENT as the
+# operator or as a site's agent (peer routes) and keeps {agent, method, path, status, body}.
+answers=$lab_dir/answers
+rm -rf "$answers" && mkdir -p "$answers"
+capture() {
+  local name=$1 agent=$2 path=$3 as=${4:-ops} url cert key
+  if [ "$agent" = dr ]; then url=$DRPAIR_DR_URL; else url=$DRPAIR_PRODUCTION_URL; fi
+  if [ "$as" = ops ]; then cert=$DRPAIR_CERT key=$DRPAIR_KEY
+  else cert=$lab_dir/pki/$as/agent.crt key=$lab_dir/pki/$as/agent.key; fi
+  local status
+  status=$(curl -sS --cacert "$DRPAIR_CACERT" --cert "$cert" --key "$key" -o "$answers/$name.body" \
+    -w '%{http_code}' "$url$path")
+  /usr/bin/python3 - "$agent" "$path" "$status" "$answers/$name.body" >"$answers/$name.json" <<'PY'
+import json, sys
+agent, path, status, body = sys.argv[1:]
+with open(body) as f:
+    print(json.dumps({"agent": agent, "method": "get", "path": path, "status": int(status),
+                      "body": json.load(f)}))
+PY
+  rm -f "$answers/$name.body"
+}
+
 step "1. unprotect, then protect again"
 drpair unprotect app1 --wait || failed "unprotect"
 code=$(curl_ops -o /dev/null -w '%{http_code}' "$DRPAIR_DR_URL/v1/apps/app1")
@@ -49,6 +73,19 @@ state=$(curl_ops "$DRPAIR_PRODUCTION_URL/v1/apps/app1" | json_get 'd["state"]')
 echo "ok: unprotected; every image unmirrored; APP1 still runs at site-a"
 drpair protect app1 --mode first --wait || failed "protect again after unprotect"
 echo "ok: protected again"
+capture prod-apps production /v1/apps
+capture prod-app production /v1/apps/app1
+capture prod-jobs production /v1/jobs
+job=$(curl_ops "$DRPAIR_PRODUCTION_URL/v1/jobs" | json_get 'd["jobs"][0]["id"]')
+capture prod-job production "/v1/jobs/$job"
+capture prod-descriptions production /v1/apps/app1/descriptions
+capture dr-apps dr /v1/apps
+capture dr-app dr /v1/apps/app1
+capture dr-peer-view dr /v1/peer/apps/app1 site-a
+capture dr-inventory dr /v1/peer/inventory site-a
+capture prod-peer-view production /v1/peer/apps/app1 site-b
+capture dr-not-found dr /v1/apps/nope
+capture dr-job-not-found dr /v1/jobs/999999
 
 step "2. drift: a disk added at site-a is protected on its own (generation 2)"
 "$root/deploy/lab/app1.sh" add-disk "$prod_site" app1-app1 app1-app1-extra
@@ -65,8 +102,14 @@ grep -q "app app1 drifted: protecting generation 2" "$lab_dir/production/agent.l
 echo "ok: generation 2 protected, the new disk paired"
 
 step "3. planned failover"
-drpair failover app1 --type planned --reason "e2e planned migration" --wait ||
-  failed "planned failover"
+drpair failover app1 --type planned --reason "e2e planned migration" >/dev/null ||
+  failed "planned failover not started"
+failover_job=$(curl_ops "$DRPAIR_DR_URL/v1/jobs" | json_get 'd["jobs"][0]["id"]')
+capture dr-job-running dr "/v1/jobs/$failover_job"
+grep -q '"state": *"running"\|"state": *"pending"' "$answers/dr-job-running.json" ||
+  echo "note: the failover job had already finished when captured"
+drpair jobs "$failover_job" --follow >/dev/null || failed "planned failover"
+capture dr-job-done dr "/v1/jobs/$failover_job"
 "$root/deploy/lab/app1.sh" check "$dr_site" 2 || failed "APP1 is not whole at site-b"
 virsh -q -c "$DRPAIR_DR_LIBVIRT_URI" domblklist app1-app1 | grep -q "rbd/app1-app1-extra" ||
   failed "the restored app1-app1 has no disk rbd/app1-app1-extra"
@@ -85,5 +128,11 @@ if drpair failover app1 --type disaster --reason "again" 2>/dev/null; then
   failed "a failover of the failed-over app was accepted"
 fi
 echo "ok: a second failover is refused"
+capture dr-app-failed-over dr /v1/apps/app1
+capture prod-app-failed-over production /v1/apps/app1
+
+step "4. the live answers against schemas/openapi.yaml"
+/usr/bin/python3 "$root/tests/e2e/check_live_answers.py" "$answers" "$root" ||
+  failed "an answer does not match schemas/openapi.yaml"
 echo
 echo "e2e: all checks passed"

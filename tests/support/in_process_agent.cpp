@@ -18,23 +18,6 @@ Error unused(const std::string& call) {
                "OnePoolStorage::" + call + ": this test storage has only list_pools"};
 }
 
-// The big DR site for the libvirt test driver.
-std::string write_site(const std::string& dir) {
-  const std::string path = dir + "/site-b.xml";
-  std::ofstream(path) << R"(<node>
-  <cpu><nodes>1</nodes><sockets>4</sockets><cores>64</cores><threads>2</threads>
-       <active>512</active><mhz>3000</mhz><model>i686</model></cpu>
-  <memory>8589934592</memory>
-  <network>
-    <name>vswitch0</name>
-    <uuid>5e1b0000-0000-4000-8000-0000000000b1</uuid>
-    <forward mode='bridge'/><bridge name='drbr0'/><virtualport type='openvswitch'/>
-  </network>
-</node>
-)";
-  return "test://" + path;
-}
-
 template <typename T>
 T need(Result<T> r, const std::string& what) {
   if (!r) throw std::runtime_error(what + ": " + r.error().message);
@@ -96,7 +79,9 @@ InProcessAgent::InProcessAgent(InProcessAgentOptions options) : options_(std::mo
   }
   c.peer.site = peer_site;
   c.peer.port = 9;
-  c.libvirt_uri = options_.libvirt_uri.empty() ? write_site(options_.work_dir) : options_.libvirt_uri;
+  c.libvirt_uri = options_.libvirt_uri.empty()
+                     ? std::string("test://" DR_FIXTURES_DIR "/libvirt/site-b-big.xml")
+                     : options_.libvirt_uri;
   c.state_file = options_.work_dir + "/state.db";
   c.webhooks = options_.webhooks;
   rt_.log = [](std::string_view) {};

@@ -21,10 +21,11 @@
 #include <vector>
 
 #include "virt/libvirt_hypervisor.hpp"
-#include "virt/restore.hpp"
+#include "workflow/restore.hpp"
 #include "virt/xml.hpp"
 
 using namespace dr::virt;
+using namespace dr::workflow;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -208,15 +209,16 @@ double raw_restore(const std::vector<virConnectPtr>& conns, const dr::model::Sec
 double drpair_restore(Hypervisor& hv, HypervisorFactory workers,
                       const dr::model::SecondDescription& s, const SiteConfig& config) {
   MemoryJournal journal;
+  Steps steps(journal);
   const auto start = Clock::now();
-  const auto report = RestoreWorkflow(s, config, hv, std::move(workers), journal).run();
+  const auto report = RestoreWorkflow(s, config, hv, std::move(workers)).run(steps);
   const double ms = ms_since(start);
   if (std::getenv("DR_BENCH_STEPS") != nullptr) {
     std::map<std::string, std::int64_t> by_kind;
     std::int64_t in_steps = 0;
     for (const auto& step : report.steps) {
-      by_kind[step.name.substr(0, step.name.find(':'))] += step.ms;
-      in_steps += step.ms;
+      by_kind[step.name.substr(0, step.name.find(':'))] += step.took.count();
+      in_steps += step.took.count();
     }
     for (const auto& [kind, t] : by_kind) std::printf("    %-20s %6lld ms\n", kind.c_str(), static_cast<long long>(t));
     std::printf("    %-20s %6.0f ms\n", "outside steps", ms - static_cast<double>(in_steps));

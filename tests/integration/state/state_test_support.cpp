@@ -134,4 +134,28 @@ std::string dump(StateStore& store) {
   return out;
 }
 
+JobRecord pending_job(StateStore& store, const std::string& app, JobType type) {
+  auto created = store.create_job(app, type, std::nullopt, "{}");
+  REQUIRE(created);
+  REQUIRE(created->created);
+  REQUIRE(created->job.state == JobState::pending);
+  return created->job;
+}
+
+JobRecord running_job(StateStore& store, const std::string& app, JobType type) {
+  const auto job = pending_job(store, app, type);
+  auto running = store.set_job_state(job.id, JobState::running, std::nullopt);
+  REQUIRE(running);
+  return *running;
+}
+
+std::optional<JobStep> find_step(StateStore& store, JobId job, const std::string& name) {
+  auto steps = store.steps(job);
+  REQUIRE(steps);
+  for (const auto& s : *steps) {
+    if (s.name == name) return s;
+  }
+  return std::nullopt;
+}
+
 }  // namespace dr::state::testing

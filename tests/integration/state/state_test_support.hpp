@@ -3,6 +3,7 @@
 // SQLite access to check what the store wrote.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,17 @@ class ManualClock {
   std::shared_ptr<Timestamp> now_;
 };
 
-// Opens the store or fails the test with the error.
+// Opens the store or fails the test with the error (":memory:" for one in memory).
 std::unique_ptr<StateStore> open_or_fail(const std::string& path, SqliteOptions options = {});
+
+// A new job of `app` (pending, or moved on to running), or the test fails.
+JobRecord pending_job(StateStore& store, const std::string& app,
+                      JobType type = JobType::failover_planned);
+JobRecord running_job(StateStore& store, const std::string& app,
+                      JobType type = JobType::failover_planned);
+
+// The job's step named `name`, if there is one.
+std::optional<JobStep> find_step(StateStore& store, JobId job, const std::string& name);
 
 // Direct SQLite access, bypassing the store.
 class RawDb {

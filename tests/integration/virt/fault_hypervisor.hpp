@@ -1,36 +1,34 @@
 #pragma once
 // FaultHypervisor: a Hypervisor wrapper around the real one (leveldb's FaultInjectionTestEnv
-// shape) that fails the k-th call, either before passing it on (the side effect never happens) or
-// after (it happened, but the caller sees an error, as when an agent dies right after libvirt
-// answered). Also logs the calls, so tests can check what was asked and in which order.
-// Thread-safe: the counter is atomic and the log locked (parallel starts call it from workers).
+// shape) that fails the k-th call of its FaultPlan (support/fault_plan.hpp), either before passing
+// it on (the side effect never happens) or after (it happened, but the caller sees an error, as
+// when an agent dies right after libvirt answered). The plan also logs the calls, so tests can
+// check what was asked and in which order; a sweep shares one plan between this and the other
+// wrappers of a workflow's world.
+// Thread-safe: as the plan (parallel starts call it from workers).
 
-#include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "support/fault_plan.hpp"
 #include "virt/hypervisor.hpp"
 
 namespace dr::virt::testing {
 
-enum class FaultMode { before, after };
+using dr::testing::FaultMode;
+using dr::testing::FaultPlan;
 
 class FaultHypervisor final : public Hypervisor {
  public:
-  explicit FaultHypervisor(std::shared_ptr<Hypervisor> inner) : inner_(std::move(inner)) {}
+  explicit FaultHypervisor(std::shared_ptr<Hypervisor> inner,
+                           std::shared_ptr<FaultPlan> plan = std::make_shared<FaultPlan>())
+      : inner_(std::move(inner)), plan_(std::move(plan)) {}
 
-  // Fails call number `k` (1-based; 0 never fails).
-  void fail_at(long k, FaultMode mode) {
-    fail_at_ = k;
-    mode_ = mode;
-  }
-  long calls() const { return calls_.load(); }
-  std::vector<std::string> log() const {
-    std::lock_guard lock(mutex_);
-    return log_;
-  }
+  // Fails call number `k` of the plan (1-based; 0 never fails).
+  void fail_at(long k, FaultMode mode) { plan_->fail_at(k, mode); }
+  long calls() const { return plan_->calls(); }
+  std::vector<std::string> log() const { return plan_->log(); }
 
   Result<std::vector<DomainStatus>> list_domains() override {
     return call("list_domains", [&] { return inner_->list_domains(); });
@@ -96,25 +94,11 @@ class FaultHypervisor final : public Hypervisor {
  private:
   template <class F>
   auto call(const std::string& what, F&& f) -> decltype(f()) {
-    const long n = ++calls_;
-    {
-      std::lock_guard lock(mutex_);
-      log_.push_back(what);
-    }
-    const Error injected = fail(Errc::unavailable, "injected fault at call " + std::to_string(n) +
-                                                       " (" + what + ")");
-    if (n != fail_at_) return f();
-    if (mode_ == FaultMode::before) return injected;
-    (void)f();
-    return injected;
+    return plan_->call(what, std::forward<F>(f));
   }
 
   std::shared_ptr<Hypervisor> inner_;
-  std::atomic<long> calls_{0};
-  long fail_at_ = 0;
-  FaultMode mode_ = FaultMode::before;
-  mutable std::mutex mutex_;
-  std::vector<std::string> log_;
+  std::shared_ptr<FaultPlan> plan_;
 };
 
 }  // namespace dr::virt::testing

@@ -1,5 +1,6 @@
-// Restore, teardown and inventory against the test driver, with the fixture DR site (site-b).
-#include "virt/restore.hpp"
+// Restore and teardown (workflow/restore.hpp) and inventory against the test driver, with the
+// fixture DR site (site-b).
+#include "workflow/restore.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "virt_test_support.hpp"
 
 using namespace dr::virt;
+using namespace dr::workflow;
 using dr::Errc;
 using dr::virt::testing::FaultHypervisor;
 using dr::virt::testing::FaultMode;
@@ -25,13 +27,14 @@ const std::string kSecond = "golden/app1.second.json";
 
 RestoreReport restore(Hypervisor& hv, const std::shared_ptr<Hypervisor>& shared,
                       const dr::model::SecondDescription& second, const SiteConfig& config,
-                      RestoreJournal& journal) {
-  return RestoreWorkflow(second, config, hv, share_one(shared), journal).run();
+                      Journal& journal) {
+  Steps steps(journal);
+  return RestoreWorkflow(second, config, hv, share_one(shared)).run(steps);
 }
 
 RestoreReport restore(const std::shared_ptr<Hypervisor>& hv,
                       const dr::model::SecondDescription& second, const SiteConfig& config,
-                      RestoreJournal& journal) {
+                      Journal& journal) {
   return restore(*hv, hv, second, config, journal);
 }
 
@@ -88,7 +91,7 @@ TEST_CASE("restore of APP1 into the empty DR site runs every VM on its portgroup
   CHECK(db->membership->source_site == "site-a");
   CHECK(db->membership->boot_order == 1);
 
-  const auto json = nlohmann::json::parse(report_json(report));
+  const auto json = to_json(report);
   CHECK(json["app"] == "app1");
   CHECK(json["vms"][3]["nics"][0]["portgroup"] == "app1-db");
   CHECK(json["networks"][0]["vlan"] == 101);
@@ -257,7 +260,7 @@ TEST_CASE("restore never overwrites a conflicting domain", "[integration][libvir
   CHECK(kept->uuid == other.uuid);
   CHECK(kept->membership == other.membership);
   CHECK_FALSE(report.ok());
-  const auto json = nlohmann::json::parse(report_json(report));
+  const auto json = to_json(report);
   CHECK(json["failed"]["step"] == "define-domain:app1-web2");
   CHECK(json["failed"]["code"] == "already_exists");
   (void)before;
@@ -349,9 +352,9 @@ TEST_CASE("restore checks that each NIC's portgroup exists before defining",
   auto entries = journal.entries();
   REQUIRE(entries);
   for (const auto& e : *entries) {
-    if (e.step.rfind("define-domain", 0) == 0 || e.step.rfind("start-group", 0) == 0) continue;
-    REQUIRE(partial.record_intent(e.step));
-    REQUIRE(partial.record_done(e.step, e.detail_json));
+    if (e.name.rfind("define-domain", 0) == 0 || e.name.rfind("start-group", 0) == 0) continue;
+    REQUIRE(partial.record_intent(e.name));
+    REQUIRE(partial.record_done(e.name, e.detail));
   }
   const auto report = restore(hv, second, config, partial);
   REQUIRE(report.failure);
@@ -431,18 +434,18 @@ TEST_CASE("a restore cut off at any call resumes to the same end state",
 namespace {
 
 // A journal whose k-th write fails (the agent dies while recording a step's intent or result).
-class FaultJournal final : public RestoreJournal {
+class FaultJournal final : public Journal {
  public:
-  FaultJournal(RestoreJournal& inner, long fail_at) : inner_(inner), fail_at_(fail_at) {}
+  FaultJournal(Journal& inner, long fail_at) : inner_(inner), fail_at_(fail_at) {}
   long writes() const { return writes_; }
-  dr::Result<std::optional<JournalEntry>> find(std::string_view step) override {
+  dr::Result<std::optional<StepRecord>> find(std::string_view step) override {
     return inner_.find(step);
   }
   dr::Status record_intent(std::string_view step) override {
     if (++writes_ == fail_at_) return injected();
     return inner_.record_intent(step);
   }
-  dr::Status record_done(std::string_view step, std::string_view detail) override {
+  dr::Status record_done(std::string_view step, const nlohmann::json& detail) override {
     if (++writes_ == fail_at_) return injected();
     return inner_.record_done(step, detail);
   }
@@ -450,12 +453,11 @@ class FaultJournal final : public RestoreJournal {
     if (++writes_ == fail_at_) return injected();
     return inner_.record_failed(step, error);
   }
-  dr::Result<std::vector<JournalEntry>> entries() override { return inner_.entries(); }
-  dr::Status clear() override { return inner_.clear(); }
+  dr::Result<std::vector<StepRecord>> entries() override { return inner_.entries(); }
 
  private:
   static dr::Error injected() { return dr::fail(Errc::unavailable, "injected journal fault"); }
-  RestoreJournal& inner_;
+  Journal& inner_;
   long fail_at_;
   long writes_ = 0;
 };
@@ -532,9 +534,6 @@ TEST_CASE("teardown removes exactly what the restore created", "[integration][li
   CHECK(removed->portgroups.size() == 3);
   CHECK(removed->networks.empty());
   CHECK(testing::site_picture(*hv) == with_ops);
-  auto entries = journal.entries();
-  REQUIRE(entries);
-  CHECK(entries->empty());
   // A second teardown finds nothing to do.
   const auto again = teardown(*hv, "app1");
   REQUIRE(again);
@@ -564,7 +563,7 @@ TEST_CASE("a file journal lets a second process resume", "[integration][libvirt]
   const auto resumed = restore(real, second, config, **reopened);
   REQUIRE(resumed.ok());
   CHECK(std::count_if(resumed.steps.begin(), resumed.steps.end(),
-                      [](const ReportStep& s) { return s.skipped; }) > 0);
+                      [](const StepTiming& s) { return s.skipped; }) > 0);
   std::filesystem::remove(path);
 }
 

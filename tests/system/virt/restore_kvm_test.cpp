@@ -1,7 +1,7 @@
 // Restore of APP1 on a real libvirtd (QEMU driver, TCG) whose switch is a libvirt network on an
 // Open vSwitch bridge: real portgroups with real VLAN tags, VMs really running, teardown leaving
 // nothing behind. The daemon comes from deploy/libvirtd.sh (ctest fixture "libvirtd").
-#include "virt/restore.hpp"
+#include "workflow/restore.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -18,6 +18,7 @@
 #include "virt_test_support.hpp"
 
 using namespace dr::virt;
+using namespace dr::workflow;
 using dr::virt::testing::FaultHypervisor;
 
 namespace {
@@ -102,9 +103,10 @@ TEST_CASE("restore of APP1 on a real libvirtd: VMs run, each NIC on its VLAN por
   const auto second = tiny_app1();
   const SiteConfig config = qemu_site();
   MemoryJournal journal;
+  Steps steps(journal);
 
   const auto report =
-      RestoreWorkflow(second, config, *primary, libvirt_factory(uri, primary), journal).run();
+      RestoreWorkflow(second, config, *primary, libvirt_factory(uri, primary)).run(steps);
   INFO((report.failure ? report.failure->step + ": " + report.failure->error.message : ""));
   REQUIRE(report.ok());
 
@@ -146,8 +148,9 @@ TEST_CASE("restore of APP1 on a real libvirtd: VMs run, each NIC on its VLAN por
   // Running it again changes nothing.
   const std::string after = testing::site_picture(*primary);
   MemoryJournal fresh;
-  REQUIRE(RestoreWorkflow(second, config, *primary, libvirt_factory(uri, primary), fresh)
-              .run()
+  Steps fresh_steps(fresh);
+  REQUIRE(RestoreWorkflow(second, config, *primary, libvirt_factory(uri, primary))
+              .run(fresh_steps)
               .ok());
   CHECK(testing::site_picture(*primary) == after);
 
@@ -174,9 +177,10 @@ TEST_CASE("restore on a real libvirtd with consoleLogDir: each VM's serial log i
   std::filesystem::create_directories(dir);
   config.console_log_dir = dir.string();
   MemoryJournal journal;
+  Steps steps(journal);
 
   const auto report =
-      RestoreWorkflow(second, config, *primary, libvirt_factory(uri, primary), journal).run();
+      RestoreWorkflow(second, config, *primary, libvirt_factory(uri, primary)).run(steps);
   INFO((report.failure ? report.failure->step + ": " + report.failure->error.message : ""));
   REQUIRE(report.ok());
 

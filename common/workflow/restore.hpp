@@ -1,8 +1,8 @@
 #pragma once
-// Restore: a SecondDescription made real at the DR site's libvirt (DESIGN.md §5 steps 2-4), and
-// teardown, its inverse for drills and failback.
+// Restore: a SecondDescription made real at the DR site's libvirt (docs/contracts.md, "Restore at
+// the DR site"), and teardown, its inverse for drills and failback.
 //
-// The restore is a step machine. Each step is journaled (virt/journal.hpp): intent before its side
+// The restore is a step machine on the step engine (workflow/steps.hpp): intent before each side
 // effect, result (with what it found or did) after, so a restore cut off anywhere is resumed by a
 // new RestoreWorkflow over the same journal and converges to the same end state, with no
 // duplicate network, portgroup or domain. Every step checks the world before acting.
@@ -29,8 +29,7 @@
 //     v                          until running
 //   done -> report, read back from libvirt (not echoed from the input)
 // @endverbatim
-// Ownership: the workflow borrows the hypervisor, factory, journal and config; they must outlive
-// it. Thread-safety: one run() at a time per workflow; several workflows (different apps) may run
+// Ownership: the workflow borrows the hypervisor and config; they must outlive it. Thread-safety: one run() at a time per workflow; several workflows (different apps) may run
 // at once against one site.
 
 #include <map>
@@ -38,13 +37,15 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/result.hpp"
 #include "model/descriptions.hpp"
 #include "virt/hypervisor.hpp"
-#include "virt/journal.hpp"
 #include "virt/site_config.hpp"
+#include "workflow/steps.hpp"
 
-namespace dr::virt {
+namespace dr::workflow {
 
 struct ReportNic {
   std::string mac;
@@ -68,31 +69,20 @@ struct ReportNetwork {
   bool operator==(const ReportNetwork&) const = default;
 };
 
-struct ReportStep {
-  std::string name;
-  std::int64_t ms = 0;
-  bool skipped = false;  // done in an earlier run (journal)
-};
-
-struct StepFailure {
-  std::string step;  // "define-domain:app1-web1"
-  Error error;
-};
-
 struct RestoreReport {
   std::string app;
   std::vector<ReportVm> vms;
   std::vector<ReportNetwork> networks;
-  std::vector<ReportStep> steps;
-  std::optional<StepFailure> failure;
+  std::vector<StepTiming> steps;
+  std::optional<StepFailure> failure;  // the step ("define-domain:app1-web1") and its error
   // Every VM of the description runs and no step failed.
   bool ok() const;
 };
 
-// The CLI's JSON report: {"app", "vms": [{"name","state","nics":[{"mac","switch","portgroup"}]}],
-// "networks": [{"id","switch","portgroup","vlan"}], "steps": [{"name","ms"}], and on failure
-// "failed": {"step","code","message"}}.
-std::string report_json(const RestoreReport& report);
+// The report as JSON (the CLI prints it; a failover job records it): {"app", "vms": [{"name",
+// "state","nics":[{"mac","switch","portgroup"}]}], "networks": [{"id","switch","portgroup",
+// "vlan"}], "steps": [{"name","ms"}], and on failure "failed": {"step","code","message"}}.
+nlohmann::json to_json(const RestoreReport& report);
 
 // Where a backup network lives at this site, as the ensure-network step found or made it.
 struct NetworkBinding {
@@ -106,26 +96,26 @@ struct NetworkBinding {
 // site's Ceph access, NICs on their bound portgroups, and the drpair metadata (app id and name,
 // source generation, boot order, source site and VM, declared addresses and networks). Pure; no
 // checks. REQUIRES: `bindings` holds every network of `second`.
-DomainDef backup_domain(const model::SecondDescription& second, const model::BackupVm& vm,
-                        const SiteConfig& config,
-                        const std::map<std::string, NetworkBinding>& bindings);
+virt::DomainDef backup_domain(const model::SecondDescription& second, const model::BackupVm& vm,
+                              const virt::SiteConfig& config,
+                              const std::map<std::string, NetworkBinding>& bindings);
 
 class RestoreWorkflow {
  public:
   // `workers` opens the connections of parallel starts (libvirt_factory / share_one).
-  RestoreWorkflow(const model::SecondDescription& second, const SiteConfig& config,
-                  Hypervisor& hypervisor, HypervisorFactory workers, RestoreJournal& journal);
+  RestoreWorkflow(const model::SecondDescription& second, const virt::SiteConfig& config,
+                  virt::Hypervisor& hypervisor, virt::HypervisorFactory workers);
 
-  // Runs (or resumes) the restore. The report is always filled in (read back from libvirt); on a
-  // failed step it names the step and the error, and the journal holds the step as failed.
-  RestoreReport run();
+  // Runs (or resumes) the restore's steps in `steps` (an agent passes its job's steps within
+  // "restore/"). The report is always filled in (read back from libvirt); on a failed step it
+  // names the step and the error, and the journal holds the step as failed.
+  RestoreReport run(Steps& steps);
 
  private:
   const model::SecondDescription& second_;
-  const SiteConfig& config_;
-  Hypervisor& hv_;
-  HypervisorFactory workers_;
-  RestoreJournal& journal_;
+  const virt::SiteConfig& config_;
+  virt::Hypervisor& hv_;
+  virt::HypervisorFactory workers_;
 };
 
 struct TeardownReport {
@@ -137,10 +127,11 @@ struct TeardownReport {
 
 // Removes what restores of `app_id` created at this site: the domains they defined (those whose
 // metadata says they were restored), the portgroups and networks they created (recorded in that
-// metadata and, when given, in `journal`, which covers a restore cut off before any domain was
-// defined), unless other domains still use them. Domains of the app that no restore made (the
-// production site's own) are never touched. Clears `journal` when done.
-Result<TeardownReport> teardown(Hypervisor& hypervisor, const std::string& app_id,
-                                RestoreJournal* journal = nullptr);
+// metadata and, when given, in the restore's steps in `journal` - named with `prefix` - which
+// cover a restore cut off before any domain was defined), unless other domains still use them.
+// Domains of the app that no restore made (the production site's own) are never touched. The
+// journal is left as it is: its owner forgets it (MemoryJournal::clear) when it wants.
+Result<TeardownReport> teardown(virt::Hypervisor& hypervisor, const std::string& app_id,
+                                Journal* journal = nullptr, std::string_view prefix = {});
 
-}  // namespace dr::virt
+}  // namespace dr::workflow

@@ -1,4 +1,4 @@
-#include "virt/restore.hpp"
+#include "workflow/restore.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -13,17 +13,24 @@
 
 #include "model/json_io.hpp"
 
-namespace dr::virt {
+namespace dr::workflow {
 namespace {
 
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-// A step's recorded detail (a wrapper: json converts implicitly to anything, Result would not know
-// which alternative it is).
-struct Detail {
-  json j;
-};
+using virt::DeclaredNetwork;
+using virt::DiskDef;
+using virt::DomainDef;
+using virt::DomainState;
+using virt::Hypervisor;
+using virt::HypervisorFactory;
+using virt::Membership;
+using virt::NetworkDef;
+using virt::NicDef;
+using virt::NicKind;
+using virt::PortgroupDef;
+using virt::SiteConfig;
+using virt::SwitchKind;
 
 std::int64_t ms_since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -74,59 +81,44 @@ NetworkBinding binding_from(const json& j) {
 class Run {
  public:
   Run(const model::SecondDescription& second, const SiteConfig& config, Hypervisor& hv,
-      HypervisorFactory& workers, RestoreJournal& journal)
-      : second_(second), config_(config), hv_(hv), workers_(workers), journal_(journal) {
+      HypervisorFactory& workers, Steps& steps)
+      : second_(second), config_(config), hv_(hv), workers_(workers), steps_(steps) {
     report_.app = second.app.id;
   }
 
   RestoreReport run() {
-    // A failed step is in report_.failure; the report is read back either way.
+    // A failed step is in the report's failure; the report is read back either way.
     (void)steps();
+    report_.steps = steps_.timings();
+    if (!report_.failure) report_.failure = steps_.first_failure();
     read_back();
     return std::move(report_);
   }
 
  private:
-  // One journaled step: skipped when done before (its detail reused), else intent, body, result.
-  Result<Detail> step(const std::string& name, const std::function<Result<Detail>()>& body) {
-    const auto start = Clock::now();
-    auto previous = journal_.find(name);
-    if (!previous) return failed(name, previous.error());
-    if (*previous && (*previous)->state == JournalState::done) {
-      report_.steps.push_back({name, ms_since(start), true});
-      return Detail{json::parse((*previous)->detail_json, nullptr, false)};
-    }
-    if (auto r = journal_.record_intent(name); !r) return failed(name, r.error());
-    auto detail = body();
-    if (!detail) {
-      // Best effort: the step stays "intent" if even this fails, and is redone on resume.
-      (void)journal_.record_failed(name, detail.error());
-      report_.steps.push_back({name, ms_since(start), false});
-      return failed(name, detail.error());
-    }
-    if (auto r = journal_.record_done(name, detail->j.dump()); !r) return failed(name, r.error());
-    report_.steps.push_back({name, ms_since(start), false});
-    return detail;
+  Result<json> step(const std::string& name, const std::function<Result<json>()>& body) {
+    return steps_.run(name, body);
   }
 
+  // A failure outside any step (the journal belongs to another restore, libvirt unreadable).
   Error failed(const std::string& name, Error error) {
     if (!report_.failure) report_.failure = StepFailure{name, error};
     return error;
   }
 
   Status steps() {
-    auto begun = step("begin", [&]() -> Result<Detail> {
-      return Detail{json{{"app", second_.app.id},
-                          {"sourceGeneration", second_.app.source_generation},
-                          {"site", second_.app.site}}};
+    auto begun = step("begin", [&]() -> Result<json> {
+      return ok({{"app", second_.app.id},
+                 {"sourceGeneration", second_.app.source_generation},
+                 {"site", second_.app.site}});
     });
     if (!begun) return begun.error();
-    if (begun->j.value("app", "") != second_.app.id ||
-        begun->j.value("sourceGeneration", std::int64_t{-1}) != second_.app.source_generation) {
+    if (begun->value("app", "") != second_.app.id ||
+        begun->value("sourceGeneration", std::int64_t{-1}) != second_.app.source_generation) {
       return failed("begin", fail(Errc::failed_precondition,
                                   "the restore journal belongs to app '" +
-                                      begun->j.value("app", "") + "' generation " +
-                                      std::to_string(begun->j.value("sourceGeneration", -1)) +
+                                      begun->value("app", "") + "' generation " +
+                                      std::to_string(begun->value("sourceGeneration", -1)) +
                                       ", not app '" + second_.app.id + "' generation " +
                                       std::to_string(second_.app.source_generation)));
     }
@@ -134,9 +126,9 @@ class Run {
       auto inspected = step("inspect-network:" + net.id, [&] { return inspect(net); });
       if (!inspected) return inspected.error();
       auto ensured =
-          step("ensure-network:" + net.id, [&] { return ensure(net, inspected->j); });
+          step("ensure-network:" + net.id, [&] { return ensure(net, *inspected); });
       if (!ensured) return ensured.error();
-      bindings_[net.id] = binding_from(ensured->j);
+      bindings_[net.id] = binding_from(*ensured);
     }
     if (auto seen = snapshot(); !seen) return failed("define-domains", seen.error());
     for (const auto& vm : second_.vms) {
@@ -162,7 +154,7 @@ class Run {
 
   // ---- networks
 
-  Result<Detail> inspect(const model::BackupNetwork& net) {
+  Result<json> inspect(const model::BackupNetwork& net) {
     json found{{"switch", net.switch_name}};
     if (net.portgroup) found["portgroup"] = *net.portgroup;
     auto existing = hv_.get_network(net.switch_name);
@@ -176,7 +168,7 @@ class Run {
       }
       found["networkExisted"] = false;
       found["portgroupExisted"] = false;
-      return Detail{found};
+      return ok(found);
     }
     found["networkExisted"] = true;
     if (!net.portgroup) {
@@ -187,7 +179,7 @@ class Run {
                         vlan_text(net.vlan));
       }
       found["portgroupExisted"] = true;
-      return Detail{found};
+      return ok(found);
     }
     const PortgroupDef* pg = find_portgroup(*existing, *net.portgroup);
     if (pg != nullptr && pg->vlan != net.vlan) {
@@ -197,10 +189,10 @@ class Run {
                       vlan_text(net.vlan) + "; not changed");
     }
     found["portgroupExisted"] = pg != nullptr;
-    return Detail{found};
+    return ok(found);
   }
 
-  Result<Detail> ensure(const model::BackupNetwork& net, const json& inspected) {
+  Result<json> ensure(const model::BackupNetwork& net, const json& inspected) {
     NetworkBinding b{net.switch_name, net.portgroup, net.vlan, ""};
     if (!inspected.value("networkExisted", true)) b.created = "network";
     else if (!inspected.value("portgroupExisted", true)) b.created = "portgroup";
@@ -226,9 +218,9 @@ class Run {
       if (auto created = hv_.create_network(def); !created) {
         return fail(created.error().code, what + ": " + created.error().message);
       }
-      return Detail{binding_json(b)};
+      return ok(binding_json(b));
     }
-    if (!net.portgroup) return Detail{binding_json(b)};
+    if (!net.portgroup) return ok(binding_json(b));
     const PortgroupDef* pg = find_portgroup(*existing, *net.portgroup);
     if (pg == nullptr) {
       if (auto added = hv_.add_portgroup(net.switch_name, {*net.portgroup, net.vlan, false});
@@ -241,7 +233,7 @@ class Run {
                                             " (changed meanwhile), the restore needs " +
                                             vlan_text(net.vlan));
     }
-    return Detail{binding_json(b)};
+    return ok(binding_json(b));
   }
 
   // ---- domains
@@ -260,7 +252,7 @@ class Run {
     return {};
   }
 
-  Result<Detail> define(const model::BackupVm& vm) {
+  Result<json> define(const model::BackupVm& vm) {
     const std::string what = "domain '" + vm.name + "'";
     if (!is_uuid(vm.id)) {
       return fail(Errc::invalid_argument, what + ": backup VM id '" + vm.id + "' is not a UUID");
@@ -272,6 +264,7 @@ class Run {
     auto status = hv_.domain_status(vm.name);
     if (!status && status.error().code != Errc::not_found) return status.error();
     std::optional<Membership> earlier;
+    std::optional<DomainDef> existing_def;
     if (status) {
       if (lower(status->uuid) != lower(vm.id)) {
         return fail(Errc::already_exists, what + " exists with UUID " + status->uuid +
@@ -293,6 +286,11 @@ class Run {
                                               "not overwritten");
       }
       earlier = existing->membership;
+      existing_def = std::move(*existing);
+      for (auto& nic : existing_def->nics) {  // what only a running domain shows
+        nic.target_dev.reset();
+        nic.live_vlan.reset();
+      }
     }
     for (const auto& nic : vm.nics) {
       const auto b = bindings_.find(nic.network);
@@ -325,10 +323,16 @@ class Run {
         if (e.switch_name == d.switch_name && e.portgroup == d.portgroup) d.created = e.created;
       }
     }
+    // Defined as wanted already (an earlier run of this step was cut off after libvirt took the
+    // definition): nothing to do.
+    if (existing_def && *existing_def == def) {
+      uuids_[lower(vm.id)] = vm.name;
+      return ok(json{{"uuid", existing_def->uuid}, {"already", "defined"}});
+    }
     auto defined = hv_.define_domain(def);
     if (!defined) return defined.error();
     uuids_[lower(vm.id)] = vm.name;
-    return Detail{json{{"uuid", defined->uuid}}};
+    return ok(json{{"uuid", defined->uuid}});
   }
 
   // ---- starts
@@ -352,7 +356,7 @@ class Run {
     for (std::size_t w = 0; w < workers; ++w) threads.emplace_back(work);
   }
 
-  Result<Detail> start(const std::vector<const model::BackupVm*>& vms) {
+  Result<json> start(const std::vector<const model::BackupVm*>& vms) {
     std::mutex mutex;
     std::optional<Error> first_error;
     json done = json::array();
@@ -367,7 +371,7 @@ class Run {
       }
     });
     if (first_error) return *first_error;
-    return Detail{json{{"vms", done}}};
+    return ok(json{{"vms", done}});
   }
 
   Status start_one(Hypervisor& hv, const std::string& name) {
@@ -440,7 +444,7 @@ class Run {
   const SiteConfig& config_;
   Hypervisor& hv_;
   HypervisorFactory& workers_;
-  RestoreJournal& journal_;
+  Steps& steps_;
   RestoreReport report_;
   std::map<std::string, NetworkBinding> bindings_;
   std::map<std::string, NetworkDef> switches_;
@@ -522,7 +526,7 @@ bool RestoreReport::ok() const {
   return std::all_of(vms.begin(), vms.end(), [](const ReportVm& v) { return v.state == "running"; });
 }
 
-std::string report_json(const RestoreReport& report) {
+json to_json(const RestoreReport& report) {
   json out{{"app", report.app}, {"vms", json::array()}, {"networks", json::array()},
            {"steps", json::array()}};
   for (const auto& vm : report.vms) {
@@ -541,7 +545,7 @@ std::string report_json(const RestoreReport& report) {
     out["networks"].push_back(std::move(net));
   }
   for (const auto& s : report.steps) {
-    json step{{"name", s.name}, {"ms", s.ms}};
+    json step{{"name", s.name}, {"ms", s.took.count()}};
     if (s.skipped) step["skipped"] = true;
     out["steps"].push_back(std::move(step));
   }
@@ -550,26 +554,21 @@ std::string report_json(const RestoreReport& report) {
                      {"code", to_string(report.failure->error.code)},
                      {"message", report.failure->error.message}};
   }
-  return model::to_text(out);
+  return out;
 }
 
 RestoreWorkflow::RestoreWorkflow(const model::SecondDescription& second, const SiteConfig& config,
-                                 Hypervisor& hypervisor, HypervisorFactory workers,
-                                 RestoreJournal& journal)
-    : second_(second),
-      config_(config),
-      hv_(hypervisor),
-      workers_(std::move(workers)),
-      journal_(journal) {}
+                                 Hypervisor& hypervisor, HypervisorFactory workers)
+    : second_(second), config_(config), hv_(hypervisor), workers_(std::move(workers)) {}
 
-RestoreReport RestoreWorkflow::run() {
-  return Run(second_, config_, hv_, workers_, journal_).run();
+RestoreReport RestoreWorkflow::run(Steps& steps) {
+  return Run(second_, config_, hv_, workers_, steps).run();
 }
 
 // ---- teardown
 
-Result<TeardownReport> teardown(Hypervisor& hv, const std::string& app_id,
-                                RestoreJournal* journal) {
+Result<TeardownReport> teardown(Hypervisor& hv, const std::string& app_id, Journal* journal,
+                                std::string_view prefix) {
   TeardownReport report;
   auto statuses = hv.list_domains();
   if (!statuses) return statuses.error();
@@ -618,14 +617,18 @@ Result<TeardownReport> teardown(Hypervisor& hv, const std::string& app_id,
     auto entries = journal->entries();
     if (!entries) return entries.error();
     for (const auto& e : *entries) {
-      if (e.step.rfind("ensure-network:", 0) == 0 && e.state == JournalState::done) {
-        const NetworkBinding b = binding_from(json::parse(e.detail_json, nullptr, false));
+      if (e.state != state::StepState::done || !e.name.starts_with(prefix)) continue;
+      const std::string_view step = std::string_view(e.name).substr(prefix.size());
+      if (step.starts_with("ensure-network:")) {
+        const NetworkBinding b = binding_from(e.detail);
         note(b.switch_name, b.portgroup, b.created);
-      } else if (e.step.rfind("inspect-network:", 0) == 0 && e.state == JournalState::done) {
+      } else if (step.starts_with("inspect-network:")) {
         // Cut off inside ensure-network: what it may have created is known from the inspection.
-        const json j = json::parse(e.detail_json, nullptr, false);
+        const json& j = e.detail;
         std::optional<std::string> pg;
-        if (j.contains("portgroup")) pg = j["portgroup"].get<std::string>();
+        if (j.contains("portgroup") && j["portgroup"].is_string()) {
+          pg = j["portgroup"].get<std::string>();
+        }
         const std::string what = !j.value("networkExisted", true)     ? "network"
                                  : !j.value("portgroupExisted", true) ? "portgroup"
                                                                       : "";
@@ -687,9 +690,6 @@ Result<TeardownReport> teardown(Hypervisor& hv, const std::string& app_id,
     }
     if (auto r = hv.remove_network(sw); !r && r.error().code != Errc::not_found) return r.error();
     report.networks.push_back(sw);
-  }
-  if (journal != nullptr) {
-    if (auto r = journal->clear(); !r) return r.error();
   }
   return report;
 }

@@ -1,0 +1,291 @@
+#include "api/peer_api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "model/json_io.hpp"
+#include "model/json_reader.hpp"
+
+namespace dr::api {
+namespace {
+
+using nlohmann::json;
+using model::JsonReader;
+using model::Parsed;
+using model::Problems;
+
+// Wire answers accept unknown keys (a newer peer may add some); requests are read the same way,
+// as the documents they carry are.
+constexpr auto kAccept = JsonReader::UnknownKeys::accept;
+
+template <class T>
+Parsed<T> done(JsonReader& r, T value) {
+  if (!r.ok()) return std::move(r.problems);
+  return value;
+}
+
+void add_prefixed(JsonReader& r, const Problems& problems, const std::string& prefix) {
+  for (const auto& p : problems) r.add(prefix + p.pointer, p.message);
+}
+
+storage::ImageSpec image_spec(JsonReader& r, const json& obj, const std::string& ptr,
+                              const char* key) {
+  const auto text = r.opt_string(obj, ptr, key, true);
+  if (!text) return {};
+  const auto slash = text->find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == text->size()) {
+    r.add(model::pointer_append(ptr, key), "expected 'pool/image', found '" + *text + "'");
+    return {};
+  }
+  return {text->substr(0, slash), text->substr(slash + 1)};
+}
+
+state::AppState app_state(JsonReader& r, const json& obj, const std::string& ptr) {
+  const auto text = r.opt_string(obj, ptr, "state", true);
+  if (!text) return state::AppState::unprotected;
+  auto parsed = state::parse_app_state(*text);
+  if (!parsed) {
+    r.add(model::pointer_append(ptr, "state"), parsed.error().message);
+    return state::AppState::unprotected;
+  }
+  return *parsed;
+}
+
+storage::ImageRole image_role(JsonReader& r, const json& obj, const std::string& ptr) {
+  return r.enumeration(obj, ptr, "role",
+                       {{"not_mirrored", storage::ImageRole::not_mirrored},
+                        {"primary", storage::ImageRole::primary},
+                        {"non_primary", storage::ImageRole::non_primary}},
+                       storage::ImageRole::not_mirrored, true);
+}
+
+// The fields both sites' views of an app share: app, state, generation.
+template <class View>
+void read_app_fields(JsonReader& r, const json& doc, View& v) {
+  v.app = r.string(doc, "", "app");
+  v.state = app_state(r, doc, "");
+  v.generation = r.integer(doc, "", "generation", 0, JsonReader::kMaxBig);
+}
+
+template <class View>
+json app_fields_json(const View& v) {
+  return {{"app", v.app}, {"state", state::to_string(v.state)}, {"generation", v.generation}};
+}
+
+}  // namespace
+
+const char* to_string(RegistrationMode mode) noexcept {
+  return mode == RegistrationMode::second ? "second" : "first";
+}
+
+std::string image_text(const storage::ImageSpec& image) { return storage::to_string(image); }
+
+int ProductionAppView::primary_images() const {
+  int n = 0;
+  for (const auto& i : images) n += i.role == storage::ImageRole::primary;
+  return n;
+}
+
+const Demotion* Demoted::find(const storage::ImageSpec& image) const {
+  for (const auto& d : images) {
+    if (d.image == image) return &d;
+  }
+  return nullptr;
+}
+
+// ---- bootstrap
+
+Parsed<BootstrapRequest> read_bootstrap_request(const json& doc) {
+  JsonReader r;  // an operator-free peer request: a typo is refused
+  BootstrapRequest v;
+  if (r.object(doc, "", {"site", "token"})) {
+    v.site = r.string(doc, "", "site");
+    v.token = r.string(doc, "", "token");
+  }
+  return done(r, std::move(v));
+}
+
+json to_json(const BootstrapRequest& v) { return {{"site", v.site}, {"token", v.token}}; }
+
+Parsed<PoolPeers> read_pool_peers(const json& doc) {
+  JsonReader r(kAccept);
+  PoolPeers v;
+  if (r.object(doc, "", {})) {
+    v.pool = r.string(doc, "", "pool");
+    v.peers = r.array(doc, "", "peers", true, [&](const json& item, const std::string& p) {
+      PoolPeer peer;
+      if (!r.object(item, p, {})) return peer;
+      peer.site = r.string(item, p, "site");
+      peer.direction = r.string(item, p, "direction");
+      return peer;
+    });
+  }
+  return done(r, std::move(v));
+}
+
+json to_json(const PoolPeers& v) {
+  json peers = json::array();
+  for (const auto& p : v.peers) peers.push_back({{"site", p.site}, {"direction", p.direction}});
+  return {{"pool", v.pool}, {"peers", std::move(peers)}};
+}
+
+// ---- registration
+
+Parsed<Registration> read_registration(const json& doc) {
+  JsonReader r;
+  Registration v;
+  if (!r.object(doc, "", {"mode", "description", "first"})) return std::move(r.problems);
+  v.mode = r.enumeration(doc, "", "mode",
+                         {{"first", RegistrationMode::first}, {"second", RegistrationMode::second}},
+                         RegistrationMode::first, true);
+  const json* description = r.member(doc, "", "description", true);
+  if (!r.ok()) return std::move(r.problems);
+  if (v.mode == RegistrationMode::first) {
+    auto first = model::read_first_description(*description);
+    if (first) v.first = std::move(*first);
+    else add_prefixed(r, first.error(), "/description");
+    return done(r, std::move(v));
+  }
+  auto second = model::read_second_description(*description);
+  if (second) v.second = std::move(*second);
+  else add_prefixed(r, second.error(), "/description");
+  if (!doc.contains("first")) {
+    r.add("", "mode second needs 'first': the first description the second was mapped from");
+  } else if (auto first = model::read_first_description(doc["first"])) {
+    v.first = std::move(*first);
+  } else {
+    add_prefixed(r, first.error(), "/first");
+  }
+  return done(r, std::move(v));
+}
+
+json to_json(const Registration& v) {
+  json out{{"mode", to_string(v.mode)}};
+  if (v.mode == RegistrationMode::second && v.second) {
+    out["description"] = model::to_json(*v.second);
+    out["first"] = model::to_json(v.first);
+  } else {
+    out["description"] = model::to_json(v.first);
+  }
+  return out;
+}
+
+Parsed<Registered> read_registered(const json& doc) {
+  JsonReader r(kAccept);
+  Registered v;
+  if (!r.object(doc, "", {})) return std::move(r.problems);
+  read_app_fields(r, doc, v);
+  if (const json* second = r.member(doc, "", "second", true)) {
+    auto parsed = model::read_second_description(*second);
+    if (parsed) v.second = std::move(*parsed);
+    else add_prefixed(r, parsed.error(), "/second");
+  }
+  return done(r, std::move(v));
+}
+
+json to_json(const Registered& v) {
+  json out = app_fields_json(v);
+  out["second"] = model::to_json(v.second);
+  return out;
+}
+
+// ---- the DR site's view of an app
+
+Parsed<DrAppView> read_dr_app_view(const json& doc) {
+  JsonReader r(kAccept);
+  DrAppView v;
+  if (!r.object(doc, "", {})) return std::move(r.problems);
+  read_app_fields(r, doc, v);
+  v.images = r.array(doc, "", "images", true, [&](const json& item, const std::string& p) {
+    DrImageView image;
+    if (!r.object(item, p, {})) return image;
+    image.target = image_spec(r, item, p, "target");
+    if (const json* role = r.member(item, p, "role", true); role && !role->is_null()) {
+      image.role = image_role(r, item, p);
+    }
+    image.synced = r.opt_boolean(item, p, "synced", true).value_or(false);
+    if (const json* lag = r.member(item, p, "lagSeconds", false); lag && !lag->is_null()) {
+      image.lag_seconds = r.opt_integer(item, p, "lagSeconds", 0, JsonReader::kMaxBig);
+    }
+    return image;
+  });
+  return done(r, std::move(v));
+}
+
+json to_json(const DrAppView& v) {
+  json images = json::array();
+  for (const auto& i : v.images) {
+    images.push_back({{"target", image_text(i.target)},
+                      {"role", i.role ? json(storage::to_string(*i.role)) : json(nullptr)},
+                      {"synced", i.synced},
+                      {"lagSeconds", i.lag_seconds ? json(*i.lag_seconds) : json(nullptr)}});
+  }
+  json out = app_fields_json(v);
+  out["images"] = std::move(images);
+  return out;
+}
+
+// ---- the production site's view of an app
+
+Parsed<ProductionAppView> read_production_app_view(const json& doc) {
+  JsonReader r(kAccept);
+  ProductionAppView v;
+  if (!r.object(doc, "", {})) return std::move(r.problems);
+  read_app_fields(r, doc, v);
+  v.images = r.array(doc, "", "images", true, [&](const json& item, const std::string& p) {
+    ProductionImageView image;
+    if (!r.object(item, p, {})) return image;
+    image.image = image_spec(r, item, p, "image");
+    image.role = image_role(r, item, p);
+    return image;
+  });
+  v.vms_running = static_cast<int>(
+      r.opt_integer(doc, "", "vmsRunning", 0, JsonReader::kMaxInt, true).value_or(0));
+  return done(r, std::move(v));
+}
+
+json to_json(const ProductionAppView& v) {
+  json images = json::array();
+  for (const auto& i : v.images) {
+    images.push_back({{"image", image_text(i.image)}, {"role", storage::to_string(i.role)}});
+  }
+  json out = app_fields_json(v);
+  out["images"] = std::move(images);
+  out["vmsRunning"] = v.vms_running;
+  return out;
+}
+
+// ---- demotion
+
+Parsed<Demoted> read_demoted(const json& doc) {
+  JsonReader r(kAccept);
+  Demoted v;
+  if (!r.object(doc, "", {})) return std::move(r.problems);
+  v.app = r.string(doc, "", "app");
+  v.images = r.array(doc, "", "images", true, [&](const json& item, const std::string& p) {
+    Demotion d;
+    if (!r.object(item, p, {})) return d;
+    d.image = image_spec(r, item, p, "image");
+    const json* snap = r.member(item, p, "demotion", true);
+    const std::string at = model::pointer_append(p, "demotion");
+    if (snap != nullptr && r.object(*snap, at, {})) {
+      d.snapshot.source_mirror_uuid = r.string(*snap, at, "mirrorUuid");
+      d.snapshot.snap_id =
+          static_cast<std::uint64_t>(r.integer(*snap, at, "snapId", 1, JsonReader::kMaxBig));
+    }
+    return d;
+  });
+  return done(r, std::move(v));
+}
+
+json to_json(const Demoted& v) {
+  json images = json::array();
+  for (const auto& d : v.images) {
+    images.push_back({{"image", image_text(d.image)},
+                      {"demotion",
+                       {{"mirrorUuid", d.snapshot.source_mirror_uuid},
+                        {"snapId", d.snapshot.snap_id}}}});
+  }
+  return {{"app", v.app}, {"images", std::move(images)}};
+}
+
+}  // namespace dr::api

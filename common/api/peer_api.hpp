@@ -1,0 +1,164 @@
+#pragma once
+// The peer API as typed C++: one request and one answer type per peer route, their strict JSON
+// readers and writers (the same code shapes an answer at the server and reads it at the client),
+// and the two sides as interfaces the workflows are written against:
+//
+//   DrPeer           the DR agent, as the production agent calls it
+//   ProductionPeer   the production agent, as the DR agent calls it
+//
+// | route (schemas/openapi.yaml)              | served by  | call                  | types                           |
+// | GET    /v1/peer/inventory                 | DR         | DrPeer::inventory     | model::Inventory                |
+// | POST   /v1/peer/pools/{pool}/bootstrap    | DR         | DrPeer::bootstrap     | BootstrapRequest -> PoolPeers   |
+// | PUT    /v1/peer/apps/{app}                | DR         | DrPeer::register_app  | Registration -> Registered      |
+// | GET    /v1/peer/apps/{app}                | DR         | DrPeer::app           | DrAppView                       |
+// | DELETE /v1/peer/apps/{app}                | DR         | DrPeer::unregister    | -                               |
+// | GET    /v1/peer/apps/{app}                | production | ProductionPeer::app   | ProductionAppView               |
+// | POST   /v1/peer/apps/{app}/demote         | production | ProductionPeer::demote| Demoted                         |
+//
+// Implementations: the HTTPS client (api/http_peers.hpp) and, in tests, the other agent's
+// workflow called in process. Errors are the peer's error answers as values (transport's table:
+// 404 not_found, 409 failed_precondition, 503 unavailable, ...); an answer that does not read as
+// its type is Errc::internal naming the route and the first problem (a peer speaking another
+// version of drpair/v1 is a bug to fix, not a state to wait out).
+//
+// Readers are strict about what they need and accept unknown fields (a newer peer may add some).
+// Thread-safety: the value types are plain values; implementations of the interfaces are safe
+// to call from several threads at once.
+
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "model/descriptions.hpp"
+#include "model/problem.hpp"
+#include "state/state_store.hpp"
+#include "storage/mirror_storage.hpp"
+
+namespace dr::api {
+
+// ---- the DR agent's routes
+
+struct BootstrapRequest {
+  std::string site;   // the production site's name
+  std::string token;  // its RBD bootstrap token: a secret
+};
+
+struct PoolPeer {
+  std::string site;
+  std::string direction;  // "rx-tx", "rx-only"
+};
+struct PoolPeers {
+  std::string pool;
+  std::vector<PoolPeer> peers;
+};
+
+enum class RegistrationMode { first, second };
+const char* to_string(RegistrationMode mode) noexcept;
+
+// A description shipped for registration: mode first carries the first description (the DR agent
+// maps it); mode second carries the second description the production agent mapped and the
+// first it was mapped from (the DR agent validates it).
+struct Registration {
+  RegistrationMode mode = RegistrationMode::first;
+  model::FirstDescription first;
+  std::optional<model::SecondDescription> second;  // mode second
+};
+
+struct Registered {
+  std::string app;
+  state::AppState state = state::AppState::protecting;  // protecting or protected
+  std::int64_t generation = 0;
+  model::SecondDescription second;  // the one in force at the DR site
+};
+
+// One pair's DR image as the DR site sees it.
+struct DrImageView {
+  storage::ImageSpec target;
+  std::optional<storage::ImageRole> role;  // nullopt: not there yet (rbd-mirror creates it)
+  bool synced = false;                     // a complete mirror snapshot is there
+  std::optional<std::int64_t> lag_seconds;
+};
+struct DrAppView {
+  std::string app;
+  state::AppState state = state::AppState::protecting;
+  std::int64_t generation = 0;
+  std::vector<DrImageView> images;
+};
+
+// ---- the production agent's routes
+
+struct ProductionImageView {
+  storage::ImageSpec image;
+  storage::ImageRole role = storage::ImageRole::not_mirrored;
+};
+struct ProductionAppView {
+  std::string app;
+  state::AppState state = state::AppState::protected_;
+  std::int64_t generation = 0;
+  std::vector<ProductionImageView> images;
+  int vms_running = 0;
+  int primary_images() const;
+};
+
+// Planned failover, production side: every image demoted, each with its demotion snapshot (the
+// DR site promotes an image only once it holds a complete copy of that snapshot).
+struct Demotion {
+  storage::ImageSpec image;
+  storage::MirrorSnapshotRef snapshot;
+};
+struct Demoted {
+  std::string app;
+  std::vector<Demotion> images;
+  const Demotion* find(const storage::ImageSpec& image) const;
+};
+
+// ---- JSON: read_*() is strict (every problem with its pointer), to_json() the wire shape.
+model::Parsed<BootstrapRequest> read_bootstrap_request(const nlohmann::json& doc);
+nlohmann::json to_json(const BootstrapRequest& v);
+model::Parsed<PoolPeers> read_pool_peers(const nlohmann::json& doc);
+nlohmann::json to_json(const PoolPeers& v);
+// Problems of the embedded documents are prefixed ("/description/vms/0/name").
+model::Parsed<Registration> read_registration(const nlohmann::json& doc);
+nlohmann::json to_json(const Registration& v);
+model::Parsed<Registered> read_registered(const nlohmann::json& doc);
+nlohmann::json to_json(const Registered& v);
+model::Parsed<DrAppView> read_dr_app_view(const nlohmann::json& doc);
+nlohmann::json to_json(const DrAppView& v);
+model::Parsed<ProductionAppView> read_production_app_view(const nlohmann::json& doc);
+nlohmann::json to_json(const ProductionAppView& v);
+model::Parsed<Demoted> read_demoted(const nlohmann::json& doc);
+nlohmann::json to_json(const Demoted& v);
+
+// "pool/image" <-> ImageSpec, as the peer API spells images.
+std::string image_text(const storage::ImageSpec& image);
+
+// ---- the two sides
+
+class DrPeer {
+ public:
+  virtual ~DrPeer() = default;
+  virtual Result<model::Inventory> inventory() = 0;
+  virtual Result<PoolPeers> bootstrap(const std::string& pool, const BootstrapRequest& request) = 0;
+  // invalid_argument with every problem when the description cannot be mapped or is not valid;
+  // failed_precondition while the app is failing or failed over there.
+  virtual Result<Registered> register_app(const std::string& app,
+                                          const Registration& registration) = 0;
+  virtual Result<DrAppView> app(const std::string& app) = 0;
+  // not_found if the DR site does not know the app.
+  virtual Status unregister(const std::string& app) = 0;
+};
+
+class ProductionPeer {
+ public:
+  virtual ~ProductionPeer() = default;
+  // not_found if the production site does not hold the app.
+  virtual Result<ProductionAppView> app(const std::string& app) = 0;
+  // Shuts the app's VMs down (ACPI, then power off after its timeout) and demotes every image;
+  // idempotent (an image demoted before answers its demotion again).
+  virtual Result<Demoted> demote(const std::string& app) = 0;
+};
+
+}  // namespace dr::api

@@ -1,0 +1,55 @@
+#include "workflow/app_records.hpp"
+
+#include "model/json_io.hpp"
+
+namespace dr::workflow {
+
+Status update_app(state::StateStore& store, const std::string& app_id,
+                  const std::function<void(state::AppRecord&)>& change) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto app = store.get_app(app_id);
+    if (!app) return app.error();
+    change(*app);
+    auto r = store.upsert_app(*app);
+    if (r) return {};
+    if (r.error().code != Errc::aborted) return r.error();
+  }
+  return fail(Errc::aborted, "app '" + app_id + "' kept changing under concurrent updates");
+}
+
+Status set_app_state(state::StateStore& store, const std::string& app_id, state::AppState to,
+                     const std::optional<Error>& error) {
+  return update_app(store, app_id, [&](state::AppRecord& app) {
+    app.state = to;
+    app.last_error = error;
+  });
+}
+
+std::vector<state::MirrorPairRecord> mirror_pairs_of(const model::SecondDescription& second) {
+  std::vector<state::MirrorPairRecord> pairs;
+  for (const auto& r : second.replication) {
+    state::MirrorPairRecord p;
+    p.source = {r.source.pool, r.source.image};
+    p.target = {r.target.pool, r.target.image};
+    p.mode = r.mode == model::ReplicationMode::journal ? state::MirrorMode::journal
+                                                       : state::MirrorMode::snapshot;
+    p.interval_minutes = r.interval_minutes;
+    pairs.push_back(p);
+  }
+  return pairs;
+}
+
+Result<model::SecondDescription> stored_second(state::StateStore& store, const std::string& app_id,
+                                               std::int64_t generation) {
+  auto text = store.get_description(app_id, state::DescriptionKind::second, generation);
+  if (!text) return text.error();
+  auto second = model::parse_second_description(text->json);
+  if (!second) {
+    return fail(Errc::internal, "the stored second description of app '" + app_id +
+                                    "' generation " + std::to_string(generation) +
+                                    " is unreadable: " + model::format(second.error().front()));
+  }
+  return std::move(*second);
+}
+
+}  // namespace dr::workflow

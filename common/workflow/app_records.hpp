@@ -1,0 +1,38 @@
+#pragma once
+// What every workflow does with an app's records in the state store: change the app record
+// safely under concurrent writers, and name the images of its mirror pairs.
+//
+// Thread-safety: as the store (every call may run on several threads at once).
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "model/descriptions.hpp"
+#include "state/state_store.hpp"
+#include "storage/mirror_storage.hpp"
+
+namespace dr::workflow {
+
+// Re-reads the app, applies `change` and stores it, again while another writer wins the race
+// (aborted); at most 5 times.
+Status update_app(state::StateStore& store, const std::string& app_id,
+                  const std::function<void(state::AppRecord&)>& change);
+
+// The app moves to `to`, its last error set to `error` (cleared when nullopt).
+Status set_app_state(state::StateStore& store, const std::string& app_id, state::AppState to,
+                     const std::optional<Error>& error = std::nullopt);
+
+// The mirror pairs a second description's replication section declares.
+std::vector<state::MirrorPairRecord> mirror_pairs_of(const model::SecondDescription& second);
+
+// The second description in force for the app (its generation's), read from the store.
+Result<model::SecondDescription> stored_second(state::StateStore& store, const std::string& app_id,
+                                               std::int64_t generation);
+
+inline storage::ImageSpec spec(const state::ImageRef& ref) { return {ref.pool, ref.image}; }
+inline std::string image_name(const state::ImageRef& ref) { return ref.pool + "/" + ref.image; }
+
+}  // namespace dr::workflow

@@ -1,0 +1,157 @@
+#include "workflow/failover.hpp"
+
+#include <optional>
+
+#include "workflow/app_records.hpp"
+#include "workflow/parallel.hpp"
+#include "workflow/restore.hpp"
+
+namespace dr::workflow {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Disaster fencing: the production site must be gone, or no longer hold the app as primary.
+Result<json> fence(FailoverSite& site, const std::string& app_id, bool force) {
+  auto view = site.fence_peer.app(app_id);
+  if (!view) {
+    const auto code = view.error().code;
+    if (code == Errc::unavailable || code == Errc::deadline_exceeded) {
+      return ok({{"production", "unreachable"}, {"detail", view.error().message}});
+    }
+    if (code == Errc::not_found) return ok({{"production", "does not hold the app"}});
+    if (force) return ok({{"production", "answered with an error"}, {"forced", true}});
+    return fail(Errc::failed_precondition,
+                "fencing app '" + app_id + "': " + site.peer_site +
+                    " answers but its answer is an error (" + view.error().message +
+                    "); fail over with force if it is really down");
+  }
+  const int primary = view->primary_images();
+  const int running = view->vms_running;
+  if (primary == 0 && running == 0) {
+    return ok({{"production", "answers; the app is stopped and demoted there"}});
+  }
+  const std::string holds = std::to_string(primary) + " image(s) primary, " +
+                            std::to_string(running) + " VM(s) running";
+  if (force) {
+    if (site.log) {
+      site.log("fence of app " + app_id + " overridden by force: " + site.peer_site +
+               " still answers (" + holds + ")");
+    }
+    return ok({{"production", "answers and holds the app: " + holds}, {"forced", true}});
+  }
+  return fail(Errc::failed_precondition,
+              "fencing refused: " + site.peer_site + " answers and still holds app '" + app_id +
+                  "' as primary (" + holds +
+                  "); use a planned failover, or a disaster failover with force if that site "
+                  "must be abandoned (a split brain is then possible)");
+}
+
+// The first error of per-image results, if any.
+std::optional<Error> first_error(const std::vector<Result<json>>& results) {
+  for (const auto& r : results) {
+    if (!r) return r.error();
+  }
+  return std::nullopt;
+}
+
+// Planned: the production site demotes, and each demotion arrives here.
+Status await_demotions(FailoverSite& site, const std::string& app_id,
+                       const std::vector<state::MirrorPairRecord>& pairs, Steps& steps) {
+  auto demoted_doc = steps.run("demote-production", [&]() -> Result<json> {
+    auto r = site.peer.demote(app_id);
+    if (!r) return with_context(r.error(), "planned failover needs " + site.peer_site);
+    return ok(api::to_json(*r));
+  });
+  if (!demoted_doc) return demoted_doc.error();
+  auto demoted = api::read_demoted(*demoted_doc);
+  if (!demoted) {
+    return fail(Errc::internal, "the recorded demotion of app '" + app_id +
+                                    "' is unreadable: " + model::format(demoted.error().front()));
+  }
+  const auto deadline = Clock::now() + site.promote_timeout;
+  const auto waited = parallel_map(site.parallelism, pairs, [&](const state::MirrorPairRecord& p) {
+    return steps.run("await-demotion:" + image_name(p.target), [&]() -> Result<json> {
+      const api::Demotion* d = demoted->find(spec(p.source));
+      if (d == nullptr) {
+        return fail(Errc::internal, site.peer_site + " did not demote " + image_name(p.source));
+      }
+      auto info = site.storage.mirror_info(spec(p.target));
+      if (info && info->role == storage::ImageRole::primary) return ok({{"already", "primary"}});
+      if (auto s = site.storage.wait_for_snapshot(spec(p.target), d->snapshot, deadline); !s) {
+        return s.error();
+      }
+      return ok({{"snapId", d->snapshot.snap_id}});
+    });
+  });
+  if (auto e = first_error(waited)) return *e;
+  return {};
+}
+
+Status fail_over(FailoverSite& site, const std::string& app_id, const FailoverRequest& request,
+                 Steps& steps) {
+  auto app = site.store.get_app(app_id);
+  if (!app) return app.error();
+  auto second = stored_second(site.store, app_id, app->generation);
+  if (!second) return second.error();
+  auto pairs = site.store.mirror_pairs(app_id);
+  if (!pairs) return pairs.error();
+
+  if (request.planned) {
+    if (auto s = await_demotions(site, app_id, *pairs, steps); !s) return s;
+  }
+  const auto kind = request.planned ? storage::Promotion::planned : storage::Promotion::forced;
+  // Every image at once: a forced promote waits seconds for the lost peer, per image.
+  const auto promoted =
+      parallel_map(site.parallelism, *pairs, [&](const state::MirrorPairRecord& p) {
+        return steps.run("promote:" + image_name(p.target), [&]() -> Result<json> {
+          auto info = site.storage.mirror_info(spec(p.target));
+          if (!info) return info.error();
+          if (info->role == storage::ImageRole::primary) return ok({{"already", "primary"}});
+          if (auto s = site.storage.promote(spec(p.target), kind); !s) return s.error();
+          return ok({{"promotion", request.planned ? "planned" : "forced"}});
+        });
+      });
+  if (auto e = first_error(promoted)) return *e;
+
+  Steps restore_steps = steps.within("restore/");
+  const auto report =
+      RestoreWorkflow(*second, site.config, site.hypervisor, site.workers).run(restore_steps);
+  if (report.failure) {
+    return with_context(report.failure->error, "restore step '" + report.failure->step + "'");
+  }
+  if (!report.ok()) return fail(Errc::internal, "restore ended but not every VM runs");
+  auto reported = steps.run("report", [&]() -> Result<json> { return ok(to_json(report)); });
+  if (!reported) return reported.error();
+  return {};
+}
+
+}  // namespace
+
+Status run_failover(FailoverSite& site, const std::string& app_id, const FailoverRequest& request,
+                    Steps& steps) {
+  auto app = site.store.get_app(app_id);
+  if (!app) return app.error();
+  const auto before = app->state;
+  if (!request.planned) {
+    auto fenced = steps.run("fence", [&]() { return fence(site, app_id, request.force); });
+    if (!fenced) {
+      // Nothing changed: the app keeps its state (unless an earlier run had moved it).
+      if (before == state::AppState::failing_over) {
+        (void)set_app_state(site.store, app_id, state::AppState::failed, fenced.error());
+      }
+      return fenced.error();
+    }
+  }
+  if (auto s = set_app_state(site.store, app_id, state::AppState::failing_over); !s) return s;
+  auto outcome = fail_over(site, app_id, request, steps);
+  if (!outcome) {
+    if (outcome.error().code == Errc::aborted && steps.stop_requested()) return outcome.error();
+    (void)set_app_state(site.store, app_id, state::AppState::failed, outcome.error());
+    return outcome.error();
+  }
+  return set_app_state(site.store, app_id, state::AppState::failed_over);
+}
+
+}  // namespace dr::workflow

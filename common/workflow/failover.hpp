@@ -1,0 +1,78 @@
+#pragma once
+// Failover, DR side: a registered app made to run at this site, as one journaled job.
+//
+// @verbatim
+//   disaster                                  planned
+//   --------                                  -------
+//   fence                                     (app -> failing_over)
+//     | production unreachable, or answers       |
+//     | and holds nothing (no primary image,     v
+//     | no running VM); else refused unless   demote-production
+//     | force (nothing changed: the app          | the production agent shuts the app's VMs down
+//     | keeps its state)                         | and demotes every image; its answer names each
+//     v                                          | demotion snapshot
+//   (app -> failing_over)                        v
+//     |                                       await-demotion:<image>   x N (in parallel)
+//     |                                          | the copy of that snapshot complete here
+//     v                                          v
+//   promote:<image> x N (forced, parallel)    promote:<image> x N (planned, parallel)
+//     \___________________  ____________________/
+//                         \/
+//                 restore/...   the second description on libvirt (workflow/restore.hpp)
+//                         |
+//                      report   what runs where, read back from libvirt
+//                         |
+//                 (app -> failed_over; on an error -> failed, with the error)
+// @endverbatim
+// Every step is idempotent: an image already primary here is not promoted again, a demotion
+// already complete is not waited for, the restore checks libvirt before each change. A job cut
+// off anywhere (agent killed, a call failing) is resumed by running it again over the same
+// journal and reaches the same end state with no step done twice. A stop requested between
+// steps leaves the job unfinished (Errc::aborted) and the app failing_over, for the next start.
+//
+// Per-image work runs on at most `parallelism` threads of this job (workflow/parallel.hpp).
+//
+// Ownership: FailoverSite borrows everything; it must outlive the call. Thread-safety: one job
+// per app at a time (the agent's job rules); several apps' jobs may run at once.
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "api/peer_api.hpp"
+#include "core/result.hpp"
+#include "state/state_store.hpp"
+#include "storage/mirror_storage.hpp"
+#include "virt/hypervisor.hpp"
+#include "virt/site_config.hpp"
+#include "workflow/steps.hpp"
+
+namespace dr::workflow {
+
+// The DR site as a failover sees it.
+struct FailoverSite {
+  state::StateStore& store;
+  storage::MirrorStorage& storage;
+  virt::Hypervisor& hypervisor;
+  virt::HypervisorFactory workers;  // connections for parallel VM starts
+  const virt::SiteConfig& config;
+  std::string peer_site;           // the production site's name, for messages
+  api::ProductionPeer& peer;       // demote (with its own, longer timeout)
+  api::ProductionPeer& fence_peer; // the fence's question (with the fence timeout)
+  std::chrono::milliseconds promote_timeout{std::chrono::minutes(5)};
+  int parallelism = 8;
+  std::function<void(std::string_view)> log;
+};
+
+// What a failover job's request says (stored with the job).
+struct FailoverRequest {
+  bool planned = false;
+  bool force = false;  // disaster: fail over although production still answers and holds the app
+};
+
+// Runs (or resumes) failover job `job` of app `app_id`, recording the app's state as it goes.
+Status run_failover(FailoverSite& site, const std::string& app_id, const FailoverRequest& request,
+                    Steps& steps);
+
+}  // namespace dr::workflow

@@ -1,0 +1,427 @@
+// The workflows (protect of workflow/protect.hpp; disaster and planned failover of
+// workflow/failover.hpp with the production side's stop-and-demote) cut at every call they make
+// and resumed, as an agent killed there and restarted would resume its job: both sites on
+// libvirt's test driver (fixtures site-a, site-b), both Ceph clusters in the two-site mirroring
+// model (tests/support/two_site_mirror.hpp), the state in SQLite, the other site reached in
+// process through the peer API (workflow/registry.hpp, LocalProductionPeer). Every call of the
+// hypervisor, both sites' storage and the peer counts in one FaultPlan; call k fails before it
+// takes effect, or after. Then the same job runs again over the same journal and must end where
+// an uncut run ends, doing no side effect twice, with at no moment (planned: both sites up) an
+// image primary at both sites. The sweeps print how many cut points they tried.
+#include "workflow/failover.hpp"  // header under test first: proves it is self-contained
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "../virt/fault_hypervisor.hpp"
+#include "../virt/virt_test_support.hpp"
+#include "model/json_io.hpp"
+#include "../state/state_test_support.hpp"
+#include "support/fault_mirror_storage.hpp"
+#include "support/fault_plan.hpp"
+#include "support/two_site_mirror.hpp"
+#include "workflow/app_records.hpp"
+#include "workflow/protect.hpp"
+#include "workflow/registry.hpp"
+
+namespace dr::workflow {
+namespace {
+
+using dr::testing::FaultMirrorStorage;
+using dr::testing::FaultMode;
+using dr::testing::FaultPlan;
+using dr::testing::TwoSiteMirror;
+using virt::testing::FaultHypervisor;
+
+constexpr const char* kSecond = "golden/app1.second.json";
+
+// The DR agent as the production site sees it: not needed by a failover; every call refused.
+class NoDrPeer final : public api::DrPeer {
+ public:
+  Result<model::Inventory> inventory() override { return refused("inventory"); }
+  Result<api::PoolPeers> bootstrap(const std::string&, const api::BootstrapRequest&) override {
+    return refused("bootstrap");
+  }
+  Result<api::Registered> register_app(const std::string&, const api::Registration&) override {
+    return refused("register_app");
+  }
+  Result<api::DrAppView> app(const std::string&) override { return refused("app"); }
+  Status unregister(const std::string&) override { return refused("unregister"); }
+
+ private:
+  static Error refused(const char* call) {
+    return fail(Errc::internal, std::string("NoDrPeer::") + call + ": not part of a failover");
+  }
+};
+
+// The production agent over the peer API, each call counted in the plan (a request that may be
+// lost before the production site acts on it, or after). `down`: unreachable.
+class PlannedProductionPeer final : public api::ProductionPeer {
+ public:
+  PlannedProductionPeer(api::ProductionPeer& inner, std::shared_ptr<FaultPlan> plan)
+      : inner_(inner), plan_(std::move(plan)) {}
+  bool down = false;
+  Result<api::ProductionAppView> app(const std::string& id) override {
+    return plan_->call("peer app " + id, [&]() -> Result<api::ProductionAppView> {
+      if (down) return fail(Errc::unavailable, "site-a does not answer");
+      return inner_.app(id);
+    });
+  }
+  Result<api::Demoted> demote(const std::string& id) override {
+    return plan_->call("peer demote " + id, [&]() -> Result<api::Demoted> {
+      if (down) return fail(Errc::unavailable, "site-a does not answer");
+      return inner_.demote(id);
+    });
+  }
+
+ private:
+  api::ProductionPeer& inner_;
+  std::shared_ptr<FaultPlan> plan_;
+};
+
+std::unique_ptr<state::StateStore> memory_store() {
+  return state::testing::open_or_fail(":memory:");
+}
+
+// The app record moved through the states the store allows, to `to`.
+void store_app(state::StateStore& store, state::AppRole role, std::int64_t generation,
+               const std::string& peer) {
+  state::AppRecord app;
+  app.id = "app1";
+  app.role = role;
+  app.peer_site = peer;
+  REQUIRE(store.upsert_app(app));
+  for (auto to : {state::AppState::protecting, state::AppState::protected_}) {
+    REQUIRE(update_app(store, "app1", [&](state::AppRecord& a) {
+      a.state = to;
+      a.generation = generation;
+    }));
+  }
+}
+
+// Two sites with APP1 protected from site-a to site-b: its images primary at site-a and
+// replicated, its VMs running at site-a (fixture), its records in both stores.
+struct World {
+  explicit World(bool planned) {
+    const auto second = virt::testing::load_second(kSecond);
+    pairs = mirror_pairs_of(second);
+    auto& a = mirror.site_a();
+    auto& b = mirror.site_b();
+    REQUIRE(a.enable_pool_mirroring("rbd"));
+    REQUIRE(b.enable_pool_mirroring("rbd"));
+    auto token = a.create_bootstrap_token("rbd");
+    REQUIRE(token);
+    REQUIRE(b.import_bootstrap_token("rbd", *token, storage::PeerDirection::rx_tx));
+    const std::string marker = "APP1 data";
+    for (const auto& p : pairs) {
+      REQUIRE(a.create_image(spec(p.source), 1 << 20));
+      REQUIRE(a.write(spec(p.source), 0, std::as_bytes(std::span(marker))));
+      REQUIRE(a.enable_mirroring(spec(p.source), storage::MirrorMode::snapshot));
+      REQUIRE(a.create_mirror_snapshot(spec(p.source)));
+    }
+    mirror.replay();
+    store_app(*a_store, state::AppRole::protected_source, second.app.source_generation, "site-b");
+    REQUIRE(a_store->replace_mirror_pairs("app1", pairs));
+    store_app(*b_store, state::AppRole::registered_replica, second.app.source_generation,
+              "site-a");
+    REQUIRE(b_store->put_description("app1", state::DescriptionKind::second,
+                                     second.app.source_generation,
+                                     model::to_text(model::to_json(second))));
+    REQUIRE(b_store->replace_mirror_pairs("app1", pairs));
+    auto job = b_store->create_job("app1",
+                                   planned ? state::JobType::failover_planned
+                                           : state::JobType::failover_disaster,
+                                   std::nullopt, "{}");
+    REQUIRE(job);
+    job_id = job->job.id;
+    REQUIRE(b_store->set_job_state(job_id, state::JobState::running, std::nullopt));
+    request.planned = planned;
+    if (!planned) {  // a disaster: site-a is gone
+      mirror.set_up("site-a", false);
+      peer.down = true;
+    }
+  }
+
+  state::StateStore& job_store() { return *b_store; }
+
+  // Runs (or resumes) the job over its journal in the store, as a restarted agent does.
+  Status run() {
+    StoreJournal journal(*b_store, job_id);
+    Steps steps(journal);
+    return run_failover(dr, "app1", request, steps);
+  }
+
+  // Everything a failover changes: the DR site's libvirt, every image's role at both sites, the
+  // app's state there, the production site's VMs.
+  std::string picture() {
+    std::string out = virt::testing::site_picture(*b_real);
+    for (const auto& p : pairs) {
+      for (auto* site : {&mirror.site_a(), &mirror.site_b()}) {
+        auto info = site->mirror_info(spec(p.source));
+        out += image_name(p.source) + " " +
+               (info ? storage::to_string(info->role) : to_string(info.error().code)) + "\n";
+      }
+    }
+    auto app = b_store->get_app("app1");
+    out += "app1 at site-b: " + std::string(app ? to_string(app->state) : "?") + "\n";
+    if (request.planned) out += virt::testing::site_picture(*a_real);
+    return out;
+  }
+
+  // Two primaries of one image while both sites are up: what a failover must never cause.
+  void check_roles(const std::string& after) {
+    if (!mirror.is_up("site-a") || !mirror.is_up("site-b")) return;
+    for (const auto& p : pairs) {
+      auto a = mirror.site_a().mirror_info(spec(p.source));
+      auto b = mirror.site_b().mirror_info(spec(p.source));
+      if (a && b && a->role == storage::ImageRole::primary &&
+          b->role == storage::ImageRole::primary) {
+        std::lock_guard lock(mutex);
+        split_brains.push_back(image_name(p.source) + " after " + after);
+      }
+    }
+  }
+
+  std::shared_ptr<FaultPlan> plan = std::make_shared<FaultPlan>();
+  TwoSiteMirror mirror;
+  FaultMirrorStorage a_storage{"site-a", mirror.site_a(), plan};
+  FaultMirrorStorage b_storage{"site-b", mirror.site_b(), plan};
+  std::shared_ptr<virt::Hypervisor> a_real = virt::testing::open_site("site-a");
+  std::shared_ptr<virt::Hypervisor> b_real = virt::testing::open_site("site-b");
+  std::shared_ptr<FaultHypervisor> a_hv = std::make_shared<FaultHypervisor>(a_real, plan);
+  std::shared_ptr<FaultHypervisor> b_hv = std::make_shared<FaultHypervisor>(b_real, plan);
+  std::unique_ptr<state::StateStore> a_store = memory_store();
+  std::unique_ptr<state::StateStore> b_store = memory_store();
+  virt::SiteConfig b_config = virt::testing::load_config("site-b");
+  NoDrPeer no_dr;
+  ProductionSite production{*a_store, a_storage, *a_hv, nullptr, "site-a", "site-b", no_dr,
+                            std::nullopt, std::chrono::minutes(1), std::chrono::milliseconds(1),
+                            std::chrono::seconds(0), 4, {}, {}};
+  LocalProductionPeer local_peer{production};
+  PlannedProductionPeer peer{local_peer, plan};
+  FailoverSite dr{*b_store,        b_storage, *b_hv, virt::share_one(b_hv), b_config, "site-a",
+                  peer,            peer,      std::chrono::minutes(1),      4,        {}};
+  std::vector<state::MirrorPairRecord> pairs;
+  state::JobId job_id = 0;
+  FailoverRequest request;
+  std::mutex mutex;
+  std::vector<std::string> split_brains;
+};
+
+// The DR agent over the peer API, each call counted in the plan. Between the production site's
+// polls the world goes on: rbd-mirror copies what it can and the DR agent's monitor runs.
+class PlannedDrPeer final : public api::DrPeer {
+ public:
+  PlannedDrPeer(DrSite& site, TwoSiteMirror& mirror, std::shared_ptr<FaultPlan> plan)
+      : site_(site), local_(site), mirror_(mirror), plan_(std::move(plan)) {}
+  Result<model::Inventory> inventory() override {
+    return plan_->call("peer inventory", [&] { return local_.inventory(); });
+  }
+  Result<api::PoolPeers> bootstrap(const std::string& pool,
+                                   const api::BootstrapRequest& request) override {
+    return plan_->call("peer bootstrap " + pool, [&] { return local_.bootstrap(pool, request); });
+  }
+  Result<api::Registered> register_app(const std::string& id,
+                                       const api::Registration& registration) override {
+    return plan_->call("peer register " + id,
+                       [&] { return local_.register_app(id, registration); });
+  }
+  Result<api::DrAppView> app(const std::string& id) override {
+    mirror_.replay();
+    refresh_protection(site_);
+    return plan_->call("peer app " + id, [&] { return local_.app(id); });
+  }
+  Status unregister(const std::string& id) override {
+    return plan_->call("peer unregister " + id, [&] { return local_.unregister(id); });
+  }
+
+ private:
+  DrSite& site_;
+  LocalDrPeer local_;
+  TwoSiteMirror& mirror_;
+  std::shared_ptr<FaultPlan> plan_;
+};
+
+// APP1 running at site-a (fixture), its images there and not mirrored, nothing known at site-b:
+// a protect job (mode first or second) from there.
+struct ProtectWorld {
+  explicit ProtectWorld(api::RegistrationMode mode_) : mode(mode_) {
+    const std::string marker = "APP1 data";
+    for (const auto& image : {"app1-web1-root", "app1-web2-root", "app1-app1-root",
+                              "app1-db1-root", "app1-db1-data"}) {
+      REQUIRE(mirror.site_a().create_image({"rbd", image}, 1 << 20));
+      REQUIRE(mirror.site_a().write({"rbd", image}, 0, std::as_bytes(std::span(marker))));
+    }
+    state::AppRecord app;
+    app.id = "app1";
+    app.role = state::AppRole::protected_source;
+    app.peer_site = "site-b";
+    REQUIRE(a_store->upsert_app(app));
+    auto job = a_store->create_job("app1", state::JobType::protect, std::nullopt, "{}");
+    REQUIRE(job);
+    job_id = job->job.id;
+    REQUIRE(a_store->set_job_state(job_id, state::JobState::running, std::nullopt));
+  }
+
+  state::StateStore& job_store() { return *a_store; }
+
+  Status run() {
+    StoreJournal journal(*a_store, job_id);
+    Steps steps(journal);
+    return run_protect(production, "app1", mode, steps);
+  }
+
+  // Every image's role at both sites, the app at both sites, the mirror pairs.
+  std::string picture() {
+    mirror.replay();
+    std::string out;
+    for (const auto& image : {"app1-web1-root", "app1-web2-root", "app1-app1-root",
+                              "app1-db1-root", "app1-db1-data"}) {
+      for (auto* site : {&mirror.site_a(), &mirror.site_b()}) {
+        auto info = site->mirror_info({"rbd", image});
+        out += std::string(image) + " " +
+               (info ? storage::to_string(info->role) : to_string(info.error().code)) + "\n";
+      }
+    }
+    for (auto* store : {a_store.get(), b_store.get()}) {
+      auto app = store->get_app("app1");
+      out += app ? std::string(to_string(app->state)) + " generation " +
+                       std::to_string(app->generation) + "\n"
+                 : std::string("no app1\n");
+      auto pairs = store->mirror_pairs("app1");
+      out += std::to_string(pairs ? pairs->size() : 0) + " pairs\n";
+    }
+    return out;
+  }
+
+  void check_roles(const std::string&) {}  // protect creates primaries at site-a only
+
+  std::shared_ptr<FaultPlan> plan = std::make_shared<FaultPlan>();
+  TwoSiteMirror mirror;
+  FaultMirrorStorage a_storage{"site-a", mirror.site_a(), plan};
+  FaultMirrorStorage b_storage{"site-b", mirror.site_b(), plan};
+  std::shared_ptr<FaultHypervisor> a_hv =
+      std::make_shared<FaultHypervisor>(virt::testing::open_site("site-a"), plan);
+  // A DR site with room for APP1 (the fixture site-b is a small one).
+  std::shared_ptr<FaultHypervisor> b_hv =
+      std::make_shared<FaultHypervisor>(virt::testing::open_site("site-b-big"), plan);
+  std::unique_ptr<state::StateStore> a_store = memory_store();
+  std::unique_ptr<state::StateStore> b_store = memory_store();
+  virt::SiteConfig a_config = virt::testing::load_config("site-a");
+  virt::SiteConfig b_config = virt::testing::load_config("site-b");
+  DrSite registry{*b_store, b_storage, *b_hv, b_config, "site-b", "site-a", std::nullopt, {}};
+  PlannedDrPeer peer{registry, mirror, plan};
+  ProductionSite production{*a_store,     a_storage,
+                            *a_hv,        &a_config,
+                            "site-a",     "site-b",
+                            peer,         std::nullopt,
+                            std::chrono::seconds(5), std::chrono::milliseconds(1),
+                            std::chrono::seconds(0), 4,
+                            {},           {}};
+  api::RegistrationMode mode;
+  state::JobId job_id = 0;
+  std::vector<std::string> split_brains;
+};
+
+// How many times each call in `log` took effect: all but the one cut before it ran.
+std::map<std::string, int> effects(const std::vector<std::string>& log, long cut, FaultMode mode) {
+  std::map<std::string, int> out;
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    if (static_cast<long>(i) + 1 == cut && mode == FaultMode::before) continue;
+    ++out[log[i]];
+  }
+  return out;
+}
+
+// Every call that changes something must have taken effect exactly once over cut and resume.
+void check_no_effect_twice(const std::map<std::string, int>& done) {
+  // (Mirror snapshots are not here: one cut off after it was taken is taken again; a second
+  // snapshot of the same data is harmless, and nothing can tell it was taken before the cut.)
+  static const std::vector<std::string> changes = {
+      "promote ",      "demote ",         "define_domain ",          "start_domain ",
+      "add_portgroup ", "create_network ", "enable_mirroring ",       "import_bootstrap_token "};
+  for (const auto& [call, n] : done) {
+    // The production side's demote is idempotent by contract: asked again, it answers the same
+    // demotions; what it does to the images ("site-a demote ...") is counted on its own.
+    if (call.starts_with("peer ")) continue;
+    for (const auto& c : changes) {
+      if (call.find(c) == std::string::npos) continue;
+      INFO(call);
+      CHECK(n == 1);
+    }
+  }
+}
+
+// Cuts the workflow of a fresh `World` at every call of an uncut run, before and after the call
+// takes effect, resumes it, and compares. Returns the number of cut points tried.
+template <class World, class... Args>
+int sweep(const char* name, const Args&... args) {
+  std::string expected;
+  long total = 0;
+  {
+    World w(args...);
+    w.plan->after_each([&w](const std::string& what) { w.check_roles(what); });
+    const auto done = w.run();
+    INFO((done ? "" : done.error().message));
+    REQUIRE(done);
+    total = w.plan->calls();
+    expected = w.picture();
+    CHECK(w.split_brains.empty());
+    check_no_effect_twice(effects(w.plan->log(), 0, FaultMode::after));
+  }
+  REQUIRE(total > 20);
+  int cuts = 0;
+  for (auto mode : {FaultMode::before, FaultMode::after}) {
+    for (long k = 1; k <= total; ++k) {
+      INFO(name << " cut at call " << k << (mode == FaultMode::before ? " (before)" : " (after)"));
+      World w(args...);
+      w.plan->after_each([&w](const std::string& what) { w.check_roles(what); });
+      w.plan->fail_at(k, mode);
+      // Cut: the agent dies here, or reports the error and the job is retried. A fault the
+      // workflow absorbs (an unreachable production site during the fence) ends the job here.
+      const auto cut = w.run();
+      ++cuts;
+      const auto resumed = cut ? cut : w.run();
+      INFO("cut at: " << (static_cast<std::size_t>(k) <= w.plan->log().size()
+                              ? w.plan->log()[static_cast<std::size_t>(k) - 1]
+                              : std::string("(never reached)")));
+      INFO((resumed ? "" : resumed.error().message));
+      REQUIRE(resumed);
+      CHECK(w.picture() == expected);
+      CHECK(w.split_brains.empty());
+      check_no_effect_twice(effects(w.plan->log(), k, mode));
+      // One job throughout: the journal is the job's.
+      auto jobs = w.job_store().list_jobs("app1");
+      REQUIRE(jobs);
+      CHECK(jobs->size() == 1);
+    }
+  }
+  std::printf("%s: %d cut points tried (%ld calls in an uncut run, before and after)\n", name,
+              cuts, total);
+  return cuts;
+}
+
+TEST_CASE("protect cut at any call resumes to the same end state", "[integration][workflow][sweep]") {
+  sweep<ProtectWorld>("protect (mode first)", api::RegistrationMode::first);
+  sweep<ProtectWorld>("protect (mode second)", api::RegistrationMode::second);
+}
+
+TEST_CASE("a disaster failover cut at any call resumes to the same end state",
+          "[integration][workflow][sweep]") {
+  sweep<World>("disaster failover", false);
+}
+
+TEST_CASE("a planned failover cut at any call resumes to the same end state, never with two "
+          "primaries",
+          "[integration][workflow][sweep]") {
+  sweep<World>("planned failover", true);
+}
+
+}  // namespace
+}  // namespace dr::workflow
