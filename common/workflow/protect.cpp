@@ -191,6 +191,9 @@ Result<std::int64_t> unprotect(ProductionSite& site, const std::string& app_id, 
   if (!pairs) return pairs.error();
   for (const auto& p : *pairs) {
     auto done = steps.run("unmirror:" + image_name(p.source), [&]() -> Result<json> {
+      auto info = site.storage.mirror_info(spec(p.source));
+      if (!info) return info.error();
+      if (info->role == storage::ImageRole::not_mirrored) return ok({{"already", "not mirrored"}});
       if (auto s = site.storage.disable_mirroring(spec(p.source), false); !s) return s.error();
       return ok();
     });

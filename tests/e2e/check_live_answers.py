@@ -68,8 +68,23 @@ def response_schema(spec, op, status):
 def main():
     captures, source = sys.argv[1], sys.argv[2]
     spec_path, spec = load_spec(source)
-    base_uri = "file://" + os.path.dirname(spec_path) + "/"
-    resolver = RefResolver(base_uri + "openapi.yaml", spec)
+    # Every schema file under its file URL, its "$id" ("urn:drpair:schema:...") dropped: a $ref
+    # inside it ("#/$defs/name") would resolve against the urn, which Python's urljoin cannot
+    # join a fragment onto; against the file URL it resolves in the same document.
+    schemas_dir = os.path.dirname(spec_path)
+    base_uri = "file://" + schemas_dir + "/"
+    store = {}
+    for root, _, files in os.walk(schemas_dir):
+        for name in files:
+            if not name.endswith(".json") or "examples" in root:
+                continue
+            path = os.path.join(root, name)
+            with open(path) as f:
+                doc = json.load(f)
+            if isinstance(doc, dict):
+                doc.pop("$id", None)
+            store["file://" + path] = doc
+    resolver = RefResolver(base_uri + "openapi.yaml", spec, store=store)
     failures, checked = [], 0
     for name in sorted(os.listdir(captures)):
         if not name.endswith(".json"):
@@ -91,7 +106,8 @@ def main():
         if errors:
             for e in errors[:5]:
                 pointer = "/" + "/".join(str(p) for p in e.path)
-                failures.append(f"{where}: {pointer}: {e.message}")
+                message = e.message if len(e.message) <= 300 else e.message[:300] + "..."
+                failures.append(f"{where}: {pointer}: {message}")
         else:
             print(f"ok: {where}")
     if checked == 0:
