@@ -1,21 +1,9 @@
 #include "service/service.hpp"
 
-#include <CLI/CLI.hpp>
-#include <csignal>
-#include <cstdio>
-#include <ctime>
-#include <iostream>
+#include <algorithm>
 #include <map>
-#include <mutex>
-#include <thread>
 
-#include "model/json_io.hpp"
-#include "state/sqlite_state_store.hpp"
-#include "storage/rbd_mirror_storage.hpp"
-#include "transport/beast_peer_client.hpp"
 #include "transport/error_mapping.hpp"
-#include "transport/http_server.hpp"
-#include "virt/libvirt_hypervisor.hpp"
 
 namespace dr::service {
 
@@ -23,145 +11,6 @@ using nlohmann::json;
 using transport::Method;
 using transport::Request;
 using transport::Response;
-
-state::Timestamp now() {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
-
-std::string format_time(state::Timestamp t) {
-  const auto ms = t.time_since_epoch().count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(((ms % 1000) + 1000) % 1000));
-  return buf;
-}
-
-std::string format_time(std::chrono::system_clock::time_point t) {
-  return format_time(std::chrono::time_point_cast<std::chrono::milliseconds>(t));
-}
-
-namespace {
-json optional_time(const std::optional<state::Timestamp>& t) {
-  return t ? json(format_time(*t)) : json(nullptr);
-}
-}  // namespace
-
-void PeerTracker::record(bool reached) {
-  reachable_.store(reached);
-  if (reached) last_contact_ms_.store(now().time_since_epoch().count());
-}
-
-std::optional<state::Timestamp> PeerTracker::last_contact() const noexcept {
-  const auto ms = last_contact_ms_.load();
-  if (ms == 0) return std::nullopt;
-  return state::Timestamp{std::chrono::milliseconds{ms}};
-}
-
-json PeerTracker::to_json(const std::string& site) const {
-  return {
-      {"site", site}, {"reachable", reachable()}, {"lastContactAt", optional_time(last_contact())}};
-}
-
-Result<Response> TrackedPeerClient::call(const transport::ClientRequest& request) {
-  auto r = inner_->call(request);
-  // An error answer is contact too; only a transport failure is not.
-  const bool reached =
-      r || (r.error().code != Errc::unavailable && r.error().code != Errc::deadline_exceeded &&
-            r.error().code != Errc::permission_denied);
-  tracker_.record(reached);
-  return r;
-}
-
-json recent_jobs(state::StateStore& store, const std::string& app_id, std::size_t limit) {
-  json out = json::array();
-  auto list = store.list_jobs(app_id);
-  if (!list) return out;
-  for (auto it = list->rbegin(); it != list->rend() && out.size() < limit; ++it) {
-    out.push_back(job_json(*it));
-  }
-  return out;
-}
-
-json error_json(const Error& e) { return {{"code", to_string(e.code)}, {"message", e.message}}; }
-
-json job_json(const state::JobRecord& job) {
-  json out{{"id", job.id},
-           {"app", job.app_id},
-           {"type", to_string(job.type)},
-           {"state", to_string(job.state)},
-           {"currentStep", job.current_step},
-           {"createdAt", format_time(job.created_at)},
-           {"updatedAt", format_time(job.updated_at)}};
-  auto request = json::parse(job.request_json, nullptr, false);
-  out["request"] = request.is_discarded() ? json::object() : request;
-  if (job.idempotency_key) out["idempotencyKey"] = *job.idempotency_key;
-  if (job.error) out["error"] = error_json(*job.error);
-  return out;
-}
-
-json job_json(const state::JobRecord& job, const std::vector<state::JobStep>& steps) {
-  json out = job_json(job);
-  json list = json::array();
-  for (const auto& s : steps) {
-    json step{{"seq", s.seq},
-              {"name", s.name},
-              {"state", to_string(s.state)},
-              {"attempts", s.attempts},
-              {"startedAt", format_time(s.started_at)},
-              {"finishedAt", optional_time(s.finished_at)},
-              {"durationMs", s.duration_ms ? json(*s.duration_ms) : json(nullptr)}};
-    auto detail = json::parse(s.detail_json, nullptr, false);
-    step["detail"] = detail.is_discarded() ? json::object() : detail;
-    if (s.error) step["error"] = error_json(*s.error);
-    list.push_back(std::move(step));
-  }
-  out["steps"] = std::move(list);
-  return out;
-}
-
-json pairs_json(const std::vector<state::MirrorPairRecord>& pairs) {
-  json out = json::array();
-  for (const auto& p : pairs) {
-    out.push_back(
-        {{"source", p.source.pool + "/" + p.source.image},
-         {"target", p.target.pool + "/" + p.target.image},
-         {"mode", to_string(p.mode)},
-         {"intervalMinutes", p.interval_minutes},
-         {"status", p.status.text},
-         {"lastSyncAt", optional_time(p.status.last_sync_at)},
-         {"lagSeconds", p.status.lag_seconds ? json(*p.status.lag_seconds) : json(nullptr)},
-         {"checkedAt", optional_time(p.status.checked_at)}});
-  }
-  return out;
-}
-
-json app_json(const state::AppRecord& app, const std::string& name, int vms) {
-  json out{{"id", app.id},
-           {"name", name},
-           {"role", to_string(app.role)},
-           {"state", to_string(app.state)},
-           {"generation", app.generation},
-           {"peerSite", app.peer_site},
-           {"vms", vms},
-           {"version", app.version},
-           {"createdAt", format_time(app.created_at)},
-           {"updatedAt", format_time(app.updated_at)}};
-  if (app.last_error) out["lastError"] = error_json(*app.last_error);
-  return out;
-}
-
-Response job_accepted(state::StateStore& store, const state::CreatedJob& created) {
-  auto steps = store.steps(created.job.id);
-  auto response = Response::json(
-      202, {{"job", job_json(created.job, steps ? *steps : std::vector<state::JobStep>{})},
-            {"created", created.created}});
-  response.headers.set("Location", "/v1/jobs/" + std::to_string(created.job.id));
-  return response;
-}
 
 namespace {
 
@@ -334,31 +183,6 @@ void add_common_metrics(metrics::Exposition& out, Runtime& rt) {
   }
 }
 
-namespace {
-
-void log_line(std::string_view program, std::string_view line) {
-  static std::mutex mutex;
-  std::lock_guard lock(mutex);
-  std::cerr << format_time(now()) << ' ' << program << ": " << line << std::endl;
-}
-
-Result<std::unique_ptr<transport::PeerClient>> make_peer_client(const config::AgentConfig& c,
-                                                                std::chrono::seconds timeout,
-                                                                PeerTracker& tracker) {
-  transport::ClientOptions options;
-  options.host = c.peer.host;
-  options.port = c.peer.port;
-  options.tls = {c.tls.cert_file, c.tls.key_file, c.peer.ca_file};
-  options.expected_site = c.peer.site;
-  options.connect_timeout = std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(5));
-  options.request_timeout = timeout;
-  auto client = transport::BeastPeerClient::create(options);
-  if (!client) return client.error();
-  return std::unique_ptr<transport::PeerClient>(
-      std::make_unique<TrackedPeerClient>(std::move(*client), tracker));
-}
-
-}  // namespace
 
 std::shared_ptr<transport::Router> make_router(Runtime& rt, Service& service) {
   auto router = std::make_shared<transport::Router>();
@@ -379,105 +203,6 @@ std::shared_ptr<transport::Router> make_router(Runtime& rt, Service& service) {
     return r;
   });
   return router;
-}
-
-int run_agent(int argc, char** argv, config::AgentRole role,
-              const std::function<std::unique_ptr<Service>(Runtime&)>& make_service) {
-  const std::string program =
-      role == config::AgentRole::production ? "drpair-production-agent" : "drpair-dr-agent";
-  CLI::App cli{"drpair " + std::string(config::to_string(role)) + " agent", program};
-  std::string config_path;
-  cli.add_option("--config", config_path, "The agent's config file (README, Configuration)")
-      ->required();
-  try {
-    cli.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return cli.exit(e) == 0 ? 0 : 2;
-  }
-  // Signals are taken by sigwait below: block them before any thread (libvirt's, librados')
-  // exists, so every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
-  auto log = [program](std::string_view line) { log_line(program, line); };
-  auto loaded = config::load_agent_config(config_path);
-  if (!loaded) {
-    for (const auto& p : loaded.error()) log(config_path + ": " + model::format(p));
-    return 2;
-  }
-  if (loaded->role != role) {
-    log(config_path + ": /role: this is the " + config::to_string(role) +
-        " agent, the config is for '" + config::to_string(loaded->role) + "'");
-    return 2;
-  }
-  Runtime rt;
-  rt.config = std::move(*loaded);
-  rt.log = log;
-  auto store = state::SqliteStateStore::open(rt.config.state_file);
-  if (!store) {
-    log("state file " + rt.config.state_file + ": " + store.error().message);
-    return 1;
-  }
-  rt.store = std::move(*store);
-  auto hv = virt::open_libvirt(rt.config.libvirt_uri);
-  if (!hv) {
-    log("libvirt " + rt.config.libvirt_uri + ": " + hv.error().message);
-    return 1;
-  }
-  rt.hypervisor = std::shared_ptr<virt::Hypervisor>(std::move(*hv));
-  rt.workers = virt::libvirt_factory(rt.config.libvirt_uri, rt.hypervisor);
-  auto ceph = storage::open_rbd_mirror_storage({rt.config.ceph_conf, rt.config.ceph_client_id});
-  if (!ceph) {
-    log("ceph " + rt.config.ceph_conf + ": " + ceph.error().message);
-    return 1;
-  }
-  rt.storage = std::move(*ceph);
-  auto peer = make_peer_client(rt.config, rt.config.peer.timeout, rt.peer_tracker);
-  auto fence = make_peer_client(rt.config, rt.config.failover.fence_timeout, rt.peer_tracker);
-  if (!peer || !fence) {
-    log("peer " + rt.config.peer.url + ": " + (peer ? fence.error() : peer.error()).message);
-    return 1;
-  }
-  rt.peer = std::move(*peer);
-  rt.peer_fence = std::move(*fence);
-
-  auto service = make_service(rt);
-  auto router = make_router(rt, *service);
-
-  transport::ServerOptions options;
-  options.address = rt.config.listen_address;
-  options.port = rt.config.listen_port;
-  options.tls = rt.config.tls;
-  options.auth = rt.config.auth;
-  options.handler_threads = 4;
-  options.log = log;
-  auto server = transport::HttpServer::start(options, router);
-  if (!server) {
-    log("listen " + rt.config.listen_address + ":" + std::to_string(rt.config.listen_port) + ": " +
-        server.error().message);
-    return 1;
-  }
-  log(rt.config.site_name() + " listening on " + rt.config.listen_address + ":" +
-      std::to_string((*server)->port()));
-  if (auto resumed = service->executor().resume_unfinished(); !resumed) {
-    log("cannot resume jobs: " + resumed.error().message);
-  } else if (*resumed > 0) {
-    log("resumed " + std::to_string(*resumed) + " unfinished job(s)");
-  }
-  std::jthread loops([&service](std::stop_token stop) { service->run_loops(stop); });
-
-  int signal = 0;
-  sigwait(&signals, &signal);
-  log(std::string("stopping (") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") + ")");
-  loops.request_stop();
-  loops.join();
-  (*server)->stop();
-  service->executor().stop();
-  log("stopped");
-  return 0;
 }
 
 }  // namespace dr::service
