@@ -10,6 +10,7 @@
 #include "model/json_reader.hpp"
 #include "transport/error_mapping.hpp"
 #include "workflow/app_records.hpp"
+#include "workflow/handover.hpp"
 #include "workflow/protect.hpp"
 
 namespace dr::production {
@@ -87,10 +88,26 @@ class ProductionAgent final : public service::Service {
                [this](const Request& r) { return unprotect(r.param("app")); });
     router.add(Method::post, "/v1/apps/{app}/snapshots", kOperatorOnly,
                [this](const Request& r) { return snapshot_now(r.param("app")); });
+    // The DR agent's calls (api/peer_api.hpp; workflow/handover.hpp answers them).
     router.add(Method::get, "/v1/peer/apps/{app}", kPeerOnly,
-               [this](const Request& r) { return peer_view(r.param("app")); });
-    router.add(Method::post, "/v1/peer/apps/{app}/demote", kPeerOnly,
-               [this](const Request& r) { return demote(r.param("app")); });
+               [this](const Request& r) { return answer(answers_.app(r.param("app"))); });
+    router.add(Method::post, "/v1/peer/apps/{app}/stop", kPeerOnly,
+               [this](const Request& r) { return answer(answers_.stop(r.param("app"))); });
+    router.add(Method::post, "/v1/peer/apps/{app}/release", kPeerOnly,
+               [this](const Request& r) { return answer(answers_.release(r.param("app"))); });
+    const std::string image = "/v1/peer/apps/{app}/images/{pool}/{image}";
+    router.add(Method::get, image, kPeerOnly, [this](const Request& r) {
+      return answer(answers_.image(r.param("app"), image_of(r)));
+    });
+    router.add(Method::post, image + "/snapshot", kPeerOnly, [this](const Request& r) {
+      return answer(answers_.snapshot(r.param("app"), image_of(r)));
+    });
+    router.add(Method::post, image + "/demote", kPeerOnly, [this](const Request& r) {
+      return answer(answers_.demote(r.param("app"), image_of(r)));
+    });
+    router.add(Method::post, image + "/promote", kPeerOnly, [this](const Request& r) {
+      return answer(answers_.promote(r.param("app"), image_of(r)));
+    });
   }
 
   void add_metrics(metrics::Exposition& out) override {
@@ -267,17 +284,14 @@ class ProductionAgent final : public service::Service {
 
   // ---- peer routes ------------------------------------------------------------------------------
 
-  Response peer_view(const std::string& app_id) {
-    auto view = workflow::production_view(site_, app_id);
-    if (!view) return transport::error_response(view.error());
-    return Response::json(200, api::to_json(*view));
+  static storage::ImageSpec image_of(const Request& r) {
+    return {r.param("pool"), r.param("image")};
   }
 
-  // Planned failover, production side (workflow/protect.hpp, stop-and-demote).
-  Response demote(const std::string& app_id) {
-    auto demoted = workflow::stop_and_demote(site_, app_id);
-    if (!demoted) return transport::error_response(demoted.error());
-    return Response::json(200, api::to_json(*demoted));
+  template <class T>
+  static Response answer(const Result<T>& r) {
+    if (!r) return transport::error_response(r.error());
+    return Response::json(200, api::to_json(*r));
   }
 
   // ---- jobs -------------------------------------------------------------------------------------
@@ -402,6 +416,7 @@ class ProductionAgent final : public service::Service {
   Runtime& rt_;
   api::HttpDrPeer peer_;
   workflow::ProductionSite site_;
+  workflow::LocalProductionPeer answers_{site_};  // the peer routes' answers
   jobs::JobExecutor executor_;
   std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, state::Timestamp> last_snapshot_;

@@ -3,7 +3,7 @@
 // it finds in libvirt, start protect and unprotect jobs (workflow/protect.hpp: capture, optional
 // mapping against the DR site's inventory, pool peering, mirroring, shipping, waiting for
 // replication), take a snapshot now, and answer the DR agent (the app's view for the fence; the
-// planned failover's stop-and-demote). Its loops take mirror snapshots on each pair's interval,
+// planned failover's hand-over, workflow/handover.hpp). Its loops take mirror snapshots on each pair's interval,
 // refresh each pair's status from the DR agent, and re-capture on an interval to re-protect with
 // the next generation when the topology drifts.
 //

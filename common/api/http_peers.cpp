@@ -14,6 +14,11 @@ std::string app_path(const std::string& app) {
   return "/v1/peer/apps/" + transport::path_segment(app);
 }
 
+std::string image_path(const std::string& app, const storage::ImageSpec& image) {
+  return app_path(app) + "/images/" + transport::path_segment(image.pool) + "/" +
+         transport::path_segment(image.image);
+}
+
 // One call; the 2xx answer's body read with `read`. Errors name the route.
 template <class T>
 Result<T> call(transport::PeerClient& client, Method method, const std::string& target,
@@ -85,9 +90,37 @@ Result<ProductionAppView> HttpProductionPeer::app(const std::string& app) {
                                  &read_production_app_view);
 }
 
-Result<Demoted> HttpProductionPeer::demote(const std::string& app) {
-  return call<Demoted>(client_, Method::post, app_path(app) + "/demote", nullptr, &read_demoted,
-                       demote_timeout_);
+Result<ProductionAppView> HttpProductionPeer::stop(const std::string& app) {
+  return call<ProductionAppView>(client_, Method::post, app_path(app) + "/stop", nullptr,
+                                 &read_production_app_view, stop_timeout_);
+}
+
+Result<ImageEnd> HttpProductionPeer::image(const std::string& app,
+                                           const storage::ImageSpec& image) {
+  return call<ImageEnd>(client_, Method::get, image_path(app, image), nullptr, &read_image_end);
+}
+
+Result<ImageSnapshot> HttpProductionPeer::snapshot(const std::string& app,
+                                                   const storage::ImageSpec& image) {
+  return call<ImageSnapshot>(client_, Method::post, image_path(app, image) + "/snapshot", nullptr,
+                             &read_image_snapshot);
+}
+
+Result<ImageSnapshot> HttpProductionPeer::demote(const std::string& app,
+                                                 const storage::ImageSpec& image) {
+  return call<ImageSnapshot>(client_, Method::post, image_path(app, image) + "/demote", nullptr,
+                             &read_image_snapshot);
+}
+
+Result<ImageEnd> HttpProductionPeer::promote(const std::string& app,
+                                             const storage::ImageSpec& image) {
+  return call<ImageEnd>(client_, Method::post, image_path(app, image) + "/promote", nullptr,
+                        &read_image_end);
+}
+
+Result<ProductionAppView> HttpProductionPeer::release(const std::string& app) {
+  return call<ProductionAppView>(client_, Method::post, app_path(app) + "/release", nullptr,
+                                 &read_production_app_view);
 }
 
 }  // namespace dr::api

@@ -30,17 +30,23 @@ class HttpDrPeer final : public DrPeer {
 
 class HttpProductionPeer final : public ProductionPeer {
  public:
-  // `demote_timeout`: the time a demotion may take (the production agent shuts VMs down first),
-  // instead of the client's request timeout.
+  // `stop_timeout`: the time stopping the app may take (the production agent shuts its VMs down
+  // and powers off those still running after its shutdown timeout), instead of the client's
+  // request timeout.
   HttpProductionPeer(transport::PeerClient& client,
-                     std::optional<std::chrono::milliseconds> demote_timeout = std::nullopt)
-      : client_(client), demote_timeout_(demote_timeout) {}
+                     std::optional<std::chrono::milliseconds> stop_timeout = std::nullopt)
+      : client_(client), stop_timeout_(stop_timeout) {}
   Result<ProductionAppView> app(const std::string& app) override;
-  Result<Demoted> demote(const std::string& app) override;
+  Result<ProductionAppView> stop(const std::string& app) override;
+  Result<ImageEnd> image(const std::string& app, const storage::ImageSpec& image) override;
+  Result<ImageSnapshot> snapshot(const std::string& app, const storage::ImageSpec& image) override;
+  Result<ImageSnapshot> demote(const std::string& app, const storage::ImageSpec& image) override;
+  Result<ImageEnd> promote(const std::string& app, const storage::ImageSpec& image) override;
+  Result<ProductionAppView> release(const std::string& app) override;
 
  private:
   transport::PeerClient& client_;
-  std::optional<std::chrono::milliseconds> demote_timeout_;
+  std::optional<std::chrono::milliseconds> stop_timeout_;
 };
 
 }  // namespace dr::api

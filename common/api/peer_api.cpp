@@ -85,13 +85,6 @@ int ProductionAppView::primary_images() const {
   return n;
 }
 
-const Demotion* Demoted::find(const storage::ImageSpec& image) const {
-  for (const auto& d : images) {
-    if (d.image == image) return &d;
-  }
-  return nullptr;
-}
-
 // ---- bootstrap
 
 Parsed<BootstrapRequest> read_bootstrap_request(const json& doc) {
@@ -254,38 +247,86 @@ json to_json(const ProductionAppView& v) {
   return out;
 }
 
-// ---- demotion
+// ---- the production site's images, for a planned role change
 
-Parsed<Demoted> read_demoted(const json& doc) {
+namespace {
+
+storage::MirrorSnapshotRef snapshot_ref(JsonReader& r, const json& obj, const std::string& ptr,
+                                        const char* key) {
+  storage::MirrorSnapshotRef ref;
+  const json* snap = r.member(obj, ptr, key, true);
+  const std::string at = model::pointer_append(ptr, key);
+  if (snap != nullptr && r.object(*snap, at, {})) {
+    ref.source_mirror_uuid = r.string(*snap, at, "mirrorUuid");
+    ref.snap_id = static_cast<std::uint64_t>(r.integer(*snap, at, "snapId", 1, JsonReader::kMaxBig));
+  }
+  return ref;
+}
+
+storage::MirrorSnapshot mirror_snapshot(JsonReader& r, const json& item, const std::string& p) {
+  using State = storage::MirrorSnapshotState;
+  storage::MirrorSnapshot s;
+  if (!r.object(item, p, {})) return s;
+  s.id = static_cast<std::uint64_t>(r.integer(item, p, "id", 1, JsonReader::kMaxBig));
+  s.state = r.enumeration(item, p, "state",
+                          {{"primary", State::primary},
+                           {"primary_demoted", State::primary_demoted},
+                           {"non_primary", State::non_primary},
+                           {"non_primary_demoted", State::non_primary_demoted}},
+                          State::primary, true);
+  s.complete = r.opt_boolean(item, p, "complete", true).value_or(false);
+  if (!s.is_primary()) {
+    s.primary_mirror_uuid = r.string(item, p, "primaryMirrorUuid");
+    s.primary_snap_id =
+        static_cast<std::uint64_t>(r.integer(item, p, "primarySnapId", 1, JsonReader::kMaxBig));
+  }
+  return s;
+}
+
+}  // namespace
+
+Parsed<ImageEnd> read_image_end(const json& doc) {
   JsonReader r(kAccept);
-  Demoted v;
+  ImageEnd v;
   if (!r.object(doc, "", {})) return std::move(r.problems);
-  v.app = r.string(doc, "", "app");
-  v.images = r.array(doc, "", "images", true, [&](const json& item, const std::string& p) {
-    Demotion d;
-    if (!r.object(item, p, {})) return d;
-    d.image = image_spec(r, item, p, "image");
-    const json* snap = r.member(item, p, "demotion", true);
-    const std::string at = model::pointer_append(p, "demotion");
-    if (snap != nullptr && r.object(*snap, at, {})) {
-      d.snapshot.source_mirror_uuid = r.string(*snap, at, "mirrorUuid");
-      d.snapshot.snap_id =
-          static_cast<std::uint64_t>(r.integer(*snap, at, "snapId", 1, JsonReader::kMaxBig));
-    }
-    return d;
+  v.image = image_spec(r, doc, "", "image");
+  v.side.role = image_role(r, doc, "");
+  v.side.mirror_uuid = r.opt_string(doc, "", "mirrorUuid", true).value_or("");
+  v.side.snapshots = r.array(doc, "", "snapshots", true, [&](const json& item, const std::string& p) {
+    return mirror_snapshot(r, item, p);
   });
   return done(r, std::move(v));
 }
 
-json to_json(const Demoted& v) {
-  json images = json::array();
-  for (const auto& d : v.images) {
-    images.push_back({{"image", image_text(d.image)},
-                      {"demotion",
-                       {{"mirrorUuid", d.snapshot.source_mirror_uuid},
-                        {"snapId", d.snapshot.snap_id}}}});
+json to_json(const ImageEnd& v) {
+  json snapshots = json::array();
+  for (const auto& s : v.side.snapshots) {
+    json one{{"id", s.id}, {"state", storage::to_string(s.state)}, {"complete", s.complete}};
+    if (!s.is_primary()) {
+      one["primaryMirrorUuid"] = s.primary_mirror_uuid;
+      one["primarySnapId"] = s.primary_snap_id;
+    }
+    snapshots.push_back(std::move(one));
   }
-  return {{"app", v.app}, {"images", std::move(images)}};
+  return {{"image", image_text(v.image)},
+          {"role", storage::to_string(v.side.role)},
+          {"mirrorUuid", v.side.mirror_uuid},
+          {"snapshots", std::move(snapshots)}};
+}
+
+Parsed<ImageSnapshot> read_image_snapshot(const json& doc) {
+  JsonReader r(kAccept);
+  ImageSnapshot v;
+  if (!r.object(doc, "", {})) return std::move(r.problems);
+  v.image = image_spec(r, doc, "", "image");
+  v.snapshot = snapshot_ref(r, doc, "", "snapshot");
+  return done(r, std::move(v));
+}
+
+json to_json(const ImageSnapshot& v) {
+  return {{"image", image_text(v.image)},
+          {"snapshot",
+           {{"mirrorUuid", v.snapshot.source_mirror_uuid}, {"snapId", v.snapshot.snap_id}}}};
 }
 
 }  // namespace dr::api

@@ -13,7 +13,12 @@
 // | GET    /v1/peer/apps/{app}                | DR         | DrPeer::app           | DrAppView                       |
 // | DELETE /v1/peer/apps/{app}                | DR         | DrPeer::unregister    | -                               |
 // | GET    /v1/peer/apps/{app}                | production | ProductionPeer::app   | ProductionAppView               |
-// | POST   /v1/peer/apps/{app}/demote         | production | ProductionPeer::demote| Demoted                         |
+// | POST   /v1/peer/apps/{app}/stop           | production | ProductionPeer::stop  | ProductionAppView               |
+// | GET    /v1/peer/apps/{app}/images/{pool}/{image}          | production | ::image    | ImageEnd      |
+// | POST   /v1/peer/apps/{app}/images/{pool}/{image}/snapshot | production | ::snapshot | ImageSnapshot |
+// | POST   /v1/peer/apps/{app}/images/{pool}/{image}/demote   | production | ::demote   | ImageSnapshot |
+// | POST   /v1/peer/apps/{app}/images/{pool}/{image}/promote  | production | ::promote  | ImageEnd      |
+// | POST   /v1/peer/apps/{app}/release        | production | ProductionPeer::release | ProductionAppView             |
 //
 // Implementations: the HTTPS client (api/http_peers.hpp) and, in tests, the other agent's
 // workflow called in process. Errors are the peer's error answers as values (transport's table:
@@ -36,6 +41,7 @@
 #include "model/problem.hpp"
 #include "state/state_store.hpp"
 #include "storage/mirror_storage.hpp"
+#include "storage/role_change.hpp"
 
 namespace dr::api {
 
@@ -103,16 +109,15 @@ struct ProductionAppView {
   int primary_images() const;
 };
 
-// Planned failover, production side: every image demoted, each with its demotion snapshot (the
-// DR site promotes an image only once it holds a complete copy of that snapshot).
-struct Demotion {
+// Planned failover, production side: the DR agent drives a role change per image
+// (storage/role_change.hpp) whose `from` end is the production site's image, through these.
+struct ImageEnd {
   storage::ImageSpec image;
-  storage::MirrorSnapshotRef snapshot;
+  storage::PairSide side;  // role, the pool's mirror uuid, its mirror snapshots (oldest first)
 };
-struct Demoted {
-  std::string app;
-  std::vector<Demotion> images;
-  const Demotion* find(const storage::ImageSpec& image) const;
+struct ImageSnapshot {
+  storage::ImageSpec image;
+  storage::MirrorSnapshotRef snapshot;  // a mirror snapshot or a demotion, taken there
 };
 
 // ---- JSON: read_*() is strict (every problem with its pointer), to_json() the wire shape.
@@ -129,8 +134,10 @@ model::Parsed<DrAppView> read_dr_app_view(const nlohmann::json& doc);
 nlohmann::json to_json(const DrAppView& v);
 model::Parsed<ProductionAppView> read_production_app_view(const nlohmann::json& doc);
 nlohmann::json to_json(const ProductionAppView& v);
-model::Parsed<Demoted> read_demoted(const nlohmann::json& doc);
-nlohmann::json to_json(const Demoted& v);
+model::Parsed<ImageEnd> read_image_end(const nlohmann::json& doc);
+nlohmann::json to_json(const ImageEnd& v);
+model::Parsed<ImageSnapshot> read_image_snapshot(const nlohmann::json& doc);
+nlohmann::json to_json(const ImageSnapshot& v);
 
 // "pool/image" <-> ImageSpec, as the peer API spells images.
 std::string image_text(const storage::ImageSpec& image);
@@ -156,9 +163,21 @@ class ProductionPeer {
   virtual ~ProductionPeer() = default;
   // not_found if the production site does not hold the app.
   virtual Result<ProductionAppView> app(const std::string& app) = 0;
-  // Shuts the app's VMs down (ACPI, then power off after its timeout) and demotes every image;
-  // idempotent (an image demoted before answers its demotion again).
-  virtual Result<Demoted> demote(const std::string& app) = 0;
+  // Shuts the app's VMs down (ACPI, then power off after its timeout) and takes the app out of
+  // protection there (failing_over: no mirror snapshot schedule, no re-capture); idempotent.
+  virtual Result<ProductionAppView> stop(const std::string& app) = 0;
+  // One of the app's images; not_found if the image is not one of the app's.
+  virtual Result<ImageEnd> image(const std::string& app, const storage::ImageSpec& image) = 0;
+  // A role change's actions on one of the app's images, only while the app is stopped there
+  // (failed_precondition otherwise): a mirror snapshot, a demotion, a planned promote (never a
+  // forced one).
+  virtual Result<ImageSnapshot> snapshot(const std::string& app,
+                                         const storage::ImageSpec& image) = 0;
+  virtual Result<ImageSnapshot> demote(const std::string& app, const storage::ImageSpec& image) = 0;
+  virtual Result<ImageEnd> promote(const std::string& app, const storage::ImageSpec& image) = 0;
+  // The failover is over for the production site: with every image non-primary and no VM running
+  // there the app becomes failed_over; failed_precondition, naming what is left, otherwise.
+  virtual Result<ProductionAppView> release(const std::string& app) = 0;
 };
 
 }  // namespace dr::api

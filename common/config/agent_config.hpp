@@ -87,7 +87,7 @@ struct ProtectionConfig {
 
 struct FailoverConfig {
   std::chrono::seconds fence_timeout{10};    // how long the peer may take to answer the fence
-  std::chrono::seconds demote_timeout{300};  // planned: the peer's stop + demote
+  std::chrono::seconds demote_timeout{300};  // planned: the peer stopping the app
   std::chrono::seconds promote_timeout{300};  // waits for snapshots / promotes
   // Production: how long the app's guests get to shut down (ACPI) when the DR agent asks for a
   // planned failover, before they are powered off; 0 = power off at once. Keep it well under the

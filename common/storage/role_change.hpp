@@ -1,6 +1,8 @@
 #pragma once
-// Multi-step role changes of one mirror pair, written over two MirrorStorage sites (no Ceph
-// types), so the same code drives the real pair and fakes.
+// Multi-step role changes of one mirror pair, written over two ends (no Ceph types), so the same
+// code drives the real pair, the in-memory model, and a pair whose other end is the peer agent's
+// (the DR agent's planned failover drives the production site's images through the peer API:
+// workflow/failover.hpp). This file is the one implementation of the sync-before-demote rule.
 //
 // Planned role change: `from` (primary) hands the primary role of an image to `to`.
 //
@@ -35,6 +37,7 @@
 //
 // Every step is idempotent and the starting step is derived from what the two sites show, so a
 // role change cut off anywhere is finished by calling it again. Waits are bounded by `deadline`.
+// Without reverse protection (RoleChangeOptions), a pair found with `to` already primary is done.
 //
 // Split-brain recovery: `keep` stays primary, `loser` is demoted (if primary), resynced, and the
 // call returns once `loser` holds a complete copy of a fresh snapshot of `keep`.
@@ -183,9 +186,47 @@ inline Result<PairSide> observe_side(MirrorStorage& site, const ImageSpec& image
   return PairSide{info->role, std::move(*uuid), std::move(*snaps)};
 }
 
-// The planned role change (diagram above). REQUIRES: both sites reachable; `image` names the
+// One end of a pair, as a role change drives it. The calls mean what MirrorStorage's calls of
+// the same names mean; observe() is observe_side().
+class RoleChangeEnd {
+ public:
+  virtual ~RoleChangeEnd() = default;
+  virtual Result<PairSide> observe(const ImageSpec& image) = 0;
+  virtual Result<MirrorSnapshotRef> create_mirror_snapshot(const ImageSpec& image) = 0;
+  virtual Status wait_for_snapshot(const ImageSpec& image, const MirrorSnapshotRef& ref,
+                                   Deadline deadline) = 0;
+  virtual Result<MirrorSnapshotRef> demote(const ImageSpec& image) = 0;
+  virtual Status promote(const ImageSpec& image, Promotion kind) = 0;
+};
+
+// This site's end: its MirrorStorage (borrowed).
+class StorageEnd final : public RoleChangeEnd {
+ public:
+  explicit StorageEnd(MirrorStorage& storage) : storage_(storage) {}
+  Result<PairSide> observe(const ImageSpec& image) override {
+    return observe_side(storage_, image);
+  }
+  Result<MirrorSnapshotRef> create_mirror_snapshot(const ImageSpec& image) override {
+    return storage_.create_mirror_snapshot(image);
+  }
+  Status wait_for_snapshot(const ImageSpec& image, const MirrorSnapshotRef& ref,
+                           Deadline deadline) override {
+    return storage_.wait_for_snapshot(image, ref, deadline);
+  }
+  Result<MirrorSnapshotRef> demote(const ImageSpec& image) override {
+    return storage_.demote(image);
+  }
+  Status promote(const ImageSpec& image, Promotion kind) override {
+    return storage_.promote(image, kind);
+  }
+
+ private:
+  MirrorStorage& storage_;
+};
+
+// The planned role change (diagram above). REQUIRES: both ends reachable; `image` names the
 // image at both (same pool and name at both sites, as drpair's pairs are).
-inline Result<RoleChangeReport> planned_role_change(MirrorStorage& from, MirrorStorage& to,
+inline Result<RoleChangeReport> planned_role_change(RoleChangeEnd& from, RoleChangeEnd& to,
                                                     const ImageSpec& image, Deadline deadline,
                                                     RoleChangeOptions options = {}) {
   using Clock = std::chrono::steady_clock;
@@ -201,15 +242,18 @@ inline Result<RoleChangeReport> planned_role_change(MirrorStorage& from, MirrorS
     auto next = RoleChangeStep::done;
     switch (step) {
       case RoleChangeStep::observe: {
-        auto f = observe_side(from, image);
+        auto f = from.observe(image);
         if (!f) return f.error();
-        auto t = observe_side(to, image);
+        auto t = to.observe(image);
         if (!t) return t.error();
         auto first = first_step(*f, *t, what);
         if (!first) return first.error();
         next = *first;
         if (next == RoleChangeStep::await_demotion) demotion = detail::own_demotion(*f);
         if (next == RoleChangeStep::done) report.reverse_protected = true;
+        if (next == RoleChangeStep::protect_reverse && !options.wait_reverse_protection) {
+          next = RoleChangeStep::done;
+        }
         break;
       }
       case RoleChangeStep::sync_forward: {
@@ -281,6 +325,15 @@ inline Result<RoleChangeReport> planned_role_change(MirrorStorage& from, MirrorS
   }
   report.total = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   return report;
+}
+
+// Both ends at this process's own storage (tests, tools).
+inline Result<RoleChangeReport> planned_role_change(MirrorStorage& from, MirrorStorage& to,
+                                                    const ImageSpec& image, Deadline deadline,
+                                                    RoleChangeOptions options = {}) {
+  StorageEnd from_end(from);
+  StorageEnd to_end(to);
+  return planned_role_change(from_end, to_end, image, deadline, options);
 }
 
 // Split-brain recovery (diagram above): `keep` is (or stays) primary; `loser` gives up its

@@ -5,6 +5,7 @@
 #include "workflow/app_records.hpp"
 #include "workflow/parallel.hpp"
 #include "workflow/restore.hpp"
+#include "storage/role_change.hpp"
 
 namespace dr::workflow {
 namespace {
@@ -56,36 +57,104 @@ std::optional<Error> first_error(const std::vector<Result<json>>& results) {
   return std::nullopt;
 }
 
-// Planned: the production site demotes, and each demotion arrives here.
-Status await_demotions(FailoverSite& site, const std::string& app_id,
-                       const std::vector<state::MirrorPairRecord>& pairs, Steps& steps) {
-  auto demoted_doc = steps.run("demote-production", [&]() -> Result<json> {
-    auto r = site.peer.demote(app_id);
+// The production site's end of a pair, through the peer API (workflow/handover.hpp there).
+class PeerEnd final : public storage::RoleChangeEnd {
+ public:
+  PeerEnd(api::ProductionPeer& peer, std::string app_id, std::stop_token stop)
+      : peer_(peer), app_id_(std::move(app_id)), stop_(std::move(stop)) {}
+
+  Result<storage::PairSide> observe(const storage::ImageSpec& image) override {
+    auto end = peer_.image(app_id_, image);
+    if (!end) return end.error();
+    return std::move(end->side);
+  }
+  Result<storage::MirrorSnapshotRef> create_mirror_snapshot(
+      const storage::ImageSpec& image) override {
+    auto taken = peer_.snapshot(app_id_, image);
+    if (!taken) return taken.error();
+    return taken->snapshot;
+  }
+  Status wait_for_snapshot(const storage::ImageSpec& image, const storage::MirrorSnapshotRef& ref,
+                           storage::Deadline deadline) override {
+    auto waited = poll_until(
+        [&]() -> Result<std::optional<json>> {
+          auto side = observe(image);
+          if (!side) return side.error();
+          for (const auto& s : side->snapshots) {
+            if (s.copies(ref) && s.complete) return std::optional<json>(json::object());
+          }
+          return std::optional<json>();
+        },
+        deadline - Clock::now(), std::chrono::milliseconds(500), stop_,
+        "rbd image '" + storage::to_string(image) + "' at the production site: snapshot " +
+            std::to_string(ref.snap_id) + " complete");
+    if (!waited) return waited.error();
+    return {};
+  }
+  Result<storage::MirrorSnapshotRef> demote(const storage::ImageSpec& image) override {
+    auto demoted = peer_.demote(app_id_, image);
+    if (!demoted) return demoted.error();
+    return demoted->snapshot;
+  }
+  Status promote(const storage::ImageSpec& image, storage::Promotion kind) override {
+    if (kind != storage::Promotion::planned) {
+      return fail(Errc::internal, "a role change asked the production site for a forced promote");
+    }
+    auto promoted = peer_.promote(app_id_, image);
+    if (!promoted) return promoted.error();
+    return {};
+  }
+
+ private:
+  api::ProductionPeer& peer_;
+  std::string app_id_;
+  std::stop_token stop_;
+};
+
+json to_json(const storage::RoleChangeReport& report) {
+  json steps = json::array();
+  for (const auto& [step, took] : report.steps) {
+    steps.push_back({{"step", storage::to_string(step)}, {"ms", took.count()}});
+  }
+  return {{"steps", std::move(steps)}, {"recoveredStall", report.recovered_stall}};
+}
+
+// Planned: the production site stops the app, each image changes roles (the one role-change
+// machine: sync forward, demote there, the demotion complete here, promote here), and the
+// production site releases the app.
+Status hand_over(FailoverSite& site, const std::string& app_id,
+                 const std::vector<state::MirrorPairRecord>& pairs, Steps& steps) {
+  auto stopped = steps.run("stop-production", [&]() -> Result<json> {
+    auto r = site.peer.stop(app_id);
     if (!r) return with_context(r.error(), "planned failover needs " + site.peer_site);
     return ok(api::to_json(*r));
   });
-  if (!demoted_doc) return demoted_doc.error();
-  auto demoted = api::read_demoted(*demoted_doc);
-  if (!demoted) {
-    return fail(Errc::internal, "the recorded demotion of app '" + app_id +
-                                    "' is unreadable: " + model::format(demoted.error().front()));
-  }
+  if (!stopped) return stopped.error();
   const auto deadline = Clock::now() + site.promote_timeout;
-  const auto waited = parallel_map(site.parallelism, pairs, [&](const state::MirrorPairRecord& p) {
-    return steps.run("await-demotion:" + image_name(p.target), [&]() -> Result<json> {
-      const api::Demotion* d = demoted->find(spec(p.source));
-      if (d == nullptr) {
-        return fail(Errc::internal, site.peer_site + " did not demote " + image_name(p.source));
+  const auto changed = parallel_map(site.parallelism, pairs, [&](const state::MirrorPairRecord& p) {
+    return steps.run("role-change:" + image_name(p.target), [&]() -> Result<json> {
+      if (!(spec(p.source) == spec(p.target))) {
+        return fail(Errc::internal, "mirror pair " + image_name(p.source) + " -> " +
+                                        image_name(p.target) +
+                                        ": RBD mirroring keeps pool and image names");
       }
-      auto info = site.storage.mirror_info(spec(p.target));
-      if (info && info->role == storage::ImageRole::primary) return ok({{"already", "primary"}});
-      if (auto s = site.storage.wait_for_snapshot(spec(p.target), d->snapshot, deadline); !s) {
-        return s.error();
-      }
-      return ok({{"snapId", d->snapshot.snap_id}});
+      PeerEnd there(site.peer, app_id, steps.stop_token());
+      storage::StorageEnd here(site.storage);
+      // Without waiting for reverse protection: the app is down until the restore, and the next
+      // role change of this pair syncs forward before it demotes anyway.
+      auto report = storage::planned_role_change(there, here, spec(p.target), deadline,
+                                                 {.wait_reverse_protection = false});
+      if (!report) return report.error();
+      return ok(to_json(*report));
     });
   });
-  if (auto e = first_error(waited)) return *e;
+  if (auto e = first_error(changed)) return *e;
+  auto released = steps.run("release-production", [&]() -> Result<json> {
+    auto r = site.peer.release(app_id);
+    if (!r) return r.error();
+    return ok(api::to_json(*r));
+  });
+  if (!released) return released.error();
   return {};
 }
 
@@ -99,21 +168,23 @@ Status fail_over(FailoverSite& site, const std::string& app_id, const FailoverRe
   if (!pairs) return pairs.error();
 
   if (request.planned) {
-    if (auto s = await_demotions(site, app_id, *pairs, steps); !s) return s;
-  }
-  const auto kind = request.planned ? storage::Promotion::planned : storage::Promotion::forced;
-  // Every image at once: a forced promote waits seconds for the lost peer, per image.
-  const auto promoted =
-      parallel_map(site.parallelism, *pairs, [&](const state::MirrorPairRecord& p) {
-        return steps.run("promote:" + image_name(p.target), [&]() -> Result<json> {
-          auto info = site.storage.mirror_info(spec(p.target));
-          if (!info) return info.error();
-          if (info->role == storage::ImageRole::primary) return ok({{"already", "primary"}});
-          if (auto s = site.storage.promote(spec(p.target), kind); !s) return s.error();
-          return ok({{"promotion", request.planned ? "planned" : "forced"}});
+    if (auto s = hand_over(site, app_id, *pairs, steps); !s) return s;
+  } else {
+    // Every image at once: a forced promote waits seconds for the lost peer, per image.
+    const auto promoted =
+        parallel_map(site.parallelism, *pairs, [&](const state::MirrorPairRecord& p) {
+          return steps.run("promote:" + image_name(p.target), [&]() -> Result<json> {
+            auto info = site.storage.mirror_info(spec(p.target));
+            if (!info) return info.error();
+            if (info->role == storage::ImageRole::primary) return ok({{"already", "primary"}});
+            if (auto s = site.storage.promote(spec(p.target), storage::Promotion::forced); !s) {
+              return s.error();
+            }
+            return ok({{"promotion", "forced"}});
+          });
         });
-      });
-  if (auto e = first_error(promoted)) return *e;
+    if (auto e = first_error(promoted)) return *e;
+  }
 
   Steps restore_steps = steps.within("restore/");
   const auto report =

@@ -7,15 +7,19 @@
 //   fence                                     (app -> failing_over)
 //     | production unreachable, or answers       |
 //     | and holds nothing (no primary image,     v
-//     | no running VM); else refused unless   demote-production
+//     | no running VM); else refused unless   stop-production
 //     | force (nothing changed: the app          | the production agent shuts the app's VMs down
-//     | keeps its state)                         | and demotes every image; its answer names each
-//     v                                          | demotion snapshot
-//   (app -> failing_over)                        v
-//     |                                       await-demotion:<image>   x N (in parallel)
-//     |                                          | the copy of that snapshot complete here
+//     | keeps its state)                         | and takes it out of protection there
 //     v                                          v
-//   promote:<image> x N (forced, parallel)    promote:<image> x N (planned, parallel)
+//   (app -> failing_over)                     role-change:<image>   x N (in parallel)
+//     |                                          | storage/role_change.hpp with the production
+//     |                                          | image as `from` (through the peer API) and
+//     |                                          | this site's as `to`: sync forward, demote
+//     |                                          | there, demotion complete here, planned promote
+//     v                                          v
+//   promote:<image> x N (forced, parallel)    release-production
+//     |                                          | no image primary, no VM running there: the
+//     |                                          | app is failed_over at the production site
 //     \___________________  ____________________/
 //                         \/
 //                 restore/...   the second description on libvirt (workflow/restore.hpp)
@@ -24,8 +28,8 @@
 //                         |
 //                 (app -> failed_over; on an error -> failed, with the error)
 // @endverbatim
-// Every step is idempotent: an image already primary here is not promoted again, a demotion
-// already complete is not waited for, the restore checks libvirt before each change. A job cut
+// Every step is idempotent: an image already primary here is not promoted again, a role change
+// starts from what both ends show, the restore checks libvirt before each change. A job cut
 // off anywhere (agent killed, a call failing) is resumed by running it again over the same
 // journal and reaches the same end state with no step done twice. A stop requested between
 // steps leaves the job unfinished (Errc::aborted) and the app failing_over, for the next start.
@@ -58,7 +62,7 @@ struct FailoverSite {
   virt::HypervisorFactory workers;  // connections for parallel VM starts
   const virt::SiteConfig& config;
   std::string peer_site;           // the production site's name, for messages
-  api::ProductionPeer& peer;       // demote (with its own, longer timeout)
+  api::ProductionPeer& peer;       // the planned hand-over (stop with its own, longer timeout)
   api::ProductionPeer& fence_peer; // the fence's question (with the fence timeout)
   std::chrono::milliseconds promote_timeout{std::chrono::minutes(5)};
   int parallelism = 8;

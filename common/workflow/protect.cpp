@@ -1,7 +1,6 @@
 #include "workflow/protect.hpp"
 
 #include <set>
-#include <thread>
 
 #include "mapping/mapping.hpp"
 #include "model/json_io.hpp"
@@ -205,85 +204,7 @@ Result<std::int64_t> unprotect(ProductionSite& site, const std::string& app_id, 
   return app->generation;
 }
 
-// Shuts the app's running VMs down: all are asked at once (ACPI), those still running after the
-// shutdown timeout are powered off. A VM that stops on its own meanwhile is fine.
-Status stop_vms(ProductionSite& site, const std::string& app_id) {
-  auto domains = app_domains(site.hypervisor, app_id);
-  if (!domains) return domains.error();
-  std::vector<std::string> vms;
-  for (const auto& d : *domains) {
-    if (d.state == virt::DomainState::running) vms.push_back(d.name);
-  }
-  if (vms.empty()) return {};
-  const auto timeout = site.shutdown_timeout;
-  if (timeout.count() > 0) {
-    for (const auto& name : vms) {
-      if (auto s = site.hypervisor.shutdown_domain(name);
-          !s && s.error().code != Errc::failed_precondition) {
-        return with_context(s.error(), "shut down vm '" + name + "'");
-      }
-    }
-    if (site.log) {
-      site.log("demote " + app_id + ": asked " + std::to_string(vms.size()) +
-               " vm(s) to shut down (up to " + std::to_string(timeout.count()) + " s)");
-    }
-    const auto deadline = Clock::now() + timeout;
-    while (!vms.empty() && Clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      std::erase_if(vms, [&](const std::string& name) {  // keep those still running
-        auto status = site.hypervisor.domain_status(name);
-        return status ? status->state != virt::DomainState::running
-                      : status.error().code == Errc::not_found;
-      });
-    }
-  }
-  for (const auto& name : vms) {
-    if (auto s = site.hypervisor.destroy_domain(name);
-        !s && s.error().code != Errc::failed_precondition) {
-      return with_context(s.error(), "power off vm '" + name + "'");
-    }
-    if (site.log) {
-      site.log("demote " + app_id + ": vm " + name +
-               (timeout.count() > 0 ? " did not shut down in time: powered off"
-                                    : ": powered off"));
-    }
-  }
-  return {};
-}
-
-// A primary is demoted; one demoted here before answers its newest demotion snapshot.
-Result<storage::MirrorSnapshotRef> demote_image(storage::MirrorStorage& storage,
-                                                const storage::ImageSpec& image) {
-  auto info = storage.mirror_info(image);
-  if (!info) return info.error();
-  if (info->role == storage::ImageRole::primary) return storage.demote(image);
-  auto snaps = storage.mirror_snapshots(image);
-  if (!snaps) return snaps.error();
-  auto uuid = storage.mirror_uuid(image.pool);
-  if (!uuid) return uuid.error();
-  for (auto it = snaps->rbegin(); it != snaps->rend(); ++it) {
-    if (it->state == storage::MirrorSnapshotState::primary_demoted) {
-      return storage::MirrorSnapshotRef{*uuid, it->id};
-    }
-  }
-  return fail(Errc::failed_precondition,
-              "rbd image '" + storage::to_string(image) +
-                  "' is not primary here and was not demoted here: the DR site may already "
-                  "have promoted it");
-}
-
 }  // namespace
-
-Result<std::vector<virt::DomainStatus>> app_domains(virt::Hypervisor& hypervisor,
-                                                    const std::string& app_id) {
-  auto members = hypervisor.list_members();
-  if (!members) return members.error();
-  std::vector<virt::DomainStatus> out;
-  for (const auto& [status, membership] : *members) {
-    if (membership && membership->app_id == app_id) out.push_back(status);
-  }
-  return out;
-}
 
 Result<model::FirstDescription> capture_next(ProductionSite& site, const std::string& app_id) {
   virt::CaptureOptions options;
@@ -314,50 +235,6 @@ Status run_protect(ProductionSite& site, const std::string& app_id, api::Registr
 
 Status run_unprotect(ProductionSite& site, const std::string& app_id, Steps& steps) {
   return finish(site, app_id, unprotect(site, app_id, steps), state::AppState::unprotected);
-}
-
-Result<api::ProductionAppView> production_view(ProductionSite& site, const std::string& app_id) {
-  auto app = site.store.get_app(app_id);
-  if (!app) return app.error();
-  auto pairs = site.store.mirror_pairs(app_id);
-  if (!pairs) return pairs.error();
-  api::ProductionAppView view{app_id, app->state, app->generation, {}, 0};
-  for (const auto& p : *pairs) {
-    auto info = site.storage.mirror_info(spec(p.source));
-    if (!info) return info.error();
-    view.images.push_back({spec(p.source), info->role});
-  }
-  auto domains = app_domains(site.hypervisor, app_id);
-  if (!domains) return domains.error();
-  for (const auto& d : *domains) view.vms_running += d.state == virt::DomainState::running;
-  return view;
-}
-
-Result<api::Demoted> stop_and_demote(ProductionSite& site, const std::string& app_id) {
-  auto app = site.store.get_app(app_id);
-  if (!app) return app.error();
-  if (auto s = stop_vms(site, app_id); !s) return s.error();
-  auto pairs = site.store.mirror_pairs(app_id);
-  if (!pairs) return pairs.error();
-  const auto demotions =
-      parallel_map(site.parallelism, *pairs, [&](const state::MirrorPairRecord& p) {
-        return demote_image(site.storage, spec(p.source));
-      });
-  api::Demoted out{app_id, {}};
-  for (std::size_t i = 0; i < pairs->size(); ++i) {
-    if (!demotions[i]) return demotions[i].error();
-    out.images.push_back({spec((*pairs)[i].source), *demotions[i]});
-  }
-  for (auto to : {state::AppState::failing_over, state::AppState::failed_over}) {
-    auto current = site.store.get_app(app_id);
-    if (!current || current->state == state::AppState::failed_over) break;
-    current->state = to;
-    if (auto r = site.store.upsert_app(*current); !r) {
-      if (site.log) site.log("demote " + app_id + ": cannot record state: " + r.error().message);
-      break;
-    }
-  }
-  return out;
 }
 
 }  // namespace dr::workflow

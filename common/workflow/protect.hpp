@@ -1,6 +1,6 @@
 #pragma once
-// The production site's workflows: protect and unprotect (journaled jobs), and the planned
-// failover's stop-and-demote (the answer to the DR agent's POST /v1/peer/apps/{app}/demote).
+// The production site's workflows: protect and unprotect (journaled jobs). Its side of a planned
+// failover is workflow/handover.hpp.
 //
 // Protect (mode first: the DR agent maps; mode second: this site maps against the DR site's
 // inventory and the DR agent validates):
@@ -27,18 +27,6 @@
 // Unprotect: unregister at the DR agent (not known there counts as done) -> unmirror:<image>
 // x N (mirroring off; rbd-mirror then removes the DR copies) -> mirror pairs forgotten ->
 // (app -> unprotected).
-//
-// Stop-and-demote (planned failover, production side), idempotent rather than journaled (the
-// DR agent's job journals the call and repeats it after a cut):
-// @verbatim
-//   stop-vms           every running VM of the app asked to shut down (ACPI); those still
-//     |                running after shutdown_timeout powered off (0: at once)
-//     v
-//   demote:<image> x N in parallel: a primary is demoted; one demoted here before answers its
-//     |                newest demotion snapshot; one that is neither is failed_precondition
-//     v
-//   (app -> failing_over -> failed_over: this site no longer snapshots or re-protects it)
-// @endverbatim
 //
 // Ownership: ProductionSite borrows everything; it must outlive the call. Thread-safety: one
 // job per app at a time; several apps' jobs may run at once.
@@ -88,32 +76,5 @@ Status run_protect(ProductionSite& site, const std::string& app_id, api::Registr
 
 // Runs (or resumes) an unprotect job; the app ends unprotected, or failed.
 Status run_unprotect(ProductionSite& site, const std::string& app_id, Steps& steps);
-
-// Stop-and-demote: every image's demotion snapshot, in the pairs' order.
-Result<api::Demoted> stop_and_demote(ProductionSite& site, const std::string& app_id);
-
-// What this site holds of the app (the DR agent's fence reads it): each image's role here and
-// how many of its VMs run.
-Result<api::ProductionAppView> production_view(ProductionSite& site, const std::string& app_id);
-
-// The production site as its peer sees it, in process: the peer API's calls answered by this
-// site's workflows (the agent's routes answer the same over HTTPS).
-class LocalProductionPeer final : public api::ProductionPeer {
- public:
-  explicit LocalProductionPeer(ProductionSite& site) : site_(site) {}
-  Result<api::ProductionAppView> app(const std::string& app_id) override {
-    return production_view(site_, app_id);
-  }
-  Result<api::Demoted> demote(const std::string& app_id) override {
-    return stop_and_demote(site_, app_id);
-  }
-
- private:
-  ProductionSite& site_;
-};
-
-// The app's VMs found in libvirt (domains whose drpair metadata names it).
-Result<std::vector<virt::DomainStatus>> app_domains(virt::Hypervisor& hypervisor,
-                                                    const std::string& app_id);
 
 }  // namespace dr::workflow

@@ -1,6 +1,6 @@
 #pragma once
 // The one step engine under every multi-step operation of drpair (protect, failover, the
-// production side's stop-and-demote, restore, ...): a journal of named steps per job, and a
+// production side's hand-over, restore, ...): a journal of named steps per job, and a
 // runner that keeps leveldb's write-then-switch rule.
 //
 //   Steps steps(journal, stop);

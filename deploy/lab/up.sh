@@ -243,7 +243,8 @@ for line in sys.stdin:
         kind = n.split(":")[0]
         table = {"capture": "capture", "map": "ship", "ship": "ship", "peer-pool": "pair",
                  "mirror": "pair", "await-replication": "replicate", "fence": "fence",
-                 "demote-production": "fence", "await-demotion": "promote", "promote": "promote",
+                 "stop-production": "fence", "role-change": "promote", "release-production": "promote",
+                 "promote": "promote",
                  "restore/inspect-network": "networks", "restore/ensure-network": "networks",
                  "restore/define-domain": "define", "restore/start-group": "start"}
         if kind in table:

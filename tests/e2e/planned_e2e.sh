@@ -8,8 +8,10 @@
 #   2. drift: a disk is added to a running APP1 VM at site-a; the production agent notices at its
 #      next capture and re-protects on its own with generation 2, pairing the new disk;
 #   3. planned failover (CLI): the production agent shuts APP1's VMs down (ACPI; the lab's guests
-#      ignore it and are powered off after failover.shutdownTimeoutSeconds) and demotes its images;
-#      the DR agent promotes once each demotion arrived and restores: APP1 runs whole at site-b
+#      ignore it and are powered off after failover.shutdownTimeoutSeconds); each image changes
+#      roles by the one role-change machine (a fresh snapshot synced to site-b before site-a
+#      demotes it, the demotion complete at site-b before the promote); site-a releases the app
+#      (failed_over there) and the DR agent restores: APP1 runs whole at site-b
 #      (marker generation 2, the added disk attached), site-a's VMs are shut off and its images
 #      non-primary; a disaster failover of the failed-over app is refused.
 # Along the way it captures both agents' live answers (operator and peer routes, errors, a job
@@ -84,6 +86,8 @@ capture dr-app dr /v1/apps/app1
 capture dr-peer-view dr /v1/peer/apps/app1 site-a
 capture dr-inventory dr /v1/peer/inventory site-a
 capture prod-peer-view production /v1/peer/apps/app1 site-b
+capture prod-peer-image production /v1/peer/apps/app1/images/rbd/app1-web1-root site-b
+capture prod-peer-image-other production /v1/peer/apps/app1/images/rbd/not-app1s site-b
 capture dr-not-found dr /v1/apps/nope
 capture dr-job-not-found dr /v1/jobs/999999
 
@@ -113,7 +117,7 @@ capture dr-job-done dr "/v1/jobs/$failover_job"
 "$root/deploy/lab/app1.sh" check "$dr_site" 2 || failed "APP1 is not whole at site-b"
 virsh -q -c "$DRPAIR_DR_LIBVIRT_URI" domblklist app1-app1 | grep -q "rbd/app1-app1-extra" ||
   failed "the restored app1-app1 has no disk rbd/app1-app1-extra"
-grep -q "demote app1: asked 4 vm(s) to shut down" "$lab_dir/production/agent.log" ||
+grep -q "stop app1: asked 4 vm(s) to shut down" "$lab_dir/production/agent.log" ||
   failed "the production agent did not ask APP1's VMs to shut down"
 for vm in app1-web1 app1-web2 app1-app1 app1-db1; do
   st=$(virsh -q -c "$DRPAIR_PRODUCTION_LIBVIRT_URI" domstate "$vm" | head -1)
@@ -123,6 +127,23 @@ for image in "${images[@]}" app1-app1-extra; do
   [ "$(mirroring site-a "$image")" = "enabled non-primary" ] || failed "rbd/$image is not demoted at site-a"
   [ "$(mirroring site-b "$image")" = "enabled primary" ] || failed "rbd/$image is not primary at site-b"
 done
+# The one role-change machine ran per image: synced forward before the demote, no stall found.
+/usr/bin/python3 - "$answers/dr-job-done.json" "${images[@]}" app1-app1-extra <<'PY' || failed "the planned failover's steps"
+import json, sys
+job = json.load(open(sys.argv[1]))["body"]
+steps = {s["name"]: s for s in job["steps"]}
+for name in ["stop-production", "release-production"]:
+    assert steps[name]["state"] == "done", name
+for image in sys.argv[2:]:
+    change = steps["role-change:rbd/" + image]
+    assert change["state"] == "done", image
+    ran = [s["step"] for s in change["detail"]["steps"]]
+    assert ran[:2] == ["observe", "sync_forward"] and "promote_to" in ran, (image, ran)
+    assert change["detail"]["recoveredStall"] is False, image
+PY
+capture prod-peer-view-released production /v1/peer/apps/app1 site-b
+grep -q '"state": *"failed_over"' "$answers/prod-peer-view-released.body" ||
+  failed "site-a does not hold APP1 as failed_over after the hand-over"
 echo "ok: APP1 runs at site-b; site-a shut off and demoted"
 if drpair failover app1 --type disaster --reason "again" 2>/dev/null; then
   failed "a failover of the failed-over app was accepted"

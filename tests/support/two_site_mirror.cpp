@@ -294,6 +294,24 @@ class TwoSiteMirror::Model {
     std::lock_guard lock(mutex_);
     return sites_[index_of(site)].up;
   }
+  std::vector<ImageSpec> primary_at_both() const {
+    std::lock_guard lock(mutex_);
+    std::vector<ImageSpec> out;
+    const auto& [a, b] = sites_;
+    if (!a.up || !b.up) return out;
+    for (const auto& [pool_name, pool] : a.pools) {
+      const auto other = b.pools.find(pool_name);
+      if (other == b.pools.end()) continue;
+      for (const auto& [name, image] : pool.images) {
+        const auto peer = other->second.images.find(name);
+        if (peer != other->second.images.end() && image.role() == ImageRole::primary &&
+            peer->second.role() == ImageRole::primary) {
+          out.push_back({pool_name, name});
+        }
+      }
+    }
+    return out;
+  }
   void add_pool(std::string_view site, const std::string& pool) {
     std::lock_guard lock(mutex_);
     auto& pools = sites_[index_of(site)].pools;
@@ -1355,6 +1373,9 @@ storage::MirrorStorage& TwoSiteMirror::site_a() { return *model_->views[0]; }
 storage::MirrorStorage& TwoSiteMirror::site_b() { return *model_->views[1]; }
 void TwoSiteMirror::set_up(std::string_view site, bool up) { model_->set_up(site, up); }
 bool TwoSiteMirror::is_up(std::string_view site) const { return model_->is_up(site); }
+std::vector<storage::ImageSpec> TwoSiteMirror::primary_at_both() const {
+  return model_->primary_at_both();
+}
 void TwoSiteMirror::add_pool(std::string_view site, const std::string& pool) {
   model_->add_pool(site, pool);
 }

@@ -128,6 +128,8 @@ class TwoSiteMirror {
   // from nor to it. It comes back with its data.
   void set_up(std::string_view site, bool up);
   bool is_up(std::string_view site) const;
+  // The images primary at both sites while both are up (a split brain), read in one moment.
+  std::vector<storage::ImageSpec> primary_at_both() const;
   // A new pool at `site` (mirroring disabled). Idempotent.
   void add_pool(std::string_view site, const std::string& pool);
 

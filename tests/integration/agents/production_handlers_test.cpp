@@ -160,11 +160,54 @@ TEST_CASE("the peer routes answer the DR site only", "[production][peer]") {
   Site site;
   const auto running_before = site.running();
   CHECK(site.as_operator(Method::get, "/v1/peer/apps/app1").status == 403);
-  CHECK(site.as_operator(Method::post, "/v1/peer/apps/app1/demote").status == 403);
+  CHECK(site.as_operator(Method::post, "/v1/peer/apps/app1/stop").status == 403);
+  CHECK(site.as_operator(Method::post, "/v1/peer/apps/app1/images/rbd/app1-web1-root/demote")
+            .status == 403);
   CHECK(site.as_peer(Method::get, "/v1/apps").status == 403);
   CHECK(site.as_peer(Method::get, "/v1/peer/apps/app1").status == 404);
-  CHECK(site.as_peer(Method::post, "/v1/peer/apps/app1/demote").status == 404);
-  CHECK(site.running() == running_before);  // the refused demotions stopped no VM
+  CHECK(site.as_peer(Method::post, "/v1/peer/apps/app1/stop").status == 404);
+  CHECK(site.as_peer(Method::post, "/v1/peer/apps/app1/release").status == 404);
+  CHECK(site.as_peer(Method::get, "/v1/peer/apps/app1/images/rbd/app1-web1-root").status == 404);
+  CHECK(site.running() == running_before);  // the refused calls stopped no VM
+}
+
+TEST_CASE("the hand-over reaches only the app's images, and only once the app is stopped",
+          "[production][peer]") {
+  Site site;
+  site.store_app1(state::AppState::protected_, 1);
+  state::MirrorPairRecord pair;
+  pair.source = {"rbd", "app1-web1-root"};
+  pair.target = pair.source;
+  REQUIRE(site.runtime().store->replace_mirror_pairs("app1", {pair}));
+  const std::string image = "/v1/peer/apps/app1/images/rbd/app1-web1-root";
+
+  // Another image, even one of this site's pools, is not the peer's to see or change.
+  const auto other = site.as_peer(Method::post, "/v1/peer/apps/app1/images/rbd/other/demote");
+  CHECK(other.status == 404);
+  CHECK(other.message.find("not one of app 'app1''s images") != std::string::npos);
+  CHECK(site.as_peer(Method::get, "/v1/peer/apps/app1/images/rbd/other").status == 404);
+  // A protected app's images change roles only after it is stopped.
+  for (const char* action : {"/snapshot", "/demote", "/promote"}) {
+    const auto refused = site.as_peer(Method::post, image + action);
+    INFO(action);
+    CHECK(refused.status == 409);
+    CHECK(refused.code == "failed_precondition");
+    CHECK(refused.message.find("only after it is stopped") != std::string::npos);
+  }
+  // Stop: the VMs and the app's state (the images' roles are the workflow sweep's and the e2e
+  // tier's to check: this in-process site's storage holds no image).
+  REQUIRE(site.runtime().store->replace_mirror_pairs("app1", {}));
+  const int running_before = site.running();  // APP1's 4 VMs and one of no app
+  const auto stopped = site.as_peer(Method::post, "/v1/peer/apps/app1/stop");
+  REQUIRE(stopped.status == 200);
+  CHECK(stopped.body["state"] == "failing_over");
+  CHECK(stopped.body["vmsRunning"] == 0);
+  CHECK(site.running() == running_before - 4);
+  auto app = site.runtime().store->get_app("app1");
+  REQUIRE(app);
+  CHECK(app->state == state::AppState::failing_over);
+  // Stopping again is the same answer.
+  CHECK(site.as_peer(Method::post, "/v1/peer/apps/app1/stop").body == stopped.body);
 }
 
 TEST_CASE("the peer's view of a known app counts its running VMs", "[production][peer]") {

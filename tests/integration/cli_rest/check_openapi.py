@@ -28,7 +28,11 @@ EXPECTED = {
     ("post", "/v1/hooks/failover"), ("post", "/v1/hooks/alertmanager"),
     ("get", "/v1/peer/inventory"), ("post", "/v1/peer/pools/{pool}/bootstrap"),
     ("put", "/v1/peer/apps/{app}"), ("get", "/v1/peer/apps/{app}"),
-    ("delete", "/v1/peer/apps/{app}"), ("post", "/v1/peer/apps/{app}/demote"),
+    ("delete", "/v1/peer/apps/{app}"), ("post", "/v1/peer/apps/{app}/stop"),
+    ("post", "/v1/peer/apps/{app}/release"), ("get", "/v1/peer/apps/{app}/images/{pool}/{image}"),
+    ("post", "/v1/peer/apps/{app}/images/{pool}/{image}/snapshot"),
+    ("post", "/v1/peer/apps/{app}/images/{pool}/{image}/demote"),
+    ("post", "/v1/peer/apps/{app}/images/{pool}/{image}/promote"),
 }
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 SCHEME_TYPES = {"apiKey", "http", "mutualTLS", "oauth2", "openIdConnect"}

@@ -32,12 +32,22 @@ TEST_CASE("peer API: each answer reads back what it writes", "[unit][api]") {
   CHECK(prod_back->primary_images() == 1);
   CHECK(prod_back->vms_running == 2);
 
-  const Demoted demoted{"app1", {{{"rbd", "a"}, {"uuid-a", 7}}}};
-  auto demoted_back = read_demoted(to_json(demoted));
-  REQUIRE(demoted_back);
-  REQUIRE(demoted_back->find({"rbd", "a"}) != nullptr);
-  CHECK(demoted_back->find({"rbd", "a"})->snapshot == storage::MirrorSnapshotRef{"uuid-a", 7});
-  CHECK(demoted_back->find({"rbd", "b"}) == nullptr);
+  const ImageSnapshot taken{{"rbd", "a"}, {"uuid-a", 7}};
+  auto taken_back = read_image_snapshot(to_json(taken));
+  REQUIRE(taken_back);
+  CHECK(taken_back->image == storage::ImageSpec{"rbd", "a"});
+  CHECK(taken_back->snapshot == storage::MirrorSnapshotRef{"uuid-a", 7});
+
+  using State = storage::MirrorSnapshotState;
+  ImageEnd end{{"rbd", "a"}, {storage::ImageRole::non_primary, "uuid-a", {}}};
+  end.side.snapshots.push_back({4, State::primary_demoted, true, "", 0, {}, {}});
+  end.side.snapshots.push_back({5, State::non_primary, false, "uuid-b", 9, {}, {}});
+  auto end_back = read_image_end(to_json(end));
+  REQUIRE(end_back);
+  CHECK(to_json(*end_back) == to_json(end));
+  CHECK(end_back->side.snapshots[1].copies({"uuid-b", 9}));
+  CHECK_FALSE(end_back->side.snapshots[1].complete);
+  CHECK(end_back->side.role == storage::ImageRole::non_primary);
 
   const PoolPeers peers{"rbd", {{"site-a", "rx-tx"}}};
   auto peers_back = read_pool_peers(to_json(peers));
@@ -50,13 +60,21 @@ TEST_CASE("peer API: each answer reads back what it writes", "[unit][api]") {
 }
 
 TEST_CASE("peer API: a wrong answer names what is wrong", "[unit][api]") {
-  auto demoted = read_demoted(json::parse(R"({"app": "app1", "images": [
-      {"image": "no-slash", "demotion": {"mirrorUuid": ""}},
-      {"image": "rbd/a"}]})"));
-  REQUIRE_FALSE(demoted);
-  CHECK(pointers(demoted.error()) == std::vector<std::string>{"/images/0/image",
-                                                              "/images/0/demotion/mirrorUuid",
-                                                              "/images/0/demotion", "/images/1"});
+  auto taken = read_image_snapshot(
+      json::parse(R"({"image": "no-slash", "snapshot": {"mirrorUuid": ""}})"));
+  REQUIRE_FALSE(taken);
+  CHECK(pointers(taken.error()) ==
+        std::vector<std::string>{"/image", "/snapshot/mirrorUuid", "/snapshot"});
+  CHECK_FALSE(read_image_snapshot(json::parse(R"({"image": "rbd/a"})")));
+
+  auto end = read_image_end(json::parse(R"({"image": "rbd/a", "role": "primary",
+      "mirrorUuid": "u", "snapshots": [{"id": 0, "state": "sideways", "complete": "yes"},
+      {"id": 3, "state": "non_primary", "complete": true}]})"));
+  REQUIRE_FALSE(end);
+  CHECK(pointers(end.error()) ==
+        std::vector<std::string>{"/snapshots/0/id", "/snapshots/0/state",
+                                 "/snapshots/0/complete", "/snapshots/1",
+                                 "/snapshots/1"});  // primaryMirrorUuid and primarySnapId missing
 
   auto view = read_production_app_view(
       json{{"app", "app1"}, {"state", "sideways"}, {"generation", -1}, {"images", json::object()}});
