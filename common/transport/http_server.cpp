@@ -4,6 +4,9 @@
 #include "transport/http_server.hpp"
 
 #include <array>
+#include <cctype>
+#include <optional>
+#include <string>
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -35,6 +38,33 @@ BeastResponse to_beast(Response response, unsigned version, bool keep_alive) {
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
+}
+
+// RFC 9112 §6.1 and §6.3: the only transfer coding implemented is chunked, alone and once; a
+// request with any other Transfer-Encoding, or with both Transfer-Encoding and Content-Length, has
+// a body whose end this server cannot know. nullopt when the framing is fine.
+std::optional<std::string> framing_problem(const http::request_header<>& header) {
+  int codings = 0;
+  std::string value;
+  for (const auto& field : header) {
+    if (field.name() != http::field::transfer_encoding) continue;
+    ++codings;
+    value = std::string(field.value());
+  }
+  if (codings == 0) return std::nullopt;
+  if (header.count(http::field::content_length) > 0) {
+    return "a request with both Transfer-Encoding and Content-Length is refused (RFC 9112 6.3)";
+  }
+  std::string coding;
+  for (char c : value) {
+    if (c != ' ' && c != '\t') coding += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (codings > 1) return "Transfer-Encoding appears more than once: send it once";
+  if (coding != "chunked") {
+    return "Transfer-Encoding '" + value +
+           "' is not implemented: send the body with Content-Length, or chunked alone";
+  }
+  return std::nullopt;
 }
 
 class BeastHttpServer final : public HttpServer {
@@ -226,13 +256,27 @@ class BeastHttpServer final : public HttpServer {
       parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
       session->waiting_for_peer = true;
       tcp_layer.expires_after(options_.read_timeout);
-      auto [rec, read_bytes] = co_await http::async_read(stream, buffer, parser, kTuple);
+      auto [rec, read_bytes] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+      std::optional<std::string> bad_framing;
+      if (!rec) {
+        bad_framing = framing_problem(parser.get());
+        if (!bad_framing) {
+          auto [bec, body_bytes] = co_await http::async_read(stream, buffer, parser, kTuple);
+          rec = bec;
+        }
+      }
       session->waiting_for_peer = false;
       if (rec == http::error::end_of_stream) break;
       Response response;
       bool keep_alive = false;
+      bool head = false;
       unsigned version = 11;
-      if (rec) {
+      if (bad_framing) {
+        // The body's end is unknown: answer, then close without reading what follows as a request.
+        response = error_response("invalid_argument", *bad_framing);
+        version = parser.get().version();
+        linger = true;
+      } else if (rec) {
         if (rec == http::error::body_limit) {
           response =
               error_response(kPayloadTooLarge, "request body exceeds " +
@@ -251,10 +295,14 @@ class BeastHttpServer final : public HttpServer {
         BeastRequest req = parser.release();
         version = req.version();
         keep_alive = req.keep_alive();
+        head = req.method() == http::verb::head;
         response = co_await handle(req, connection_identity, peer);
       }
       keep_alive = keep_alive && !session->stop_requested;
       auto res = to_beast(std::move(response), version, keep_alive);
+      // An answer to HEAD has no body (RFC 9110 §9.3.2); its Content-Length still says how long
+      // the body would have been.
+      if (head) res.body().clear();
       tcp_layer.expires_after(options_.write_timeout);
       auto [wec, written] = co_await http::async_write(stream, res, kTuple);
       ++requests_;

@@ -142,7 +142,7 @@ for image in sys.argv[2:]:
     assert change["detail"]["recoveredStall"] is False, image
 PY
 capture prod-peer-view-released production /v1/peer/apps/app1 site-b
-grep -q '"state": *"failed_over"' "$answers/prod-peer-view-released.body" ||
+json_get 'd["body"]["state"]' <"$answers/prod-peer-view-released.json" | grep -qx failed_over ||
   failed "site-a does not hold APP1 as failed_over after the hand-over"
 echo "ok: APP1 runs at site-b; site-a shut off and demoted"
 if drpair failover app1 --type disaster --reason "again" 2>/dev/null; then

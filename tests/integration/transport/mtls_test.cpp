@@ -2,6 +2,11 @@
 // make-pki.sh made (site-a's agent, an operator, a dashboard, and the bad ones), and each case
 // checks what the caller gets and what the server saw.
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <future>
@@ -122,6 +127,43 @@ struct SiteB {
     return std::move(*made);
   }
 };
+
+// Sends `bytes` as they are over one mutual-TLS connection presenting <who>.crt, ends its side of
+// the TCP connection, and returns every byte the server sends until it closes (or 5 s pass).
+std::string raw_exchange(const SiteB& site, const std::string& who, const std::string& bytes) {
+  namespace net = boost::asio;
+  const auto& pki = TestPki::get();
+  net::io_context io;
+  net::ssl::context ctx(net::ssl::context::tls_client);
+  ctx.load_verify_file(pki.file("site-b/ca.crt"));
+  ctx.use_certificate_chain_file(pki.file(who + ".crt"));
+  ctx.use_private_key_file(pki.file(who + ".key"), net::ssl::context::pem);
+  net::ssl::stream<net::ip::tcp::socket> stream(io, ctx);
+  stream.next_layer().connect({net::ip::make_address("127.0.0.1"), site.server->port()});
+  const timeval five{5, 0};
+  setsockopt(stream.next_layer().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+  stream.handshake(net::ssl::stream_base::client);
+  net::write(stream, net::buffer(bytes));
+  // Nothing more to send: a server that drains before it closes sees the end at once.
+  stream.next_layer().shutdown(net::ip::tcp::socket::shutdown_send);
+  std::string out;
+  std::array<char, 4096> chunk;
+  boost::system::error_code ec;
+  while (!ec) {
+    const auto n = stream.read_some(net::buffer(chunk), ec);
+    out.append(chunk.data(), n);
+  }
+  return out;
+}
+
+// How many HTTP responses a raw answer holds (status lines).
+int responses_in(const std::string& raw) {
+  int n = 0;
+  for (auto at = raw.find("HTTP/1.1 "); at != std::string::npos; at = raw.find("HTTP/1.1 ", at + 1)) {
+    ++n;
+  }
+  return n;
+}
 
 nlohmann::json body_of(const Result<Response>& r) {
   REQUIRE(r);
@@ -412,6 +454,58 @@ TEST_CASE("start refuses unreadable TLS files and a port in use, without throwin
   const auto taken = HttpServer::start(same_port, router);
   REQUIRE_FALSE(taken);
   CHECK(taken.error().code == Errc::unavailable);
+}
+
+}  // namespace
+}  // namespace dr::transport
+
+namespace dr::transport {
+namespace {
+
+// RFC 9112 §6.3: a request whose framing the server does not implement is answered 400 and the
+// connection closed, so what follows the headers is never read as a second request.
+TEST_CASE("a Transfer-Encoding other than chunked alone is 400 and closes the connection",
+          "[integration][tls][http]") {
+  SiteB site;
+  const std::string smuggled = "GET /v1/apps/smuggled HTTP/1.1\r\nHost: b\r\n\r\n";
+  for (const std::string framing :
+       {"Transfer-Encoding: gzip\r\n", "Transfer-Encoding: chunked, gzip\r\n",
+        "Transfer-Encoding: xchunked\r\n", "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n"}) {
+    INFO(framing);
+    const std::string request = "POST /v1/peer/descriptions HTTP/1.1\r\nHost: b\r\n"
+                                "Content-Type: application/json\r\n" +
+                                framing + "\r\n" + smuggled;
+    const auto answer = raw_exchange(site, "site-a/agent", request);
+    CHECK(answer.starts_with("HTTP/1.1 400 "));
+    CHECK(responses_in(answer) == 1);  // the smuggled request was never read
+    CHECK(answer.find("Connection: close") != std::string::npos);
+    CHECK(answer.find("\"invalid_argument\"") != std::string::npos);
+  }
+  CHECK(site.handler_calls == 0);
+  // chunked alone is framing the server reads.
+  const auto chunked = raw_exchange(site, "site-a/agent",
+                                    "POST /v1/peer/descriptions HTTP/1.1\r\nHost: b\r\n"
+                                    "Content-Type: application/json\r\nConnection: close\r\n"
+                                    "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+  CHECK(chunked.starts_with("HTTP/1.1 201 "));
+  CHECK(site.handler_calls == 1);
+}
+
+TEST_CASE("an answer to HEAD carries no body, and the next answer on the connection is intact",
+          "[integration][tls][http]") {
+  SiteB site;
+  const auto answer = raw_exchange(site, "site-a/agent",
+                                   "HEAD /v1/apps/app1 HTTP/1.1\r\nHost: b\r\n\r\n"
+                                   "GET /v1/apps/app2 HTTP/1.1\r\nHost: b\r\n"
+                                   "Connection: close\r\n\r\n");
+  REQUIRE(responses_in(answer) == 2);
+  const auto end_of_first = answer.find("\r\n\r\n");
+  REQUIRE(end_of_first != std::string::npos);
+  // Right after the first answer's header block comes the second answer's status line.
+  CHECK(answer.substr(end_of_first + 4).starts_with("HTTP/1.1 200 "));
+  CHECK(answer.find("\"app\":\"app2\"") != std::string::npos);
 }
 
 }  // namespace
