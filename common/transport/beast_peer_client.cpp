@@ -90,6 +90,8 @@ struct BeastPeerClient::State {
         status = error_of(cec, "connect");
         co_return;
       }
+      beast::error_code nodelay_ec;  // a request goes out whole at once (http_server.cpp)
+      tcp_layer.socket().set_option(net::ip::tcp::no_delay(true), nodelay_ec);
       auto [hec] = co_await s.async_handshake(ssl::stream_base::client, kTuple);
       if (hec) {
         const long verify = SSL_get_verify_result(s.native_handle());

@@ -9,6 +9,7 @@
 #include <string>
 #include <atomic>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
@@ -207,10 +208,21 @@ class BeastHttpServer final : public HttpServer {
       auto [ec, socket] = co_await acceptor_.async_accept(net::make_strand(ioc_), kTuple);
       if (!acceptor_.is_open()) co_return;
       if (ec) {
-        // EMFILE and friends: the listener is fine, this connection is not.
+        // EMFILE and friends: the listener is fine, this connection is not. Out of descriptors,
+        // the next accept would fail at once too: wait for connections to end instead of
+        // spinning (the pending connections wait in the kernel's backlog meanwhile).
         log("accept: " + ec.message());
+        if (ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
+            ec == net::error::no_memory) {
+          net::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(100));
+          co_await pause.async_wait(kTuple);
+        }
         continue;
       }
+      // Answers go out as soon as they are written: with Nagle's algorithm on, the last TLS
+      // record of an answer waited for the client's delayed ACK (~40 ms per new connection).
+      beast::error_code nodelay_ec;
+      socket.set_option(tcp::no_delay(true), nodelay_ec);
       ++connections_;
       auto session = std::make_shared<Session>(std::move(socket), tls_->ssl, *this);
       {

@@ -62,6 +62,7 @@ struct Router::Route {
   std::vector<std::string> segments;  // "{name}" kept with its braces
   int literal_count = 0;
   Access access;
+  Body body = Body::json;
   Handler handler;
 
   static bool is_param(const std::string& s) { return s.size() > 2 && s.front() == '{'; }
@@ -95,12 +96,13 @@ Router::~Router() = default;
 Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;
 
-Router& Router::add(Method method, std::string_view pattern, Access access, Handler handler) {
+Router& Router::add(Method method, std::string_view pattern, Access access, Handler handler,
+                    Body body) {
   if (pattern.empty() || pattern.front() != '/') {
     throw std::invalid_argument("route pattern must start with '/': '" + std::string(pattern) +
                                 "'");
   }
-  Route route{method, std::string(pattern), {}, 0, access, std::move(handler)};
+  Route route{method, std::string(pattern), {}, 0, access, body, std::move(handler)};
   for (const auto segment : split_path(pattern)) {
     const bool opens = segment.find('{') != std::string_view::npos;
     const bool closes = segment.find('}') != std::string_view::npos;
@@ -176,6 +178,8 @@ Response Router::dispatch(Request request) const {
           kUnsupportedMediaType,
           "request bodies must be application/json, not '" + std::string(*content_type) + "'");
     }
+  }
+  if (!request.body.empty() && found->body == Body::json) {
     auto parsed = model::parse_json(request.body);
     if (!parsed) {
       return error_response("invalid_argument", "request body is not valid JSON", parsed.error());

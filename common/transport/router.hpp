@@ -9,8 +9,9 @@
 //
 // dispatch() decides, in this order: no pattern matches the path -> 404 not_found; patterns
 // match but none for this method -> 405 method_not_allowed with an Allow header; the caller's
-// kind is not in the route's Access -> 403 permission_denied; a body that is not JSON (or not
-// declared as JSON) -> 400 invalid_argument / 415; otherwise the handler's Response. A handler
+// kind is not in the route's Access -> 403 permission_denied; a body not declared as JSON -> 415;
+// a body that is not JSON -> 400 invalid_argument (routes of Body::json; see Body); otherwise the
+// handler's Response. A handler
 // that throws is a bug: dispatch answers 500 internal and names the exception, it never lets it
 // escape into the server.
 //
@@ -50,6 +51,12 @@ inline constexpr Access kAnyCaller{.peer_site = true, .site_operator = true, .an
 
 using Handler = std::function<Response(const Request&)>;
 
+// How dispatch reads a route's body. json: parsed into Request::json before the handler runs
+// (400 if it is not JSON). raw: left in Request::body for the handler, which must authenticate it
+// before it parses it (the signed webhook checks its HMAC over the raw bytes first). Either way a
+// declared Content-Type must be JSON (415 otherwise).
+enum class Body { json, raw };
+
 class Router {
  public:
   Router();
@@ -59,7 +66,8 @@ class Router {
 
   // Adds a route. Throws std::invalid_argument for a malformed pattern (not starting with '/',
   // an empty or unterminated `{}`) or a (method, pattern) already added: both are startup bugs.
-  Router& add(Method method, std::string_view pattern, Access access, Handler handler);
+  Router& add(Method method, std::string_view pattern, Access access, Handler handler,
+              Body body = Body::json);
 
   // REQUIRES: request.path and request.caller are set (the server sets every field but json and
   // path_params, which dispatch fills).

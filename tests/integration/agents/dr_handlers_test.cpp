@@ -281,9 +281,11 @@ TEST_CASE("hostile JSON bodies are 400 on every route and the agent survives", "
       {"trailing", R"({"type":"disaster"} x)"}};
   const std::vector<std::pair<Method, std::string>> routes = {
       {Method::post, "/v1/apps/app1/failover"},
-      {Method::post, "/v1/hooks/failover"},
       {Method::post, "/v1/hooks/alertmanager"},
   };
+  std::int64_t t = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   for (const auto& [name, body] : bodies) {
     for (const auto& [method, target] : routes) {
       INFO(name << " -> " << target);
@@ -293,6 +295,10 @@ TEST_CASE("hostile JSON bodies are 400 on every route and the agent survives", "
       CHECK(a.status == 400);
       CHECK(a.code == "invalid_argument");
     }
+    INFO(name << " -> signed hook, signed");  // the signature is good: the body is read
+    const auto hooked = site.hook(body, t++);
+    CHECK(hooked.status == 400);
+    CHECK(hooked.code == "invalid_argument");
     INFO(name << " -> peer registration");
     transport::Headers headers;
     headers.set("Content-Type", "application/json");
@@ -301,6 +307,28 @@ TEST_CASE("hostile JSON bodies are 400 on every route and the agent survives", "
     CHECK(p.status == 400);
   }
   CHECK(site.as_operator(Method::get, "/healthz").status == 200);
+  CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["state"] == "protecting");
+}
+
+TEST_CASE("the signed hook checks its signature before it reads the body", "[dr][hostile]") {
+  Site site;
+  site.register_app1();
+  const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+  const std::int64_t t = std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  for (const std::string& body : {deep, std::string("{not json"), std::string("[]")}) {
+    // Unsigned, or signed with another secret: refused on the signature, whatever the body.
+    transport::Headers headers;
+    headers.set("Content-Type", "application/json");
+    const auto unsigned_ =
+        send(*site.operator_client(), Method::post, "/v1/hooks/failover", body, std::move(headers));
+    CHECK(unsigned_.status == 401);
+    CHECK_THAT(unsigned_.message, Catch::Contains(std::string(webhook::kSignatureHeader)));
+    const auto forged = site.hook(body, t, "another-secret");
+    CHECK(forged.status == 401);
+    CHECK(forged.code == "permission_denied");
+  }
   CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["state"] == "protecting");
 }
 
