@@ -65,10 +65,11 @@ class DrAgent final : public service::Service {
     // The hooks read their own bodies: the signed one only after its HMAC over the raw bytes.
     router.add(
         Method::post, "/v1/hooks/failover", kAnyCaller,
-        [this](const Request& r) { return signed_hook(r); }, transport::Body::raw);
+        [this](const Request& r) { return signed_hook(r); }, {.body = transport::Body::raw});
     router.add(
         Method::post, "/v1/hooks/alertmanager", kOperatorOnly,
-        [this](const Request& r) { return alertmanager_hook(r); }, transport::Body::raw);
+        [this](const Request& r) { return alertmanager_hook(r); },
+        {.body = transport::Body::raw});
     router.add(Method::get, "/v1/peer/inventory", kPeerOnly,
                [this](const Request&) { return peer_inventory(); });
     router.add(Method::post, "/v1/peer/pools/{pool}/bootstrap", kPeerOnly,

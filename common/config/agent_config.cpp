@@ -208,7 +208,7 @@ class ConfigReader : public model::JsonReader {
 
   void listen(const json& doc, AgentConfig& out) {
     const json* v = member(doc, "", "listen", true);
-    if (v == nullptr || !object(*v, "/listen", {"address", "port"})) return;
+    if (v == nullptr || !object(*v, "/listen", {"address", "port", "maxConnections"})) return;
     if (auto address = opt_string(*v, "/listen", "address", false)) {
       if (!is_listen_address(*address)) {
         add("/listen/address", "not an IP address or host name: '" + *address + "'");
@@ -218,6 +218,9 @@ class ConfigReader : public model::JsonReader {
     // 0: any free port (tests read the bound port back from the server).
     if (const auto port = opt_integer(*v, "/listen", "port", 0, 65535, true)) {
       out.listen_port = static_cast<std::uint16_t>(*port);
+    }
+    if (const auto cap = opt_integer(*v, "/listen", "maxConnections", 1, 65536, false)) {
+      out.max_connections = static_cast<std::size_t>(*cap);
     }
   }
 

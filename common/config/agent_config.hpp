@@ -114,6 +114,8 @@ struct AgentConfig {
   AgentRole role = AgentRole::production;
   std::string listen_address = "127.0.0.1";
   std::uint16_t listen_port = 8443;  // 0: any free port (tests)
+  // Connections served at once; past it a connection gets one 503 (transport/http_server.hpp).
+  std::size_t max_connections = 256;
   transport::ServerTlsFiles tls;  // cert/key/peer CA/operator CA, absolute paths
   transport::AuthPolicy auth;     // peer_site from peer.site; operators; bearer tokens (+ the
                                   // alertmanager token, named "alertmanager", when configured)

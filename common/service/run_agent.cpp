@@ -111,6 +111,7 @@ int run_agent(int argc, char** argv, config::AgentRole role,
   transport::ServerOptions options;
   options.address = rt.config.listen_address;
   options.port = rt.config.listen_port;
+  options.max_connections = rt.config.max_connections;
   options.tls = rt.config.tls;
   options.auth = rt.config.auth;
   options.handler_threads = 4;

@@ -188,20 +188,27 @@ std::shared_ptr<transport::Router> make_router(Runtime& rt, Service& service) {
   auto router = std::make_shared<transport::Router>();
   service.add_routes(*router);
   add_store_routes(*router, rt);
-  router->add(Method::get, "/healthz", transport::kAnyCaller, [&rt](const Request&) {
-    return Response::json(200, {{"status", "ok"},
-                                {"site", rt.config.site_name()},
-                                {"role", config::to_string(rt.config.role)},
-                                {"peer", rt.peer_tracker.to_json(rt.config.peer.site)}});
-  });
-  router->add(Method::get, "/metrics", transport::kAnyCaller, [&rt, &service](const Request&) {
-    metrics::Exposition out;
-    add_common_metrics(out, rt);
-    service.add_metrics(out);
-    Response r = Response::text(200, out.text());
-    r.content_type = std::string(metrics::kContentType);
-    return r;
-  });
+  // Both on the quick lane: a monitor sees the agent alive however busy its handlers are.
+  router->add(
+      Method::get, "/healthz", transport::kAnyCaller,
+      [&rt](const Request&) {
+        return Response::json(200, {{"status", "ok"},
+                                    {"site", rt.config.site_name()},
+                                    {"role", config::to_string(rt.config.role)},
+                                    {"peer", rt.peer_tracker.to_json(rt.config.peer.site)}});
+      },
+      {.lane = transport::Lane::quick});
+  router->add(
+      Method::get, "/metrics", transport::kAnyCaller,
+      [&rt, &service](const Request&) {
+        metrics::Exposition out;
+        add_common_metrics(out, rt);
+        service.add_metrics(out);
+        Response r = Response::text(200, out.text());
+        r.content_type = std::string(metrics::kContentType);
+        return r;
+      },
+      {.lane = transport::Lane::quick});
   return router;
 }
 

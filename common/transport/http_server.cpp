@@ -77,6 +77,7 @@ class BeastHttpServer final : public HttpServer {
         tls_(std::move(tls)),
         ioc_(std::max(1, options_.io_threads)),
         handlers_(static_cast<std::size_t>(std::max(1, options_.handler_threads))),
+        quick_(1),
         acceptor_(net::make_strand(ioc_)) {}
 
   ~BeastHttpServer() override { stop(); }
@@ -122,7 +123,8 @@ class BeastHttpServer final : public HttpServer {
 
   ServerStats stats() const noexcept override {
     std::lock_guard lock(mutex_);
-    return {connections_.load(), handshakes_failed_.load(), requests_.load(), live_sessions_};
+    return {connections_.load(), handshakes_failed_.load(), requests_.load(), live_sessions_,
+            refused_.load()};
   }
 
   void stop() noexcept override {
@@ -160,6 +162,7 @@ class BeastHttpServer final : public HttpServer {
     // Handlers still running finish; they post their results to the stopped io_context, which
     // is why the pool is joined before the io_context is destroyed.
     handlers_.join();
+    quick_.join();
   }
 
  private:
@@ -172,6 +175,7 @@ class BeastHttpServer final : public HttpServer {
     // Confined to the session's strand.
     bool stop_requested = false;
     bool waiting_for_peer = false;
+    bool over_cap = false;  // accepted past max_connections: one 503 answer, then closed
   };
 
   void log(std::string_view line) const {
@@ -224,7 +228,20 @@ class BeastHttpServer final : public HttpServer {
       beast::error_code nodelay_ec;
       socket.set_option(tcp::no_delay(true), nodelay_ec);
       ++connections_;
+      bool over_cap = false;
+      {
+        std::lock_guard lock(mutex_);
+        // Past twice the cap, not even a refusal: the handshake alone costs too much.
+        if (live_sessions_ >= 2 * options_.max_connections) {
+          ++refused_;
+          beast::error_code ignored;
+          socket.close(ignored);
+          continue;
+        }
+        over_cap = live_sessions_ >= options_.max_connections;
+      }
       auto session = std::make_shared<Session>(std::move(socket), tls_->ssl, *this);
+      session->over_cap = over_cap;
       {
         std::lock_guard lock(mutex_);
         ++live_sessions_;
@@ -308,7 +325,16 @@ class BeastHttpServer final : public HttpServer {
         version = req.version();
         keep_alive = req.keep_alive();
         head = req.method() == http::verb::head;
-        response = co_await handle(req, connection_identity, peer);
+        if (session->over_cap) {
+          ++refused_;
+          keep_alive = false;
+          response = error_response(
+              "unavailable", "the agent serves " + std::to_string(options_.max_connections) +
+                                 " connections at once; retry shortly");
+          response.headers.set("Retry-After", "1");
+        } else {
+          response = co_await handle(req, connection_identity, peer);
+        }
       }
       keep_alive = keep_alive && !session->stop_requested;
       auto res = to_beast(std::move(response), version, keep_alive);
@@ -376,6 +402,7 @@ class BeastHttpServer final : public HttpServer {
       co_return response;
     }
     request.caller = std::move(*caller);
+    auto& lane = router_->lane(request.method, request.path) == Lane::quick ? quick_ : handlers_;
     // The router runs in a coroutine on the handler pool. `work` and `response` are named
     // locals on purpose (GCC 12's double destruction of temporaries: beast_coro.hpp).
     auto work = [router = router_,
@@ -384,7 +411,7 @@ class BeastHttpServer final : public HttpServer {
       co_return out;
     };
     Response response =
-        co_await net::co_spawn(handlers_.get_executor(), std::move(work), net::use_awaitable);
+        co_await net::co_spawn(lane.get_executor(), std::move(work), net::use_awaitable);
     co_return response;
   }
 
@@ -407,8 +434,10 @@ class BeastHttpServer final : public HttpServer {
   std::atomic<std::uint64_t> connections_{0};
   std::atomic<std::uint64_t> handshakes_failed_{0};
   std::atomic<std::uint64_t> requests_{0};
+  std::atomic<std::uint64_t> refused_{0};
   net::io_context ioc_;
   net::thread_pool handlers_;
+  net::thread_pool quick_;  // Lane::quick routes (router.hpp)
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;

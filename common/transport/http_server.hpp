@@ -58,6 +58,9 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_grace{5'000};
   int io_threads = 1;
   int handler_threads = 2;
+  // Connections served at once. Past it, a connection gets one 503 (Retry-After: 1) and is
+  // closed; past twice it, a connection is closed at once, before the TLS handshake.
+  std::size_t max_connections = 256;
   // Receives one line per notable event (a refused handshake, an unauthenticated request, a
   // handler exception). Called from server threads; must be thread-safe. Empty: no logging.
   std::function<void(std::string_view)> log;
@@ -68,6 +71,7 @@ struct ServerStats {
   std::uint64_t handshakes_failed = 0;  // TLS handshakes that failed (no cert, wrong CA, ...)
   std::uint64_t requests = 0;           // responses written
   std::size_t open_connections = 0;     // connections not yet closed
+  std::uint64_t refused = 0;            // connections refused past max_connections
 };
 
 class HttpServer {

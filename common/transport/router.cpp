@@ -62,7 +62,7 @@ struct Router::Route {
   std::vector<std::string> segments;  // "{name}" kept with its braces
   int literal_count = 0;
   Access access;
-  Body body = Body::json;
+  RouteOptions options;
   Handler handler;
 
   static bool is_param(const std::string& s) { return s.size() > 2 && s.front() == '{'; }
@@ -97,12 +97,12 @@ Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;
 
 Router& Router::add(Method method, std::string_view pattern, Access access, Handler handler,
-                    Body body) {
+                    RouteOptions options) {
   if (pattern.empty() || pattern.front() != '/') {
     throw std::invalid_argument("route pattern must start with '/': '" + std::string(pattern) +
                                 "'");
   }
-  Route route{method, std::string(pattern), {}, 0, access, body, std::move(handler)};
+  Route route{method, std::string(pattern), {}, 0, access, options, std::move(handler)};
   for (const auto segment : split_path(pattern)) {
     const bool opens = segment.find('{') != std::string_view::npos;
     const bool closes = segment.find('}') != std::string_view::npos;
@@ -129,6 +129,18 @@ Router& Router::add(Method method, std::string_view pattern, Access access, Hand
     return a.literal_count > b.literal_count;
   });
   return *this;
+}
+
+Lane Router::lane(Method method, std::string_view path) const {
+  const auto segments = split_path(path);
+  std::map<std::string, std::string> params;
+  bool bad_escape = false;
+  for (const auto& route : routes_) {
+    if (route.method == method && route.match(segments, params, bad_escape)) {
+      return route.options.lane;
+    }
+  }
+  return Lane::pool;
 }
 
 Response Router::dispatch(Request request) const {
@@ -179,7 +191,7 @@ Response Router::dispatch(Request request) const {
           "request bodies must be application/json, not '" + std::string(*content_type) + "'");
     }
   }
-  if (!request.body.empty() && found->body == Body::json) {
+  if (!request.body.empty() && found->options.body == Body::json) {
     auto parsed = model::parse_json(request.body);
     if (!parsed) {
       return error_response("invalid_argument", "request body is not valid JSON", parsed.error());

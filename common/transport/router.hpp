@@ -57,6 +57,17 @@ using Handler = std::function<Response(const Request&)>;
 // declared Content-Type must be JSON (415 otherwise).
 enum class Body { json, raw };
 
+// Where the server runs a route's handler. pool: the handler pool, shared by every route, where
+// handlers may block on libvirt, Ceph or SQLite. quick: a thread of its own that slow handlers
+// never hold up, for handlers that only read memory or the local store briefly (/healthz,
+// /metrics): a monitor must see the agent alive while it works hardest.
+enum class Lane { pool, quick };
+
+struct RouteOptions {
+  Body body = Body::json;
+  Lane lane = Lane::pool;
+};
+
 class Router {
  public:
   Router();
@@ -67,7 +78,10 @@ class Router {
   // Adds a route. Throws std::invalid_argument for a malformed pattern (not starting with '/',
   // an empty or unterminated `{}`) or a (method, pattern) already added: both are startup bugs.
   Router& add(Method method, std::string_view pattern, Access access, Handler handler,
-              Body body = Body::json);
+              RouteOptions options = {});
+
+  // The lane of the route dispatch() would pick for (method, path); pool when none matches.
+  Lane lane(Method method, std::string_view path) const;
 
   // REQUIRES: request.path and request.caller are set (the server sets every field but json and
   // path_params, which dispatch fills).

@@ -87,10 +87,15 @@ struct SiteB {
                }
                return Response::no_content();
              })
-        .add(Method::get, "/v1/slow", kPeerOrOperator, [this](const Request&) {
-          gate.pass();
-          return Response::json(200, {{"slow", true}});
-        });
+        .add(Method::get, "/v1/slow", kPeerOrOperator,
+             [this](const Request&) {
+               gate.pass();
+               return Response::json(200, {{"slow", true}});
+             })
+        .add(
+            Method::get, "/healthz", kPeerOrOperator,
+            [](const Request&) { return Response::json(200, {{"status", "ok"}}); },
+            {.lane = Lane::quick});
     ServerOptions options;
     options.tls = {pki.file("site-b/agent.crt"), pki.file("site-b/agent.key"),
                    pki.file("site-a/ca.crt"), pki.file("operator/ca.crt")};
@@ -506,6 +511,51 @@ TEST_CASE("an answer to HEAD carries no body, and the next answer on the connect
   // Right after the first answer's header block comes the second answer's status line.
   CHECK(answer.substr(end_of_first + 4).starts_with("HTTP/1.1 200 "));
   CHECK(answer.find("\"app\":\"app2\"") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace dr::transport
+
+namespace dr::transport {
+namespace {
+
+TEST_CASE("a quick-lane route answers while every handler thread is held",
+          "[integration][tls]") {
+  SiteB site([](ServerOptions& o) { o.handler_threads = 2; });
+  auto first = site.client("site-a/agent");
+  auto second = site.client("operator/ops");
+  auto held_1 = std::async(std::launch::async, [&] { return first->get("/v1/slow"); });
+  auto held_2 = std::async(std::launch::async, [&] { return second->get("/v1/slow"); });
+  REQUIRE(site.gate.wait_entered(2));  // both handler threads are busy now
+  auto options = site.client_options("site-a/agent");
+  options.request_timeout = 3s;
+  const auto health = SiteB::client(options)->get("/healthz");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  site.gate.open();
+  CHECK(held_1.get());
+  CHECK(held_2.get());
+}
+
+TEST_CASE("connections past the cap get a 503 and are closed; under it, service resumes",
+          "[integration][tls]") {
+  SiteB site([](ServerOptions& o) { o.max_connections = 2; });
+  auto first = site.client("site-a/agent");
+  auto second = site.client("operator/ops");
+  REQUIRE(first->get("/v1/apps/a"));  // two kept-alive connections: the cap
+  REQUIRE(second->get("/v1/apps/b"));
+  const auto refused = site.client("site-a/agent")->get("/v1/apps/c");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::unavailable);
+  CHECK_THAT(refused.error().message, Catch::Contains("2 connections at once"));
+  CHECK(site.server->stats().refused == 1);
+  // The kept-alive ones still work; once one closes, a new connection is served.
+  CHECK(first->get("/v1/apps/a"));
+  second.reset();
+  REQUIRE(wait_until([&] { return site.server->stats().open_connections <= 1; }));
+  const auto served = site.client("site-a/agent")->get("/v1/apps/d");
+  REQUIRE(served);
+  CHECK(served->status == 200);
 }
 
 }  // namespace

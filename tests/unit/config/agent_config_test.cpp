@@ -83,7 +83,7 @@ struct Fixture {
 json full_config() {
   json c = json::parse(R"({
     "apiVersion": "drpair/v1", "kind": "AgentConfig", "role": "dr",
-    "listen": {"address": "0.0.0.0", "port": 8444},
+    "listen": {"address": "0.0.0.0", "port": 8444, "maxConnections": 64},
     "tls": {"cert": "pki/site-b/agent.crt", "key": "pki/site-b/agent.key",
             "peerCa": "pki/site-a/ca.crt", "operatorCa": "pki/operator/ca.crt"},
     "operators": {"names": ["ops", "oncall"], "anyOperator": true,
@@ -165,6 +165,7 @@ TEST_CASE("a complete config reads into every field", "[config]") {
   CHECK(std::string(to_string(c.role)) == "dr");
   CHECK(c.listen_address == "0.0.0.0");
   CHECK(c.listen_port == 8444);
+  CHECK(c.max_connections == 64);
   CHECK(c.tls.cert_file == f.at("pki/site-b/agent.crt"));
   CHECK(c.tls.key_file == f.at("pki/site-b/agent.key"));
   CHECK(c.tls.peer_ca_file == f.at("pki/site-a/ca.crt"));
@@ -222,6 +223,7 @@ TEST_CASE("a minimal config takes the documented defaults", "[config]") {
   CHECK(c.role == AgentRole::production);
   CHECK(c.listen_address == "127.0.0.1");
   CHECK(c.listen_port == 8443);
+  CHECK(c.max_connections == 256);
   CHECK(c.tls.operator_ca_file.empty());
   CHECK(c.auth.operator_names.empty());
   CHECK_FALSE(c.auth.any_operator);
@@ -374,6 +376,7 @@ TEST_CASE("wrong types and out-of-range values are problems at their key", "[con
       {"/operators/bearerTokens", json::object(), "expected an array"},
       {"/operators/bearerTokens/0", "grafana", "expected an object"},
       {"/peer/timeoutSeconds", 0, "between 1 and 3600"},
+      {"/listen/maxConnections", 0, "between 1 and 65536"},
       {"/stateFile", "", "must not be empty"},
       {"/libvirt/uri", "qemu", "not a libvirt URI"},
       {"/ceph/clientId", "client.admin", "without 'client.'"},
