@@ -56,9 +56,10 @@ class DrAgent final : public service::Service {
   void add_routes(transport::Router& router) override {
     using transport::kAnyCaller;
     using transport::kOperatorOnly;
+    using transport::kReaders;
     using transport::kPeerOnly;
-    router.add(Method::get, "/v1/apps", kOperatorOnly, [this](const Request&) { return list(); });
-    router.add(Method::get, "/v1/apps/{app}", kOperatorOnly,
+    router.add(Method::get, "/v1/apps", kReaders, [this](const Request&) { return list(); });
+    router.add(Method::get, "/v1/apps/{app}", kReaders,
                [this](const Request& r) { return detail(r.param("app")); });
     router.add(Method::post, "/v1/apps/{app}/failover", kOperatorOnly,
                [this](const Request& r) { return operator_failover(r); });
@@ -67,7 +68,8 @@ class DrAgent final : public service::Service {
         Method::post, "/v1/hooks/failover", kAnyCaller,
         [this](const Request& r) { return signed_hook(r); }, {.body = transport::Body::raw});
     router.add(
-        Method::post, "/v1/hooks/alertmanager", kOperatorOnly,
+        Method::post, "/v1/hooks/alertmanager",
+        transport::Access{.site_operator = true, .alertmanager_hook = true},
         [this](const Request& r) { return alertmanager_hook(r); },
         {.body = transport::Body::raw});
     router.add(Method::get, "/v1/peer/inventory", kPeerOnly,
@@ -183,6 +185,12 @@ class DrAgent final : public service::Service {
     auto request = webhook::parse_failover_request(req.body);
     if (!request)
       return transport::error_response(request.error(), "the webhook body is not valid");
+    if (request->force && !hooks.allow_force) {
+      return transport::error_response(
+          "permission_denied",
+          "the signed webhook may not ask for force (overriding the fence): an operator can, or "
+          "set webhooks.allowForce in " + rt_.config.site_name() + "'s agent config");
+    }
     auto created = request_failover(*request, "signed webhook");
     if (!created) return transport::error_response(created.error());
     return service::job_accepted(*rt_.store, *created);

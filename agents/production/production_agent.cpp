@@ -78,9 +78,10 @@ class ProductionAgent final : public service::Service {
 
   void add_routes(transport::Router& router) override {
     using transport::kOperatorOnly;
+    using transport::kReaders;
     using transport::kPeerOnly;
-    router.add(Method::get, "/v1/apps", kOperatorOnly, [this](const Request&) { return list(); });
-    router.add(Method::get, "/v1/apps/{app}", kOperatorOnly,
+    router.add(Method::get, "/v1/apps", kReaders, [this](const Request&) { return list(); });
+    router.add(Method::get, "/v1/apps/{app}", kReaders,
                [this](const Request& r) { return detail(r.param("app")); });
     router.add(Method::post, "/v1/apps/{app}/protection", kOperatorOnly,
                [this](const Request& r) { return protect(r); });

@@ -238,16 +238,28 @@ class ConfigReader : public model::JsonReader {
     const auto it = doc.find("operators");
     if (it == doc.end()) return;
     const std::string ptr = "/operators";
-    if (!object(*it, ptr, {"names", "anyOperator", "bearerTokens"})) return;
-    if (const json* names = array_member(*it, ptr, "names")) {
-      const std::string at = pointer_append(ptr, "names");
+    if (!object(*it, ptr, {"names", "viewers", "anyOperator", "bearerTokens"})) return;
+    for (auto [key, into] : {std::pair{"names", &out.auth.operator_names},
+                             std::pair{"viewers", &out.auth.viewer_names}}) {
+      const json* names = array_member(*it, ptr, key);
+      if (names == nullptr) continue;
+      const std::string at = pointer_append(ptr, key);
       for (std::size_t i = 0; i < names->size(); ++i) {
         const json& n = (*names)[i];
         if (!n.is_string() || n.get_ref<const std::string&>().empty()) {
           add(pointer_append(at, i), "expected a non-empty string");
           continue;
         }
-        out.auth.operator_names.push_back(n.get<std::string>());
+        into->push_back(n.get<std::string>());
+      }
+    }
+    // One role per certificate name: a name in both lists would be a viewer that can change things.
+    for (std::size_t i = 0; i < out.auth.viewer_names.size(); ++i) {
+      const auto& name = out.auth.viewer_names[i];
+      if (std::find(out.auth.operator_names.begin(), out.auth.operator_names.end(), name) !=
+          out.auth.operator_names.end()) {
+        add(pointer_append(pointer_append(ptr, "viewers"), i),
+            "'" + name + "' is in /operators/names too: give each certificate name one role");
       }
     }
     out.auth.any_operator = opt_boolean(*it, ptr, "anyOperator").value_or(false);
@@ -256,10 +268,14 @@ class ConfigReader : public model::JsonReader {
       for (std::size_t i = 0; i < tokens->size(); ++i) {
         const std::string tp = pointer_append(at, i);
         const json& t = (*tokens)[i];
-        if (!object(t, tp, {"name", "sha256"})) continue;
+        if (!object(t, tp, {"name", "sha256", "role"})) continue;
         transport::BearerToken token;
         token.name = opt_string(t, tp, "name", true).value_or("");
         token.sha256_hex = sha256(t, tp, "sha256").value_or("");
+        token.kind = enumeration(t, tp, "role",
+                                 {{"operator", transport::IdentityKind::site_operator},
+                                  {"viewer", transport::IdentityKind::viewer}},
+                                 transport::IdentityKind::site_operator, false);
         for (const auto& other : out.auth.bearer_tokens) {
           if (!token.name.empty() && other.name == token.name) {
             add(pointer_append(tp, "name"), "token name '" + token.name + "' used twice");
@@ -381,7 +397,9 @@ class ConfigReader : public model::JsonReader {
     if (role == AgentRole::production) {
       add(ptr, "webhooks are served by the DR agent only (role 'dr'), not by role 'production'");
     }
-    if (!object(*it, ptr, {"secret", "secretFile", "maxAgeSeconds", "alertmanager"})) return;
+    if (!object(*it, ptr, {"secret", "secretFile", "maxAgeSeconds", "allowForce", "alertmanager"})) {
+      return;
+    }
     WebhookConfig w;
     const bool inline_secret = it->contains("secret");
     const bool secret_file = it->contains("secretFile");
@@ -401,6 +419,7 @@ class ConfigReader : public model::JsonReader {
       if (!inline_secret) w.secret = std::move(text);
     }
     w.max_age = seconds(*it, ptr, "maxAgeSeconds", 1, kDay, w.max_age);
+    w.allow_force = opt_boolean(*it, ptr, "allowForce").value_or(false);
     if (const auto am = it->find("alertmanager"); am != it->end()) {
       const std::string ap = "/webhooks/alertmanager";
       if (object(*am, ap, {"tokenSha256", "appLabel", "type"})) {
@@ -418,7 +437,7 @@ class ConfigReader : public model::JsonReader {
             add(ap, "the bearer token name 'alertmanager' is taken by /operators/bearerTokens");
           }
         }
-        out.auth.bearer_tokens.push_back({"alertmanager", a.token_sha256});
+        out.auth.bearer_tokens.push_back(alertmanager_token(a));
         w.alertmanager = std::move(a);
       }
     }
@@ -430,6 +449,10 @@ class ConfigReader : public model::JsonReader {
 };
 
 }  // namespace
+
+transport::BearerToken alertmanager_token(const AlertmanagerConfig& am) {
+  return {"alertmanager", am.token_sha256, transport::IdentityKind::alertmanager_hook};
+}
 
 const char* to_string(AgentRole role) noexcept {
   switch (role) {

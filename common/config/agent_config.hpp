@@ -103,9 +103,16 @@ struct AlertmanagerConfig {
   std::string type = "disaster";           // "disaster" or "planned"
 };
 
+// The Alertmanager hook's bearer token, named "alertmanager": it may call that hook and nothing
+// else (its kind is alertmanager_hook).
+transport::BearerToken alertmanager_token(const AlertmanagerConfig& am);
+
 struct WebhookConfig {
   std::string secret;  // the HMAC key (read from secretFile when given); never logged
   std::chrono::seconds max_age{300};
+  // Whether the signed webhook may ask for force (overriding the fence); off, such a request is
+  // 403: whoever holds the secret can fail over, but not past the fence.
+  bool allow_force = false;
   std::optional<AlertmanagerConfig> alertmanager;
 };
 

@@ -104,14 +104,14 @@ Response get_job(Runtime& rt, const Request& req) {
 }  // namespace
 
 void add_store_routes(transport::Router& router, Runtime& rt) {
-  using transport::kOperatorOnly;
-  router.add(Method::get, "/v1/apps/{app}/descriptions", kOperatorOnly,
+  using transport::kReaders;
+  router.add(Method::get, "/v1/apps/{app}/descriptions", kReaders,
              [&rt](const Request& r) { return get_descriptions(rt, r); });
-  router.add(Method::get, "/v1/apps/{app}/descriptions/{kind}/{generation}", kOperatorOnly,
+  router.add(Method::get, "/v1/apps/{app}/descriptions/{kind}/{generation}", kReaders,
              [&rt](const Request& r) { return get_description(rt, r); });
-  router.add(Method::get, "/v1/jobs", kOperatorOnly,
+  router.add(Method::get, "/v1/jobs", kReaders,
              [&rt](const Request& r) { return list_jobs(rt, r); });
-  router.add(Method::get, "/v1/jobs/{id}", kOperatorOnly,
+  router.add(Method::get, "/v1/jobs/{id}", kReaders,
              [&rt](const Request& r) { return get_job(rt, r); });
 }
 

@@ -46,6 +46,10 @@ const char* to_string(IdentityKind kind) noexcept {
       return "peer_site";
     case IdentityKind::site_operator:
       return "operator";
+    case IdentityKind::viewer:
+      return "viewer";
+    case IdentityKind::alertmanager_hook:
+      return "alertmanager";
     case IdentityKind::anonymous:
       return "anonymous";
   }

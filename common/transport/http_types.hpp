@@ -26,9 +26,12 @@ Method method_from_string(std::string_view verb) noexcept;
 // Who is calling. Set by the server after the TLS handshake (and the bearer-token check); the
 // route's Access rule decides whether this caller may call it (see auth.hpp for the mapping).
 enum class IdentityKind {
-  peer_site,      // the configured peer site's agent (client certificate from the peer CA)
-  site_operator,  // an operator or dashboard (operator certificate or bearer token); "operator"
-  anonymous,      // a certificate from a configured CA that maps to no configured identity
+  peer_site,          // the configured peer site's agent (client certificate from the peer CA)
+  site_operator,      // an operator (operator certificate or bearer token); "operator"
+  viewer,             // reads only: a dashboard (viewer certificate or bearer token); "viewer"
+  alertmanager_hook,  // the Alertmanager webhook's token: its hook and nothing else;
+                      // "alertmanager"
+  anonymous,          // a certificate from a configured CA that maps to no configured identity
 };
 enum class AuthMethod { client_certificate, bearer_token };
 

@@ -50,10 +50,23 @@ bool Access::allows(IdentityKind kind) const noexcept {
       return peer_site;
     case IdentityKind::site_operator:
       return site_operator;
+    case IdentityKind::viewer:
+      return viewer;
+    case IdentityKind::alertmanager_hook:
+      return alertmanager_hook;
     case IdentityKind::anonymous:
       return anonymous;
   }
   return false;
+}
+
+std::string Access::kinds() const {
+  std::string out;
+  for (auto kind : {IdentityKind::site_operator, IdentityKind::viewer, IdentityKind::peer_site,
+                    IdentityKind::alertmanager_hook}) {
+    if (allows(kind)) out += (out.empty() ? "" : " or ") + std::string(to_string(kind));
+  }
+  return out.empty() ? "none" : out;
 }
 
 struct Router::Route {
@@ -181,7 +194,8 @@ Response Router::dispatch(Request request) const {
     return error_response("permission_denied", std::string(to_string(request.caller.kind)) +
                                                    " caller '" + request.caller.name +
                                                    "' may not call " + to_string(request.method) +
-                                                   " " + found->pattern);
+                                                   " " + found->pattern + ": it needs the role " +
+                                                   found->access.kinds());
   }
   if (!request.body.empty()) {
     const auto content_type = request.headers.get("Content-Type");

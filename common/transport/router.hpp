@@ -40,14 +40,24 @@ namespace dr::transport {
 struct Access {
   bool peer_site = false;
   bool site_operator = false;
+  bool viewer = false;
+  bool alertmanager_hook = false;
   bool anonymous = false;
   bool allows(IdentityKind kind) const noexcept;
+  std::string kinds() const;  // "operator or viewer", for a 403's message
 };
 inline constexpr Access kPeerOnly{.peer_site = true};
+// Changes through the operator API.
 inline constexpr Access kOperatorOnly{.site_operator = true};
+// Reads of the operator API.
+inline constexpr Access kReaders{.site_operator = true, .viewer = true};
 inline constexpr Access kPeerOrOperator{.peer_site = true, .site_operator = true};
 // Any caller that completed mutual TLS, e.g. a health check.
-inline constexpr Access kAnyCaller{.peer_site = true, .site_operator = true, .anonymous = true};
+inline constexpr Access kAnyCaller{.peer_site = true,
+                                   .site_operator = true,
+                                   .viewer = true,
+                                   .alertmanager_hook = true,
+                                   .anonymous = true};
 
 using Handler = std::function<Response(const Request&)>;
 

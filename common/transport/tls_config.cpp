@@ -34,6 +34,11 @@ Identity identity_from_certificate(const AuthPolicy& policy, const CertificateFa
                                         cert.common_name) != policy.operator_names.end())) {
     return {IdentityKind::site_operator, cert.common_name, AuthMethod::client_certificate};
   }
+  if (cert.from_operator_ca && !cert.common_name.empty() &&
+      std::find(policy.viewer_names.begin(), policy.viewer_names.end(), cert.common_name) !=
+          policy.viewer_names.end()) {
+    return {IdentityKind::viewer, cert.common_name, AuthMethod::client_certificate};
+  }
   return {IdentityKind::anonymous, cert.common_name, AuthMethod::client_certificate};
 }
 
@@ -59,7 +64,7 @@ std::optional<Identity> identity_for_request(const AuthPolicy& policy, const Ide
     }
   }
   if (match == nullptr) return std::nullopt;
-  return Identity{IdentityKind::site_operator, match->name, AuthMethod::bearer_token};
+  return Identity{match->kind, match->name, AuthMethod::bearer_token};
 }
 
 std::string sha256_hex(std::string_view data) {

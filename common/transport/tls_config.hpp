@@ -15,19 +15,20 @@
 //    - it chains to the peer CA and its subject CN, or one of its SAN DNS names, equals
 //      `peer_site` -> {peer_site, <site name>, client_certificate};
 //    - else it chains to the operator CA and its CN is in `operator_names` (or `any_operator`)
-//      -> {site_operator, <CN>, client_certificate};
+//      -> {site_operator, <CN>, client_certificate}; its CN is in `viewer_names` -> {viewer, ...};
 //    - else -> {anonymous, <CN>}: the right CA but the wrong name (another site's agent, a
 //      retired operator). Routes refuse it with 403 unless they allow anonymous callers.
-// 3. Bearer tokens, for dashboards and scripts: a request carrying `Authorization: Bearer <token>`
-//    whose SHA-256 matches a configured hash (compared in constant time) is an operator request,
-//    {site_operator, <token name>, bearer_token}, whatever its connection's certificate mapped
-//    to. A token that matches no hash, or a malformed Authorization header, is answered 401
+// 3. Bearer tokens, for dashboards, scripts and hooks: a request carrying `Authorization: Bearer
+//    <token>` whose SHA-256 matches a configured hash (compared in constant time) is a request of
+//    that token's kind (operator, viewer, or the Alertmanager hook), {<kind>, <token name>,
+//    bearer_token}, whatever its connection's certificate mapped to. A token that matches no hash, or a malformed Authorization header, is answered 401
 //    unauthenticated - never silently ignored. The token never replaces rule 1: a dashboard still
 //    connects with a certificate from a configured CA (typically a shared "dashboard" operator
 //    certificate whose CN is not in `operator_names`, so that the token names who is calling).
 //    Only hashes are configured, so a leaked config file does not leak a token.
 // 4. Each route says which identity kinds may call it (router.hpp): the peer API accepts only
-//    peer_site; the operator API accepts site_operator (certificate or token).
+//    peer_site; the operator API's reads accept site_operator and viewer, its changes
+//    site_operator only; the Alertmanager hook accepts its own token (and operators).
 //
 // Thread-safety: pure functions over values.
 
@@ -60,11 +61,14 @@ struct ClientTlsFiles {
 struct BearerToken {
   std::string name;        // who holds it, for logs and Identity::name: "grafana"
   std::string sha256_hex;  // lower- or upper-case hex of SHA-256(token); the token is not stored
+  // What a request carrying it is: site_operator, viewer or alertmanager_hook.
+  IdentityKind kind = IdentityKind::site_operator;
 };
 
 struct AuthPolicy {
   std::string peer_site;                    // the one site name accepted as peer; "" accepts none
   std::vector<std::string> operator_names;  // operator certificate CNs accepted
+  std::vector<std::string> viewer_names;    // certificate CNs of the operator CA that only read
   bool any_operator = false;                // accept every certificate from the operator CA
   std::vector<BearerToken> bearer_tokens;
 };

@@ -66,6 +66,10 @@ alertmanager() {
   rm -f /tmp/e2e-am.$$
 }
 expect_status 401 "$(alertmanager firing not-the-token)" "Alertmanager with a wrong bearer token"
+# The hook's token calls its hook and nothing else.
+hook_reads=$(curl_ops -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $DRPAIR_ALERTMANAGER_TOKEN" \
+  "$DRPAIR_DR_URL/v1/apps")
+[ "$hook_reads" = 403 ] || failed "the Alertmanager token read /v1/apps ($hook_reads), it may only call its hook"
 answer=$(alertmanager resolved "$DRPAIR_ALERTMANAGER_TOKEN")
 expect_status 202 "$answer" "a resolved alert"
 [ "$(printf '%s' "${answer#* }" | json_get 'len(d["jobs"])')" = 0 ] || failed "a resolved alert started a job: $answer"

@@ -107,8 +107,9 @@ InProcessAgent::InProcessAgent(InProcessAgentOptions options) : options_(std::mo
                 options_.pki_dir + "/operator/ca.crt"};
   server.auth.peer_site = c.peer.site;
   server.auth.operator_names = {"ops"};
+  server.auth.viewer_names = {"dashboard"};
   if (c.webhooks && c.webhooks->alertmanager) {
-    server.auth.bearer_tokens.push_back({"alertmanager", c.webhooks->alertmanager->token_sha256});
+    server.auth.bearer_tokens.push_back(config::alertmanager_token(*c.webhooks->alertmanager));
   }
   server.handler_threads = options_.handler_threads;
   server_ = need(transport::HttpServer::start(server, router), "server");

@@ -85,7 +85,7 @@ class InProcessAgent {
   service::Runtime& runtime() { return rt_; }
   std::uint16_t port() const { return server_->port(); }
   // Options for a client of this agent presenting `who`'s certificate: "site-a/agent" or
-  // "site-b/agent" (the peer) or "operator/ops".
+  // "site-b/agent" (the peer), "operator/ops" (an operator) or "operator/dashboard" (a viewer).
   transport::ClientOptions client(const std::string& who) const;
 
  private:

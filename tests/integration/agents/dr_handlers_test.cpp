@@ -36,13 +36,14 @@ constexpr const char* kAlertmanagerToken = "alertmanager-token-for-tests";
 
 class Site {
  public:
-  explicit Site(bool with_webhooks = true) {
+  explicit Site(bool with_webhooks = true, bool allow_force = false) {
     InProcessAgentOptions options;
     options.pki_dir = TestPki::get().file("");
     options.work_dir = work_.path();
     if (with_webhooks) {
       config::WebhookConfig hooks;
       hooks.secret = kSecret;
+      hooks.allow_force = allow_force;
       config::AlertmanagerConfig am;
       am.token_sha256 = transport::sha256_hex(kAlertmanagerToken);
       hooks.alertmanager = am;
@@ -69,6 +70,15 @@ class Site {
     auto client = transport::BeastPeerClient::create(options);
     REQUIRE(client);
     return call(**client, Method::post, "/v1/hooks/alertmanager", payload);
+  }
+  // A client presenting `who`'s certificate, with `token` as its bearer token if not empty.
+  std::unique_ptr<transport::BeastPeerClient> client_as(const std::string& who,
+                                                        const std::string& token = "") {
+    auto options = agent_->client(who);
+    if (!token.empty()) options.bearer_token = token;
+    auto client = transport::BeastPeerClient::create(options);
+    REQUIRE(client);
+    return std::move(*client);
   }
   Answer hook(const std::string& raw, std::int64_t t, const std::string& secret = kSecret) {
     transport::Headers headers;
@@ -413,6 +423,61 @@ TEST_CASE("signed webhook: signature, staleness, replay, body, app", "[dr][webho
   const auto unsigned_ = site.as_operator(Method::post, "/v1/hooks/failover", json::parse(body));
   CHECK(unsigned_.status == 401);
   CHECK(unsigned_.code == "permission_denied");
+}
+
+TEST_CASE("the signed webhook may not ask for force unless the config allows it",
+          "[dr][webhook][roles]") {
+  Site site;
+  site.register_app1();
+  const std::string forced =
+      R"({"app":"app1","type":"disaster","idempotencyKey":"f-1","force":true})";
+  const auto refused = site.hook(forced, unix_now());
+  CHECK(refused.status == 403);
+  CHECK(refused.code == "permission_denied");
+  CHECK_THAT(refused.message, Catch::Contains("webhooks.allowForce"));
+  CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["jobs"].empty());  // no job
+
+  Site allowing(true, /*allow_force=*/true);
+  allowing.register_app1();
+  CHECK(allowing.hook(forced, unix_now()).status == 202);
+}
+
+// Each credential can do only its job: a viewer reads, the Alertmanager token calls its hook, and
+// every refusal says which role the route needs.
+TEST_CASE("roles: a viewer only reads, the Alertmanager token only calls its hook",
+          "[dr][roles]") {
+  Site site;
+  site.register_app1();
+  auto viewer = site.client_as("operator/dashboard");
+  CHECK(call(*viewer, Method::get, "/v1/apps").status == 200);
+  CHECK(call(*viewer, Method::get, "/v1/apps/app1").status == 200);
+  CHECK(call(*viewer, Method::get, "/v1/jobs").status == 200);
+  CHECK(call(*viewer, Method::get, "/v1/apps/app1/descriptions").status == 200);
+  const auto change = call(*viewer, Method::post, "/v1/apps/app1/failover",
+                           json{{"type", "disaster"}, {"force", true}});
+  CHECK(change.status == 403);
+  CHECK_THAT(change.message, Catch::Contains("viewer caller 'dashboard'"));
+  CHECK_THAT(change.message, Catch::Contains("needs the role operator"));
+  CHECK(call(*viewer, Method::post, "/v1/hooks/alertmanager", alert("firing", "app1")).status ==
+        403);
+  CHECK(call(*viewer, Method::get, "/v1/peer/apps/app1").status == 403);
+
+  auto hook = site.client_as("operator/dashboard", kAlertmanagerToken);
+  for (const auto& [method, target] :
+       std::vector<std::pair<Method, std::string>>{{Method::get, "/v1/apps"},
+                                                   {Method::get, "/v1/apps/app1"},
+                                                   {Method::get, "/v1/jobs"},
+                                                   {Method::post, "/v1/apps/app1/failover"},
+                                                   {Method::get, "/v1/peer/apps/app1"}}) {
+    INFO(target);
+    const auto a = call(*hook, method, target, json{{"type", "disaster"}, {"force", true}});
+    CHECK(a.status == 403);
+    CHECK_THAT(a.message, Catch::Contains("alertmanager caller 'alertmanager'"));
+  }
+  CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["jobs"].empty());  // nothing started
+  CHECK(call(*hook, Method::post, "/v1/hooks/alertmanager", alert("firing", "app1")).status ==
+        202);
+  CHECK(call(*hook, Method::get, "/healthz").status == 200);
 }
 
 TEST_CASE("hooks that are not configured are 404", "[dr][webhook]") {

@@ -86,8 +86,8 @@ json full_config() {
     "listen": {"address": "0.0.0.0", "port": 8444, "maxConnections": 64},
     "tls": {"cert": "pki/site-b/agent.crt", "key": "pki/site-b/agent.key",
             "peerCa": "pki/site-a/ca.crt", "operatorCa": "pki/operator/ca.crt"},
-    "operators": {"names": ["ops", "oncall"], "anyOperator": true,
-                  "bearerTokens": [{"name": "grafana", "sha256": "HASH-A"}]},
+    "operators": {"names": ["ops", "oncall"], "viewers": ["dashboard"], "anyOperator": true,
+                  "bearerTokens": [{"name": "grafana", "sha256": "HASH-A", "role": "viewer"}]},
     "peer": {"site": "site-a", "url": "https://site-a.example.net:8443", "ca": "pki/site-a/ca.crt",
              "timeoutSeconds": 12},
     "stateFile": "state/dr.db",
@@ -99,7 +99,7 @@ json full_config() {
                    "replicationTimeoutSeconds": 900, "parallelism": 3},
     "failover": {"fenceTimeoutSeconds": 5, "demoteTimeoutSeconds": 60, "promoteTimeoutSeconds": 90,
                  "shutdownTimeoutSeconds": 0, "parallelism": 16},
-    "webhooks": {"secretFile": "webhook.secret", "maxAgeSeconds": 120,
+    "webhooks": {"secretFile": "webhook.secret", "maxAgeSeconds": 120, "allowForce": true,
                  "alertmanager": {"tokenSha256": "HASH-B", "appLabel": "app", "type": "planned"}}
   })");
   c["operators"]["bearerTokens"][0]["sha256"] = kHashA;
@@ -176,7 +176,11 @@ TEST_CASE("a complete config reads into every field", "[config]") {
   REQUIRE(c.auth.bearer_tokens.size() == 2);
   CHECK(c.auth.bearer_tokens[0].name == "grafana");
   CHECK(c.auth.bearer_tokens[0].sha256_hex == kHashA);
+  CHECK(c.auth.bearer_tokens[0].kind == dr::transport::IdentityKind::viewer);
+  CHECK(c.auth.viewer_names == std::vector<std::string>{"dashboard"});
   CHECK(c.auth.bearer_tokens[1].name == "alertmanager");
+  // The hook's token calls the hook and nothing else.
+  CHECK(c.auth.bearer_tokens[1].kind == dr::transport::IdentityKind::alertmanager_hook);
   CHECK(c.auth.bearer_tokens[1].sha256_hex ==
         "c517d3a89816268111ae166518fc302de2366343929229c4b0e4c904248e575b");  // lower-cased
   CHECK(c.peer.site == "site-a");
@@ -206,6 +210,7 @@ TEST_CASE("a complete config reads into every field", "[config]") {
   REQUIRE(c.webhooks);
   CHECK(c.webhooks->secret == "s3cret");  // the file's trailing newline is not part of it
   CHECK(c.webhooks->max_age == std::chrono::seconds(120));
+  CHECK(c.webhooks->allow_force);
   REQUIRE(c.webhooks->alertmanager);
   CHECK(c.webhooks->alertmanager->token_sha256 ==
         "c517d3a89816268111ae166518fc302de2366343929229c4b0e4c904248e575b");
@@ -377,6 +382,9 @@ TEST_CASE("wrong types and out-of-range values are problems at their key", "[con
       {"/operators/bearerTokens/0", "grafana", "expected an object"},
       {"/peer/timeoutSeconds", 0, "between 1 and 3600"},
       {"/listen/maxConnections", 0, "between 1 and 65536"},
+      {"/operators/viewers/0", "ops", "in /operators/names too"},
+      {"/operators/bearerTokens/0/role", "admin", "must be 'operator' or 'viewer'"},
+      {"/webhooks/allowForce", "yes", "expected a boolean"},
       {"/stateFile", "", "must not be empty"},
       {"/libvirt/uri", "qemu", "not a libvirt URI"},
       {"/ceph/clientId", "client.admin", "without 'client.'"},

@@ -91,6 +91,30 @@ TEST_CASE("a caller kind the route does not allow is 403 permission_denied namin
   CHECK(router.dispatch(request(Method::get, "/healthz", kStranger)).status == 200);
 }
 
+TEST_CASE("a 403 names the role the route needs; viewers read and do not change",
+          "[unit][transport]") {
+  Router router;
+  router.add(Method::get, "/v1/jobs", kReaders, [](const Request&) { return Response::no_content(); })
+      .add(Method::post, "/v1/jobs", kOperatorOnly,
+           [](const Request&) { return Response::no_content(); })
+      .add(Method::post, "/v1/hooks/alertmanager",
+           Access{.site_operator = true, .alertmanager_hook = true},
+           [](const Request&) { return Response::no_content(); });
+  const Identity viewer{IdentityKind::viewer, "dashboard", AuthMethod::client_certificate};
+  const Identity hook{IdentityKind::alertmanager_hook, "alertmanager", AuthMethod::bearer_token};
+  CHECK(router.dispatch(request(Method::get, "/v1/jobs", viewer)).status == 204);
+  const auto change = router.dispatch(request(Method::post, "/v1/jobs", viewer));
+  CHECK(change.status == 403);
+  CHECK_THAT(change.body, Catch::Contains("viewer caller 'dashboard' may not call POST /v1/jobs: "
+                                          "it needs the role operator"));
+  const auto read = router.dispatch(request(Method::get, "/v1/jobs", hook));
+  CHECK(read.status == 403);
+  CHECK_THAT(read.body, Catch::Contains("it needs the role operator or viewer"));
+  CHECK(router.dispatch(request(Method::post, "/v1/hooks/alertmanager", hook)).status == 204);
+  const auto peer_on_hook = router.dispatch(request(Method::post, "/v1/hooks/alertmanager", kPeer));
+  CHECK_THAT(peer_on_hook.body, Catch::Contains("it needs the role operator or alertmanager"));
+}
+
 TEST_CASE("a JSON body is parsed before the handler runs", "[unit][transport]") {
   auto req = request(Method::put, "/v1/apps/app1");
   req.body = R"({"generation": 3})";

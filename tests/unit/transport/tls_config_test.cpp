@@ -52,6 +52,28 @@ TEST_CASE("operator certificates map by CN, or any CN when any_operator is set",
   CHECK(identity_from_certificate(any, from_operator_ca("")).kind == IdentityKind::anonymous);
 }
 
+TEST_CASE("viewer certificates map by CN to viewers, who are not operators", "[unit][transport]") {
+  auto p = policy();
+  p.viewer_names = {"dashboard"};
+  CHECK(identity_from_certificate(p, from_operator_ca("dashboard")) ==
+        Identity{IdentityKind::viewer, "dashboard", AuthMethod::client_certificate});
+  CHECK(identity_from_certificate(p, from_operator_ca("ops")).kind == IdentityKind::site_operator);
+  // From the peer CA a viewer's name means nothing.
+  CHECK(identity_from_certificate(p, from_peer_ca("dashboard")).kind == IdentityKind::anonymous);
+}
+
+TEST_CASE("a bearer token's kind is the request's: operator, viewer or the Alertmanager hook",
+          "[unit][transport]") {
+  auto p = policy();
+  p.bearer_tokens = {{"grafana", sha256_hex("g"), IdentityKind::viewer},
+                     {"alertmanager", sha256_hex("a"), IdentityKind::alertmanager_hook},
+                     {"script", sha256_hex("s")}};
+  const Identity ops{IdentityKind::site_operator, "ops", AuthMethod::client_certificate};
+  CHECK(identity_for_request(p, ops, "Bearer g")->kind == IdentityKind::viewer);
+  CHECK(identity_for_request(p, ops, "Bearer a")->kind == IdentityKind::alertmanager_hook);
+  CHECK(identity_for_request(p, ops, "Bearer s")->kind == IdentityKind::site_operator);
+}
+
 TEST_CASE("an empty peer_site accepts no peer", "[unit][transport]") {
   auto none = policy();
   none.peer_site.clear();
