@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -31,6 +32,7 @@ struct RestArgs {
   std::string job;      // jobs ID
   std::string app_of;   // jobs --app
   bool follow = false;  // jobs ID --follow
+  int limit = 50;       // audit --limit
 };
 
 // ---- output helpers ---------------------------------------------------------------------------
@@ -158,24 +160,33 @@ int job_started(AgentClient& client, const RestArgs& args, const AgentReply& rep
   return follow(client, *id, args.as_json);
 }
 
-// ---- commands ---------------------------------------------------------------------------------
-
-int run_apps(const RestArgs& args) {
-  auto client = open_client(args, AgentRole::dr);
-  if (!client) return kExitUsage;
-  auto reply = client->get("/v1/apps");
+// A list command: GET `path` from `client`, then the body as it is (--json) or a table of one
+// `row` per item of the answer's array `key`.
+int list(AgentClient& client, const RestArgs& args, const std::string& path, const char* key,
+         const std::vector<std::string>& headers,
+         const std::function<std::vector<std::string>(const json&)>& row) {
+  auto reply = client.get(path);
   if (!reply) return report(reply.error(), std::cerr);
   if (args.as_json) {
     std::cout << reply->body << '\n';
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const json& app : array_of(reply->json, "apps")) {
-    rows.push_back({field(app, "id"), field(app, "state"), field(app, "generation"),
-                    field(app, "peerSite"), field(app, "vms")});
-  }
-  print_table(std::cout, {"ID", "STATE", "GENERATION", "PEER", "VMS"}, rows);
+  for (const json& item : array_of(reply->json, key)) rows.push_back(row(item));
+  print_table(std::cout, headers, rows);
   return kExitOk;
+}
+
+// ---- commands ---------------------------------------------------------------------------------
+
+int run_apps(const RestArgs& args) {
+  auto client = open_client(args, AgentRole::dr);
+  if (!client) return kExitUsage;
+  return list(*client, args, "/v1/apps", "apps", {"ID", "STATE", "GENERATION", "PEER", "VMS"},
+              [](const json& app) -> std::vector<std::string> {
+                return {field(app, "id"), field(app, "state"), field(app, "generation"),
+                        field(app, "peerSite"), field(app, "vms")};
+              });
 }
 
 int run_status(const RestArgs& args) {
@@ -335,19 +346,24 @@ int run_jobs(const RestArgs& args) {
 
   std::string path = "/v1/jobs";
   if (!args.app_of.empty()) path += "?app=" + percent_encode(args.app_of);
-  auto reply = client->get(path);
-  if (!reply) return report(reply.error(), std::cerr);
-  if (args.as_json) {
-    std::cout << reply->body << '\n';
-    return kExitOk;
-  }
-  std::vector<std::vector<std::string>> rows;
-  for (const json& job : array_of(reply->json, "jobs")) {
-    rows.push_back({field(job, "id"), field(job, "app"), field(job, "type"), field(job, "state"),
-                    field(job, "currentStep"), field(job, "updatedAt")});
-  }
-  print_table(std::cout, {"ID", "APP", "TYPE", "STATE", "STEP", "UPDATED"}, rows);
-  return kExitOk;
+  return list(*client, args, path, "jobs", {"ID", "APP", "TYPE", "STATE", "STEP", "UPDATED"},
+              [](const json& job) -> std::vector<std::string> {
+                return {field(job, "id"),    field(job, "app"),         field(job, "type"),
+                        field(job, "state"), field(job, "currentStep"), field(job, "updatedAt")};
+              });
+}
+
+int run_audit(const RestArgs& args) {
+  auto client = open_client(args, AgentRole::dr);
+  if (!client) return kExitUsage;
+  return list(*client, args, "/v1/audit?limit=" + std::to_string(args.limit), "entries",
+              {"AT", "WHO", "REQUEST", "STATUS", "JOB", "MESSAGE"},
+              [](const json& e) -> std::vector<std::string> {
+                const json& caller = member(e, "caller");
+                return {field(e, "at"), field(caller, "kind") + ":" + field(caller, "name"),
+                        field(e, "method") + " " + field(e, "path"), field(e, "status"),
+                        field(e, "job"), field(e, "message")};
+              });
 }
 
 void add_connection_options(CLI::App* cmd, AgentConnection& c) {
@@ -425,6 +441,14 @@ void add_rest_commands(CLI::App& root, Action& action) {
   jobs->add_flag("--follow", j->follow,
                  "Show the job's progress until it ends; exit 1 if it fails");
   jobs->add_flag("--json", j->as_json, kJson);
+
+  auto [audit, au] = add("audit",
+                         "Who asked for what: requests that changed something or were refused, "
+                         "newest first (DR agent by default)",
+                         run_audit);
+  audit->add_option("--limit", au->limit, "How many records (1-1000)")
+      ->check(CLI::Range(1, 1000));
+  audit->add_flag("--json", au->as_json, kJson);
 }
 
 }  // namespace dr::cli

@@ -372,6 +372,14 @@ class ConfigReader : public model::JsonReader {
         opt_integer(*it, ptr, "parallelism", 1, kMaxParallelism).value_or(p.parallelism));
   }
 
+  void audit(const json& doc, AgentConfig& out) {
+    const auto it = doc.find("audit");
+    if (it == doc.end() || !object(*it, "/audit", {"retentionDays"})) return;
+    if (const auto days = opt_integer(*it, "/audit", "retentionDays", 1, 3650, false)) {
+      out.audit_retention = std::chrono::days(*days);
+    }
+  }
+
   void failover(const json& doc, AgentConfig& out) {
     const auto it = doc.find("failover");
     const std::string ptr = "/failover";
@@ -477,7 +485,7 @@ Result<AgentConfig, model::Problems> parse_agent_config(std::string_view text,
   if (!r.object(doc, "",
                 {"apiVersion", "kind", "role", "listen", "tls", "operators", "peer", "stateFile",
                  "libvirt", "siteConfig", "ceph", "mappingPolicy", "protection", "failover",
-                 "webhooks"})) {
+                 "webhooks", "audit"})) {
     return std::move(r.problems);
   }
   const auto api = r.opt_string(doc, "", "apiVersion", true);
@@ -511,10 +519,12 @@ Result<AgentConfig, model::Problems> parse_agent_config(std::string_view text,
   r.protection(doc, out);
   r.failover(doc, out);
   r.webhooks(doc, role, out);
+  r.audit(doc, out);
 
   // Checks across keys.
-  if (r.no_operator_ca && (!out.auth.operator_names.empty() || out.auth.any_operator)) {
-    r.add("/operators", "operator certificates need /tls/operatorCa (the operators' CA)");
+  if (r.no_operator_ca && (!out.auth.operator_names.empty() || !out.auth.viewer_names.empty() ||
+                           out.auth.any_operator)) {
+    r.add("/operators", "operator and viewer certificates need /tls/operatorCa (the operators' CA)");
   }
   if (!out.site.site.empty() && out.site.site == out.peer.site) {
     r.add("/peer/site",

@@ -123,6 +123,8 @@ struct AgentConfig {
   std::uint16_t listen_port = 8443;  // 0: any free port (tests)
   // Connections served at once; past it a connection gets one 503 (transport/http_server.hpp).
   std::size_t max_connections = 256;
+  // How long the audit trail keeps a record (service/audit.hpp).
+  std::chrono::days audit_retention{90};
   transport::ServerTlsFiles tls;  // cert/key/peer CA/operator CA, absolute paths
   transport::AuthPolicy auth;     // peer_site from peer.site; operators; bearer tokens (+ the
                                   // alertmanager token, named "alertmanager", when configured)

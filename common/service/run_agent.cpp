@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "model/json_io.hpp"
+#include "service/audit.hpp"
 #include "service/rest_shapes.hpp"
 #include "state/sqlite_state_store.hpp"
 #include "storage/rbd_mirror_storage.hpp"
@@ -112,6 +113,7 @@ int run_agent(int argc, char** argv, config::AgentRole role,
   options.address = rt.config.listen_address;
   options.port = rt.config.listen_port;
   options.max_connections = rt.config.max_connections;
+  options.audit = audit_sink(rt);
   options.tls = rt.config.tls;
   options.auth = rt.config.auth;
   options.handler_threads = 4;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "service/audit.hpp"
 #include "transport/error_mapping.hpp"
 
 namespace dr::service {
@@ -109,6 +110,7 @@ void add_store_routes(transport::Router& router, Runtime& rt) {
              [&rt](const Request& r) { return get_descriptions(rt, r); });
   router.add(Method::get, "/v1/apps/{app}/descriptions/{kind}/{generation}", kReaders,
              [&rt](const Request& r) { return get_description(rt, r); });
+  add_audit_route(router, rt);
   router.add(Method::get, "/v1/jobs", kReaders,
              [&rt](const Request& r) { return list_jobs(rt, r); });
   router.add(Method::get, "/v1/jobs/{id}", kReaders,

@@ -39,7 +39,7 @@ struct Runtime {
   std::function<void(std::string_view)> log;          // one line to stderr, timestamped
 };
 
-// Operator routes both agents serve from the store: descriptions and jobs.
+// Operator routes both agents serve from the store: descriptions, jobs and the audit trail.
 void add_store_routes(transport::Router& router, Runtime& runtime);
 
 // Metrics both agents export: drpair_up, app states and generations, image lag and last sync,

@@ -1,6 +1,8 @@
 #include "state/sqlite_state_store.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -382,6 +384,20 @@ Result<JobStep> read_step(const Statement& s) {
   st.detail_json = s.text(7);
   st.error = s.error(8, 9);
   return st;
+}
+
+Result<AuditRecord> read_audit(const Statement& s) {
+  AuditRecord r;
+  r.id = s.int64(0);
+  r.at = s.time(1);
+  r.caller_kind = s.text(2);
+  r.caller = s.text(3);
+  r.method = s.text(4);
+  r.path = s.text(5);
+  r.status = static_cast<int>(s.int64(6));
+  r.job_id = s.opt_int64(7);
+  r.message = s.text(8);
+  return r;
 }
 
 // Steps a query and maps every row; `what` names the query for errors.
@@ -870,6 +886,44 @@ class Store final : public StateStore {
 
   Result<int> purge_expired_webhooks() override {
     return write("webhook keys", [&]() -> Result<int> { return purge(now_ms()); });
+  }
+
+  Result<std::int64_t> append_audit(const AuditRecord& r) override {
+    return write("audit", [&]() -> Result<std::int64_t> {
+      auto ins = prepare_(
+          "INSERT INTO audit (at, caller_kind, caller, method, path, status, job_id, message) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+          "audit");
+      if (!ins) return ins.error();
+      ins->bind(1, r.at).bind(2, r.caller_kind).bind(3, r.caller).bind(4, r.method);
+      ins->bind(5, r.path).bind(6, std::int64_t{r.status}).bind(7, r.job_id).bind(8, r.message);
+      if (auto s = ins->run("audit"); !s) return s.error();
+      return sqlite3_last_insert_rowid(db_.get());
+    });
+  }
+
+  Result<std::vector<AuditRecord>> list_audit(std::size_t limit,
+                                              std::optional<std::int64_t> before_id) override {
+    return read([&]() -> Result<std::vector<AuditRecord>> {
+      auto s = prepare_(
+          "SELECT id, at, caller_kind, caller, method, path, status, job_id, message FROM audit "
+          "WHERE id < ? ORDER BY id DESC LIMIT ?",
+          "audit");
+      if (!s) return s.error();
+      s->bind(1, before_id.value_or(std::numeric_limits<std::int64_t>::max()))
+          .bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, 1'000'000)));
+      return collect(*s, read_audit, "audit");
+    });
+  }
+
+  Result<int> purge_audit(Timestamp older_than) override {
+    return write("audit", [&]() -> Result<int> {
+      auto del = prepare_("DELETE FROM audit WHERE at < ?", "audit");
+      if (!del) return del.error();
+      del->bind(1, older_than);
+      if (auto s = del->run("audit"); !s) return s.error();
+      return sqlite3_changes(db_.get());
+    });
   }
 
  private:

@@ -168,6 +168,19 @@ enum class JobState { pending, running, succeeded, failed, cancelled };
 
 constexpr bool is_allowed_transition(JobState from, JobState to) noexcept;
 
+// One request an agent answered that changed something or was refused.
+struct AuditRecord {
+  std::int64_t id = 0;  // assigned by the store
+  Timestamp at{};
+  std::string caller_kind;  // "operator", "viewer", "peer_site", "alertmanager", "anonymous"
+  std::string caller;       // certificate CN, token name or site name
+  std::string method;       // "POST"
+  std::string path;         // "/v1/apps/app1/failover"
+  int status = 0;
+  std::optional<JobId> job_id;  // the job the request started or found
+  std::string message;          // a refusal's or an error's message; "" for a success
+};
+
 struct JobRecord {
   JobId id = 0;
   std::string app_id;
@@ -290,6 +303,14 @@ class StateStore {
   // seen and has not expired. Expired keys are purged on the way.
   virtual Result<bool> remember_webhook(std::string_view key, std::chrono::seconds ttl) = 0;
   virtual Result<int> purge_expired_webhooks() = 0;  // how many were removed
+
+  // Audit trail: one record per request that changed something or was refused. Records are
+  // appended, read newest first (at most `limit`, those with an id below `before_id` when given,
+  // for paging), and purged by age.
+  virtual Result<std::int64_t> append_audit(const AuditRecord& record) = 0;  // the record's id
+  virtual Result<std::vector<AuditRecord>> list_audit(
+      std::size_t limit, std::optional<std::int64_t> before_id = std::nullopt) = 0;
+  virtual Result<int> purge_audit(Timestamp older_than) = 0;  // how many were removed
 };
 
 // ---- spellings ----------------------------------------------------------------------------------

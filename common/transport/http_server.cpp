@@ -399,15 +399,28 @@ class BeastHttpServer final : public HttpServer {
           "): bearer token not accepted");
       auto response = error_response(kUnauthenticated, "bearer token not accepted");
       response.headers.set("WWW-Authenticate", "Bearer realm=\"drpair\"");
-      co_return response;
+      if (!options_.audit) co_return response;
+      // The audit sink may block (a store write): on the pool, as a handler would.
+      auto note = [this, who = connection_identity, method = request.method,
+                   path = request.path,
+                   response = std::move(response)]() mutable -> net::awaitable<Response> {
+        audit(who, method, path, response);
+        co_return response;
+      };
+      Response noted =
+          co_await net::co_spawn(handlers_.get_executor(), std::move(note), net::use_awaitable);
+      co_return noted;
     }
     request.caller = std::move(*caller);
     auto& lane = router_->lane(request.method, request.path) == Lane::quick ? quick_ : handlers_;
     // The router runs in a coroutine on the handler pool. `work` and `response` are named
     // locals on purpose (GCC 12's double destruction of temporaries: beast_coro.hpp).
-    auto work = [router = router_,
-                 request = std::move(request)]() mutable -> net::awaitable<Response> {
-      Response out = dispatch_on(*router, request);
+    auto work = [this, request = std::move(request)]() mutable -> net::awaitable<Response> {
+      const Identity who = request.caller;
+      const Method method = request.method;
+      const std::string path = request.path;
+      Response out = dispatch_on(*router_, request);
+      audit(who, method, path, out);
       co_return out;
     };
     Response response =
@@ -417,6 +430,17 @@ class BeastHttpServer final : public HttpServer {
 
   static Response dispatch_on(const Router& router, Request& request) {
     return router.dispatch(std::move(request));
+  }
+
+  // Tells the audit sink of a request that changed something (any method but GET and HEAD) or
+  // was refused (401, 403).
+  void audit(const Identity& who, Method method, const std::string& path,
+             const Response& response) const {
+    if (!options_.audit) return;
+    const bool changes = method != Method::get && method != Method::head;
+    const bool refused = response.status == 401 || response.status == 403;
+    if (!changes && !refused) return;
+    options_.audit(AnsweredRequest{who, method, path, response.status, response.body});
   }
 
   // Declaration order is destruction order reversed: the io_context is destroyed (and with it

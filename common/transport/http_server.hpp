@@ -45,6 +45,15 @@
 
 namespace dr::transport {
 
+// One answered request, as the server tells its audit sink (ServerOptions::audit).
+struct AnsweredRequest {
+  Identity caller;
+  Method method = Method::get;
+  std::string path;
+  int status = 0;
+  std::string body;  // the answer's body
+};
+
 struct ServerOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 0;
@@ -61,6 +70,10 @@ struct ServerOptions {
   // Connections served at once. Past it, a connection gets one 503 (Retry-After: 1) and is
   // closed; past twice it, a connection is closed at once, before the TLS handshake.
   std::size_t max_connections = 256;
+  // The audit sink: told of every request that changed something (any method but GET and HEAD)
+  // and of every refusal (401, 403), on the handler pool, before the answer is written. Must be
+  // thread-safe; may block briefly (a store write). Empty: no audit.
+  std::function<void(const AnsweredRequest&)> audit;
   // Receives one line per notable event (a refused handshake, an unauthenticated request, a
   // handler exception). Called from server threads; must be thread-safe. Empty: no logging.
   std::function<void(std::string_view)> log;

@@ -113,5 +113,17 @@ expect_status 202 "$again" "the same failover re-signed"
 "$root/deploy/lab/app1.sh" check "$dr_site" 2 || failed "APP1 is not whole at site-b"
 curl_ops "$DRPAIR_DR_URL/metrics" | grep -E '^drpair_app_state\{app="app1",state="failed_over"\} 1$' >/dev/null ||
   failed "/metrics does not show app1 failed_over"
+# The audit trail, through the CLI: the signed webhook's job (the DR agent kept it across the
+# SIGKILL) and the Alertmanager token's refused read, each with who asked.
+drpair audit --limit 1000 --json --url "$DRPAIR_DR_URL" | /usr/bin/python3 -c '
+import json, sys
+job = int(sys.argv[1])
+entries = json.load(sys.stdin)["entries"]
+hook = [e for e in entries if e["path"] == "/v1/hooks/failover" and e.get("job") == job]
+refused = [e for e in entries if e["caller"]["kind"] == "alertmanager" and e["status"] == 403]
+fired = [e for e in entries if e["path"] == "/v1/hooks/alertmanager" and e["status"] == 202]
+assert hook and refused and fired, (len(hook), len(refused), len(fired))
+' "$job" || failed "the audit trail lacks the webhook failover or the Alertmanager refusal"
+echo "ok: the audit trail names the webhook failover (job $job) and the refused hook token"
 echo
 echo "e2e: all checks passed"

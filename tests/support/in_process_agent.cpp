@@ -6,6 +6,7 @@
 
 #include "dr_agent.hpp"
 #include "production_agent.hpp"
+#include "service/audit.hpp"
 #include "state/sqlite_state_store.hpp"
 #include "virt/libvirt_hypervisor.hpp"
 #include "virt/site_config.hpp"
@@ -112,6 +113,7 @@ InProcessAgent::InProcessAgent(InProcessAgentOptions options) : options_(std::mo
     server.auth.bearer_tokens.push_back(config::alertmanager_token(*c.webhooks->alertmanager));
   }
   server.handler_threads = options_.handler_threads;
+  server.audit = service::audit_sink(rt_);
   server_ = need(transport::HttpServer::start(server, router), "server");
 }
 

@@ -480,6 +480,74 @@ TEST_CASE("roles: a viewer only reads, the Alertmanager token only calls its hoo
   CHECK(call(*hook, Method::get, "/healthz").status == 200);
 }
 
+TEST_CASE("the audit trail: failovers from every door, and every refusal, with who and what",
+          "[dr][audit]") {
+  Site site;
+  site.register_app1();  // PUT by the peer: a change, recorded
+  auto viewer = site.client_as("operator/dashboard");
+  auto hook = site.client_as("operator/dashboard", kAlertmanagerToken);
+  auto bad_token = site.client_as("operator/ops", "not-a-token");
+
+  CHECK(call(*viewer, Method::post, "/v1/apps/app1/failover", json{{"type", "disaster"}}).status ==
+        403);
+  CHECK(call(*bad_token, Method::get, "/v1/apps").status == 401);
+  CHECK(call(*hook, Method::get, "/v1/apps").status == 403);
+  CHECK(site.as_operator(Method::get, "/v1/apps").status == 200);  // a read: not recorded
+  const auto am = call(*hook, Method::post, "/v1/hooks/alertmanager", alert("firing", "app1"));
+  REQUIRE(am.status == 202);
+  const auto am_job = am.body["jobs"][0]["id"].get<std::int64_t>();
+  site.finished_job(am_job);
+  const auto ops = site.as_operator(Method::post, "/v1/apps/app1/failover",
+                                    json{{"type", "disaster"}, {"reason", "audit test"}});
+  REQUIRE(ops.status == 202);
+  const auto ops_job = ops.body["job"]["id"].get<std::int64_t>();
+  site.finished_job(ops_job);
+  const auto signed_ = site.hook(R"({"app":"app1","type":"disaster","idempotencyKey":"audit-1"})",
+                                 unix_now());
+  REQUIRE(signed_.status == 202);
+
+  const auto trail = call(*viewer, Method::get, "/v1/audit");
+  REQUIRE(trail.status == 200);
+  const auto& entries = trail.body["entries"];
+  REQUIRE(entries.size() == 7);
+  auto who = [&](std::size_t i) {
+    return entries[i]["caller"]["kind"].get<std::string>() + ":" +
+           entries[i]["caller"]["name"].get<std::string>();
+  };
+  // Newest first.
+  CHECK(who(0) == "operator:ops");  // the signed hook came on the operator's connection
+  CHECK(entries[0]["path"] == "/v1/hooks/failover");
+  CHECK(entries[0]["status"] == 202);
+  CHECK(entries[0]["job"] == signed_.body["job"]["id"]);
+  CHECK(who(1) == "operator:ops");
+  CHECK(entries[1]["method"] == "POST");
+  CHECK(entries[1]["path"] == "/v1/apps/app1/failover");
+  CHECK(entries[1]["job"] == ops_job);
+  CHECK(who(2) == "alertmanager:alertmanager");
+  CHECK(entries[2]["path"] == "/v1/hooks/alertmanager");
+  CHECK(entries[2]["job"] == am_job);
+  CHECK(who(3) == "alertmanager:alertmanager");
+  CHECK(entries[3]["method"] == "GET");
+  CHECK(entries[3]["status"] == 403);
+  CHECK_THAT(entries[3]["message"].get<std::string>(), Catch::Contains("needs the role"));
+  CHECK(who(4) == "operator:ops");  // the connection's identity: the token was not accepted
+  CHECK(entries[4]["status"] == 401);
+  CHECK(who(5) == "viewer:dashboard");
+  CHECK(entries[5]["status"] == 403);
+  CHECK(who(6) == "peer_site:site-a");
+  CHECK(entries[6]["method"] == "PUT");
+  CHECK(entries[6]["status"] == 200);
+
+  const auto page = call(*viewer, Method::get,
+                         "/v1/audit?limit=2&before=" + entries[1]["id"].dump());
+  REQUIRE(page.status == 200);
+  REQUIRE(page.body["entries"].size() == 2);
+  CHECK(page.body["entries"][0]["id"] == entries[2]["id"]);
+  CHECK(call(*viewer, Method::get, "/v1/audit?limit=0").status == 400);
+  CHECK(call(*viewer, Method::get, "/v1/audit?before=x").status == 400);
+  CHECK(call(*hook, Method::get, "/v1/audit").status == 403);
+}
+
 TEST_CASE("hooks that are not configured are 404", "[dr][webhook]") {
   Site site(false);
   site.register_app1();

@@ -24,7 +24,7 @@ EXPECTED = {
     ("get", "/v1/apps/{app}/descriptions/{kind}/{generation}"),
     ("post", "/v1/apps/{app}/protection"), ("delete", "/v1/apps/{app}/protection"),
     ("post", "/v1/apps/{app}/snapshots"), ("post", "/v1/apps/{app}/failover"),
-    ("get", "/v1/jobs"), ("get", "/v1/jobs/{id}"),
+    ("get", "/v1/jobs"), ("get", "/v1/jobs/{id}"), ("get", "/v1/audit"),
     ("post", "/v1/hooks/failover"), ("post", "/v1/hooks/alertmanager"),
     ("get", "/v1/peer/inventory"), ("post", "/v1/peer/pools/{pool}/bootstrap"),
     ("put", "/v1/peer/apps/{app}"), ("get", "/v1/peer/apps/{app}"),

@@ -220,6 +220,18 @@ class FakeAgent {
                if (!repeat) polls_[id] = 0;
                return Response::json(202, {{"job", jobs_[id][0]}, {"created", !repeat}});
              })
+        .add(Method::get, "/v1/audit", op,
+             [this](const Request& r) {
+               record(r);
+               return Response::json(
+                   200, {{"entries",
+                          {{{"id", 2}, {"at", at(2)}, {"caller", {{"kind", "viewer"}, {"name", "dash"}}},
+                            {"method", "POST"}, {"path", "/v1/apps/app1/failover"}, {"status", 403},
+                            {"message", "needs the role operator"}},
+                           {{"id", 1}, {"at", at(1)}, {"caller", {{"kind", "operator"}, {"name", "ops"}}},
+                            {"method", "POST"}, {"path", "/v1/apps/app1/failover"}, {"status", 202},
+                            {"job", 7}}}}});
+             })
         .add(Method::get, "/v1/jobs", op,
              [this](const Request& r) {
                record(r);
@@ -514,6 +526,18 @@ TEST_CASE("jobs lists jobs, filtered by app", "[integration][cli]") {
   CHECK(some.exit_code == 0);
   CHECK(json::parse(some.out)["jobs"].empty());
   CHECK(agent.requests().back() == "GET /v1/jobs?app=app%202");
+}
+
+TEST_CASE("audit prints who asked for what, newest first", "[integration][cli]") {
+  FakeAgent agent;
+  const auto trail = drpair_at(agent, {"audit", "--limit", "20"});
+  CHECK(trail.exit_code == 0);
+  CHECK_THAT(trail.out, Catch::StartsWith("AT "));
+  CHECK_THAT(trail.out, Catch::Contains("viewer:dash   POST /v1/apps/app1/failover  403     -    needs the role operator"));
+  CHECK_THAT(trail.out, Catch::Contains("needs the role operator"));
+  CHECK_THAT(trail.out, Catch::Contains("operator:ops  POST /v1/apps/app1/failover  202     7    -"));
+  CHECK(agent.requests().back() == "GET /v1/audit?limit=20");
+  CHECK(drpair_at(agent, {"audit", "--limit", "0"}).exit_code == 2);
 }
 
 TEST_CASE("jobs ID shows the job's steps, and with --follow follows it", "[integration][cli]") {

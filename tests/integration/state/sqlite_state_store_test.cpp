@@ -626,6 +626,48 @@ TEST_CASE("a webhook key is new once until it expires", "[integration][sqlite]")
   CHECK(f.store->remember_webhook("k", 0s).error().code == Errc::invalid_argument);
 }
 
+// ---- audit --------------------------------------------------------------------------------------
+
+TEST_CASE("the audit trail is read newest first, paged, and purged by age", "[integration][sqlite]") {
+  Fixture f;
+  auto record = [&](const std::string& path, int status, std::optional<JobId> job = {}) {
+    AuditRecord r;
+    r.at = f.clock.now();
+    r.caller_kind = "operator";
+    r.caller = "ops";
+    r.method = "POST";
+    r.path = path;
+    r.status = status;
+    r.job_id = job;
+    r.message = status >= 400 ? "refused" : "";
+    auto id = f.store->append_audit(r);
+    REQUIRE(id);
+    return *id;
+  };
+  const auto first = record("/v1/apps/app1/failover", 202, 7);
+  f.clock.advance(2h);
+  record("/v1/apps/app1/failover", 403);
+  const auto third = record("/v1/hooks/failover", 401);
+
+  auto all = f.store->list_audit(10);
+  REQUIRE(all);
+  REQUIRE(all->size() == 3);
+  CHECK(all->front().id == third);  // newest first
+  CHECK(all->back().id == first);
+  CHECK(all->back().job_id == std::optional<JobId>(7));
+  CHECK(all->back().at == f.clock.now() - 2h);
+  CHECK((*all)[1].message == "refused");
+  CHECK_FALSE((*all)[1].job_id);
+
+  auto page = f.store->list_audit(1, third);  // the page after the newest
+  REQUIRE(page);
+  REQUIRE(page->size() == 1);
+  CHECK(page->front().status == 403);
+
+  CHECK(*f.store->purge_audit(f.clock.now() - 1h) == 1);  // the first, two hours old
+  CHECK(f.store->list_audit(10)->size() == 2);
+}
+
 // ---- threads and memory -------------------------------------------------------------------------
 
 TEST_CASE("calls from several threads at once are serialised", "[integration][sqlite]") {

@@ -599,13 +599,15 @@ TEST_CASE("checks across keys", "[config]") {
     c["peer"]["site"] = "site-b";
     expect_one(f, c, "/peer/site", "this site's own name 'site-b'");
   }
-  SECTION("operator names need the operator CA") {
+  SECTION("operator and viewer names need the operator CA") {
     json c = full_config();
     c["tls"].erase("operatorCa");
     expect_one(f, c, "/operators", "/tls/operatorCa");
     c["operators"].erase("names");
     expect_one(f, c, "/operators", "/tls/operatorCa");  // anyOperator still set
     c["operators"]["anyOperator"] = false;
+    expect_one(f, c, "/operators", "/tls/operatorCa");  // viewers still set
+    c["operators"].erase("viewers");
     CHECK(problems_of(f, c).empty());  // bearer tokens alone are fine
   }
   SECTION("bearer token names are unique, and 'alertmanager' is taken when configured") {
