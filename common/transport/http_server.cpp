@@ -4,7 +4,6 @@
 #include "transport/http_server.hpp"
 
 #include <array>
-#include <cctype>
 #include <optional>
 #include <string>
 #include <atomic>
@@ -20,6 +19,7 @@
 
 #include "transport/beast_coro.hpp"
 #include "transport/error_mapping.hpp"
+#include "transport/http_request.hpp"
 #include "transport/tls_context.hpp"
 
 namespace dr::transport {
@@ -27,7 +27,6 @@ namespace {
 
 using namespace beast_coro;  // NOLINT(google-build-using-namespace): net, beast, http, ...
 
-using BeastRequest = http::request<http::string_body>;
 using BeastResponse = http::response<http::string_body>;
 
 BeastResponse to_beast(Response response, unsigned version, bool keep_alive) {
@@ -39,33 +38,6 @@ BeastResponse to_beast(Response response, unsigned version, bool keep_alive) {
   res.keep_alive(keep_alive);
   res.prepare_payload();
   return res;
-}
-
-// RFC 9112 §6.1 and §6.3: the only transfer coding implemented is chunked, alone and once; a
-// request with any other Transfer-Encoding, or with both Transfer-Encoding and Content-Length, has
-// a body whose end this server cannot know. nullopt when the framing is fine.
-std::optional<std::string> framing_problem(const http::request_header<>& header) {
-  int codings = 0;
-  std::string value;
-  for (const auto& field : header) {
-    if (field.name() != http::field::transfer_encoding) continue;
-    ++codings;
-    value = std::string(field.value());
-  }
-  if (codings == 0) return std::nullopt;
-  if (header.count(http::field::content_length) > 0) {
-    return "a request with both Transfer-Encoding and Content-Length is refused (RFC 9112 6.3)";
-  }
-  std::string coding;
-  for (char c : value) {
-    if (c != ' ' && c != '\t') coding += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  if (codings > 1) return "Transfer-Encoding appears more than once: send it once";
-  if (coding != "chunked") {
-    return "Transfer-Encoding '" + value +
-           "' is not implemented: send the body with Content-Length, or chunked alone";
-  }
-  return std::nullopt;
 }
 
 class BeastHttpServer final : public HttpServer {
@@ -380,18 +352,12 @@ class BeastHttpServer final : public HttpServer {
   // Authenticates the request and runs the router on the blocking pool.
   net::awaitable<Response> handle(BeastRequest& req, const Identity& connection_identity,
                                   const std::string& peer) {
-    Request request;
-    request.method = method_from_string(std::string_view(req.method_string()));
-    request.target = std::string(req.target());
-    if (!split_target(request.target, request.path, request.query)) {
-      Response bad =
-          error_response("invalid_argument", "malformed request target '" + request.target + "'");
+    auto converted = to_request(std::move(req));
+    if (!converted) {
+      Response bad = error_response(converted.error());
       co_return bad;
     }
-    for (const auto& field : req) {
-      request.headers.add(std::string(field.name_string()), std::string(field.value()));
-    }
-    request.body = std::move(req.body());
+    Request request = std::move(*converted);
     auto caller = identity_for_request(options_.auth, connection_identity,
                                        request.headers.get("Authorization"));
     if (!caller) {
