@@ -89,7 +89,7 @@ doc = {
   "listen": {"address": "127.0.0.1", "port": int(port)},
   "tls": {"cert": f"{pki}/{site}/agent.crt", "key": f"{pki}/{site}/agent.key",
           "peerCa": f"{pki}/{peer}/ca.crt", "operatorCa": f"{pki}/operator/ca.crt"},
-  "operators": {"names": ["ops"]},
+  "operators": {"names": ["ops"], "viewers": ["dashboard"]},
   "peer": {"site": peer, "url": f"https://127.0.0.1:{peer_port}", "ca": f"{pki}/{peer}/ca.crt",
            "timeoutSeconds": 60},
   "stateFile": f"{d}/state.db",

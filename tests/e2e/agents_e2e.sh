@@ -89,6 +89,9 @@ state=$(curl_ops "$DRPAIR_DR_URL/v1/apps/app1" | json_get 'd["state"]')
 [ "$state" = protected ] || failed "after the refused failover app1 is '$state', not protected"
 echo "ok: refused; app1 still protected"
 
+step "4b. a hostile-input probe of both agents (tests/e2e/probe.py)"
+/usr/bin/python3 "$root/tests/e2e/probe.py" "$lab_dir/lab.env" || failed "the hostile-input probe"
+
 step "5. disaster, failover by signed webhook, SIGKILL of the DR agent mid-failover"
 "$root/deploy/lab/disaster.sh"
 body='{"app":"app1","type":"disaster","idempotencyKey":"e2e-disaster","reason":"site-a lost (e2e)"}'
