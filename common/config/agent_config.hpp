@@ -121,7 +121,7 @@ struct AgentConfig {
   AgentRole role = AgentRole::production;
   std::string listen_address = "127.0.0.1";
   std::uint16_t listen_port = 8443;  // 0: any free port (tests)
-  // Connections served at once; past it a connection gets one 503 (transport/http_server.hpp).
+  // Connections served at once; past it a connection gets one 429 (transport/http_server.hpp).
   std::size_t max_connections = 256;
   // How long the audit trail keeps a record (service/audit.hpp).
   std::chrono::days audit_retention{90};

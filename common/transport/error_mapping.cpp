@@ -27,6 +27,7 @@ constexpr std::array kTable{
     Row{"already_exists", 409, Errc::already_exists},
     Row{kPayloadTooLarge, 413, Errc::invalid_argument},
     Row{kUnsupportedMediaType, 415, Errc::invalid_argument},
+    Row{kTooManyRequests, 429, Errc::unavailable},
     Row{"internal", 500, Errc::internal},
     Row{"unavailable", 503, Errc::unavailable},
     Row{"deadline_exceeded", 504, Errc::deadline_exceeded},

@@ -15,10 +15,11 @@
 //   failed_precondition 409  aborted 409                 permission_denied 403
 //   unavailable 503          deadline_exceeded 504       internal 500
 //   unauthenticated 401      method_not_allowed 405      payload_too_large 413
-//   unsupported_media_type 415
+//   unsupported_media_type 415  too_many_requests 429
 //
 // The transport's own codes map back to an Errc for callers that only understand Errc
-// (unauthenticated -> permission_denied, the others -> invalid_argument); a client turns an error
+// (unauthenticated -> permission_denied, too_many_requests -> unavailable, the others ->
+// invalid_argument); a client turns an error
 // response back into a dr::Error with error_from_response(), preferring the body's code to the
 // status so failed_precondition and aborted (both 409) stay apart.
 //
@@ -38,6 +39,7 @@ inline constexpr std::string_view kUnauthenticated = "unauthenticated";         
 inline constexpr std::string_view kMethodNotAllowed = "method_not_allowed";          // 405
 inline constexpr std::string_view kPayloadTooLarge = "payload_too_large";            // 413
 inline constexpr std::string_view kUnsupportedMediaType = "unsupported_media_type";  // 415
+inline constexpr std::string_view kTooManyRequests = "too_many_requests";            // 429
 
 int http_status(Errc code) noexcept;
 // The status of a code from the table; 500 for a code the table does not know.

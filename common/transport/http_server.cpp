@@ -301,8 +301,8 @@ class BeastHttpServer final : public HttpServer {
           ++refused_;
           keep_alive = false;
           response = error_response(
-              "unavailable", "the agent serves " + std::to_string(options_.max_connections) +
-                                 " connections at once; retry shortly");
+              kTooManyRequests, "the agent serves " + std::to_string(options_.max_connections) +
+                                    " connections at once; retry shortly");
           response.headers.set("Retry-After", "1");
         } else {
           response = co_await handle(req, connection_identity, peer);

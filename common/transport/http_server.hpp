@@ -67,8 +67,9 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_grace{5'000};
   int io_threads = 1;
   int handler_threads = 2;
-  // Connections served at once. Past it, a connection gets one 503 (Retry-After: 1) and is
-  // closed; past twice it, a connection is closed at once, before the TLS handshake.
+  // Connections served at once. Past it, a connection gets one 429 too_many_requests
+  // (Retry-After: 1) and is closed; past twice it, a connection is closed at once, before the TLS
+  // handshake.
   std::size_t max_connections = 256;
   // The audit sink: told of every request that changed something (any method but GET and HEAD)
   // and of every refusal (401, 403), on the handler pool, before the answer is written. Must be

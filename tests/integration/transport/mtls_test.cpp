@@ -537,7 +537,7 @@ TEST_CASE("a quick-lane route answers while every handler thread is held",
   CHECK(held_2.get());
 }
 
-TEST_CASE("connections past the cap get a 503 and are closed; under it, service resumes",
+TEST_CASE("connections past the cap get a 429 and are closed; under it, service resumes",
           "[integration][tls]") {
   SiteB site([](ServerOptions& o) { o.max_connections = 2; });
   auto first = site.client("site-a/agent");

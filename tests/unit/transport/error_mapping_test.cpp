@@ -24,6 +24,9 @@ TEST_CASE("every Errc has its documented HTTP status", "[unit][transport]") {
   CHECK(http_status(kMethodNotAllowed) == 405);
   CHECK(http_status(kPayloadTooLarge) == 413);
   CHECK(http_status(kUnsupportedMediaType) == 415);
+  CHECK(http_status(kTooManyRequests) == 429);
+  // A client hears the connection cap as a reason to come back, as for any unavailable agent.
+  CHECK(error_from_response(error_response(kTooManyRequests, "busy"), "").code == Errc::unavailable);
 }
 
 TEST_CASE("an Error survives the trip through a response and back", "[unit][transport]") {
