@@ -41,7 +41,6 @@
 #include "model/problem.hpp"
 #include "state/state_store.hpp"
 #include "storage/mirror_storage.hpp"
-#include "storage/role_change.hpp"
 
 namespace dr::api {
 

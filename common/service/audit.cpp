@@ -1,6 +1,7 @@
 #include "service/audit.hpp"
 
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -26,20 +27,14 @@ std::optional<std::int64_t> job_of(const json& doc) {
   return id.get<std::int64_t>();
 }
 
-// A query parameter as an integer in [lo, hi]; nullopt if absent; an error answer if not one.
+// A query parameter as an integer in [lo, hi] into `out` (left as it is if absent); the error
+// answer if it is not one.
 std::optional<Response> read_number(const Request& req, const char* key, std::int64_t lo,
                                     std::int64_t hi, std::optional<std::int64_t>& out) {
   const auto it = req.query.find(key);
   if (it == req.query.end()) return std::nullopt;
-  try {
-    std::size_t used = 0;
-    const auto n = std::stoll(it->second, &used);
-    if (used == it->second.size() && n >= lo && n <= hi) {
-      out = n;
-      return std::nullopt;
-    }
-  } catch (const std::exception&) {
-  }
+  out = parse_integer(it->second, lo, hi);
+  if (out) return std::nullopt;
   return transport::error_response("invalid_argument",
                                    std::string("query parameter '") + key + "' must be an " +
                                        "integer from " + std::to_string(lo) + " to " +
@@ -56,6 +51,8 @@ state::AuditRecord audit_record(const transport::AnsweredRequest& answered, stat
   r.method = transport::to_string(answered.method);
   r.path = answered.path;
   r.status = answered.status;
+  // Only a job's or an error's answer holds what the record keeps: others are not read again.
+  if (answered.status != 202 && answered.status < 400) return r;
   if (auto doc = model::parse_json(answered.body); doc && doc->is_object()) {
     if (answered.status == 202) r.job_id = job_of(*doc);
     if (answered.status >= 400 && doc->contains("error") && (*doc)["error"].is_object()) {

@@ -1,5 +1,6 @@
 #include "service/rest_shapes.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
@@ -26,6 +27,16 @@ std::string format_time(state::Timestamp t) {
 
 std::string format_time(std::chrono::system_clock::time_point t) {
   return format_time(std::chrono::time_point_cast<std::chrono::milliseconds>(t));
+}
+
+std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t lo,
+                                          std::int64_t hi) {
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < lo || value > hi) {
+    return std::nullopt;
+  }
+  return value;
 }
 
 json optional_time(const std::optional<state::Timestamp>& t) {

@@ -1,13 +1,14 @@
 #pragma once
 // The JSON shapes of the store's records on both agents' REST API (README "REST API",
 // schemas/openapi.yaml): times, errors, jobs with their steps, mirror pairs, apps, and the 202
-// answer to a request that started a job.
+// answer to a request that started a job; and the integers its paths and queries carry.
 
 #include <chrono>
 #include <cstddef>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -28,6 +29,10 @@ nlohmann::json job_json(const state::JobRecord& job, const std::vector<state::Jo
 nlohmann::json pairs_json(const std::vector<state::MirrorPairRecord>& pairs);
 // AppDetail without "images" and "peer": the caller adds what its side knows.
 nlohmann::json app_json(const state::AppRecord& app, const std::string& name, int vms);
+
+// `text` as a decimal integer in [lo, hi], all of it (no sign but '-', no spaces); nullopt
+// otherwise.
+std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t lo, std::int64_t hi);
 
 // The app's newest jobs (at most `limit`), without steps, newest first.
 nlohmann::json recent_jobs(state::StateStore& store, const std::string& app_id,

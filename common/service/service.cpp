@@ -1,6 +1,7 @@
 #include "service/service.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "service/audit.hpp"
@@ -46,17 +47,13 @@ Response get_description(Runtime& rt, const Request& req) {
   if (gen == "latest") {
     d = rt.store->latest_description(app, *kind);
   } else {
-    std::int64_t n = 0;
-    try {
-      std::size_t used = 0;
-      n = std::stoll(gen, &used);
-      if (used != gen.size() || n < 0) throw std::invalid_argument(gen);
-    } catch (const std::exception&) {
+    const auto n = parse_integer(gen, 0, std::numeric_limits<std::int64_t>::max());
+    if (!n) {
       return transport::error_response(
           "invalid_argument",
           "generation must be a non-negative integer or 'latest', not '" + gen + "'");
     }
-    d = rt.store->get_description(app, *kind, n);
+    d = rt.store->get_description(app, *kind, *n);
   }
   if (!d) return error_or(d.error());
   Response r;
@@ -87,17 +84,12 @@ Response list_jobs(Runtime& rt, const Request& req) {
 
 Response get_job(Runtime& rt, const Request& req) {
   const auto& id_text = req.param("id");
-  state::JobId id = 0;
-  try {
-    std::size_t used = 0;
-    id = std::stoll(id_text, &used);
-    if (used != id_text.size()) throw std::invalid_argument(id_text);
-  } catch (const std::exception&) {
-    return transport::error_response("not_found", "job '" + id_text + "' does not exist");
-  }
-  auto job = rt.store->get_job(id);
+  const auto id = parse_integer(id_text, std::numeric_limits<std::int64_t>::min(),
+                                std::numeric_limits<std::int64_t>::max());
+  if (!id) return transport::error_response("not_found", "job '" + id_text + "' does not exist");
+  auto job = rt.store->get_job(*id);
   if (!job) return error_or(job.error());
-  auto steps = rt.store->steps(id);
+  auto steps = rt.store->steps(*id);
   if (!steps) return error_or(steps.error());
   return Response::json(200, job_json(*job, *steps));
 }

@@ -116,6 +116,14 @@ struct MirrorSnapshot {
   }
 };
 
+// One site's side of a mirror pair, as observed: what a role change (role_change.hpp) decides
+// from, and what the production agent answers its peer about one image (api/peer_api.hpp).
+struct PairSide {
+  ImageRole role = ImageRole::not_mirrored;
+  std::string mirror_uuid;                // the pool's mirror uuid at this site
+  std::vector<MirrorSnapshot> snapshots;  // oldest first
+};
+
 enum class ReplayState {
   unknown,
   error,

@@ -93,13 +93,6 @@ inline const char* to_string(RoleChangeStep step) noexcept {
   return "observe";
 }
 
-// One site's side of a pair, as observed.
-struct PairSide {
-  ImageRole role = ImageRole::not_mirrored;
-  std::string mirror_uuid;
-  std::vector<MirrorSnapshot> snapshots;  // oldest first
-};
-
 struct RoleChangeOptions {
   // Wait for the first snapshot of the new primary to reach the old one (reverse protection).
   // The role change itself is complete without it; the next planned change re-checks anyway.

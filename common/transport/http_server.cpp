@@ -49,7 +49,7 @@ class BeastHttpServer final : public HttpServer {
         tls_(std::move(tls)),
         ioc_(std::max(1, options_.io_threads)),
         handlers_(static_cast<std::size_t>(std::max(1, options_.handler_threads))),
-        quick_(1),
+        quick_(2),
         acceptor_(net::make_strand(ioc_)) {}
 
   ~BeastHttpServer() override { stop(); }
@@ -427,7 +427,8 @@ class BeastHttpServer final : public HttpServer {
   std::atomic<std::uint64_t> refused_{0};
   net::io_context ioc_;
   net::thread_pool handlers_;
-  net::thread_pool quick_;  // Lane::quick routes (router.hpp)
+  net::thread_pool quick_;  // Lane::quick routes (router.hpp): two, so a slow /metrics scrape
+                            // (it reads every job from the store) never holds up /healthz
   tcp::acceptor acceptor_;
   std::vector<std::thread> threads_;
   std::uint16_t port_ = 0;

@@ -68,7 +68,7 @@ using Handler = std::function<Response(const Request&)>;
 enum class Body { json, raw };
 
 // Where the server runs a route's handler. pool: the handler pool, shared by every route, where
-// handlers may block on libvirt, Ceph or SQLite. quick: a thread of its own that slow handlers
+// handlers may block on libvirt, Ceph or SQLite. quick: threads of their own that slow handlers
 // never hold up, for handlers that only read memory or the local store briefly (/healthz,
 // /metrics): a monitor must see the agent alive while it works hardest.
 enum class Lane { pool, quick };

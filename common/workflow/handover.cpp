@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "storage/role_change.hpp"
 #include "workflow/app_records.hpp"
 
 namespace dr::workflow {
