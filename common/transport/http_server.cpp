@@ -4,8 +4,6 @@
 #include "transport/http_server.hpp"
 
 #include <array>
-#include <optional>
-#include <string>
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -14,6 +12,8 @@
 #include <condition_variable>
 #include <list>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -147,7 +147,7 @@ class BeastHttpServer final : public HttpServer {
     // Confined to the session's strand.
     bool stop_requested = false;
     bool waiting_for_peer = false;
-    bool over_cap = false;  // accepted past max_connections: one 503 answer, then closed
+    bool over_cap = false;  // accepted past max_connections: one 429 answer, then closed
   };
 
   void log(std::string_view line) const {

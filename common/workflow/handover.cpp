@@ -1,5 +1,6 @@
 #include "workflow/handover.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -78,9 +79,9 @@ Result<storage::MirrorSnapshotRef> demote_once(storage::MirrorStorage& storage,
                   "have promoted it");
 }
 
-
-// The app, if `image` is one of its pairs' images here; with `stopped`, only while the app is
-// stopped here (the role change's actions).
+// Whether the peer may reach `image` for this app: one of the app's pairs' images here (else
+// not_found), and with `stopped`, only while the app is stopped here (the role change's actions;
+// else failed_precondition).
 Status check_image(ProductionSite& site, const std::string& app_id,
                    const storage::ImageSpec& image, bool stopped) {
   auto app = site.store.get_app(app_id);
