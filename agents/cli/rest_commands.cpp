@@ -154,8 +154,8 @@ int job_started(AgentClient& client, const RestArgs& args, const AgentReply& rep
   }
   if (reused) {
     (args.as_json ? std::cerr : std::cout)
-        << "job " << *id << " was already running (same idempotency key, or a failover of the "
-        << "same type); following it\n";
+        << "job " << *id << " was already running (same idempotency key, or a job of the "
+        << "same type for the app); following it\n";
   }
   return follow(client, *id, args.as_json);
 }
@@ -292,6 +292,20 @@ int run_failover(const RestArgs& args) {
   if (!reply) return report(reply.error(), std::cerr);
   return job_started(*client, args, *reply);
 }
+
+// Reprotect and failback: the DR agent's jobs of coming home (an optional reason for the record).
+// `tail`: "/reprotect" or "/failback".
+int run_lifecycle(const RestArgs& args, const char* tail) {
+  auto client = open_client(args, AgentRole::dr);
+  if (!client) return kExitUsage;
+  std::optional<json> body;
+  if (!args.reason.empty()) body = json{{"reason", args.reason}};
+  auto reply = client->call(Method::post, app_path(args, tail), body);
+  if (!reply) return report(reply.error(), std::cerr);
+  return job_started(*client, args, *reply);
+}
+int run_reprotect(const RestArgs& args) { return run_lifecycle(args, "/reprotect"); }
+int run_failback(const RestArgs& args) { return run_lifecycle(args, "/failback"); }
 
 int show_job(AgentClient& client, std::int64_t id, bool as_json) {
   auto reply = client.get("/v1/jobs/" + std::to_string(id));
@@ -433,6 +447,23 @@ void add_rest_commands(CLI::App& root, Action& action) {
                        "Retrying with the same key returns the same job instead of a new one");
   failover->add_flag("--wait", f->wait, kWait);
   failover->add_flag("--json", f->as_json, kJson);
+
+  // The coming-home jobs: an app, an optional reason, waiting and JSON as for a failover.
+  auto lifecycle = [&](const char* name, const char* help, int (*run)(const RestArgs&)) {
+    auto [cmd, args] = add(name, help, run);
+    add_app(cmd, *args);
+    cmd->add_option("--reason", args->reason, "Why, for the record");
+    cmd->add_flag("--wait", args->wait, kWait);
+    cmd->add_flag("--json", args->as_json, kJson);
+  };
+  lifecycle("reprotect",
+            "After a failover, with the production site back: protect the app from the DR site "
+            "back to it (DR agent; a diverged copy there is resynced, its later writes discarded)",
+            run_reprotect);
+  lifecycle("failback",
+            "Bring a reprotected app home with no data lost: a planned failover back to the "
+            "production site (DR agent)",
+            run_failback);
 
   auto [jobs, j] =
       add("jobs", "List jobs (DR agent by default), or show or follow one job", run_jobs);

@@ -10,8 +10,10 @@
 #include "transport/error_mapping.hpp"
 #include "webhook/webhook.hpp"
 #include "workflow/app_records.hpp"
+#include "workflow/failback.hpp"
 #include "workflow/failover.hpp"
 #include "workflow/registry.hpp"
+#include "workflow/snapshot_schedule.hpp"
 
 namespace dr::drsite {
 namespace {
@@ -40,7 +42,14 @@ class DrAgent final : public service::Service {
               std::chrono::duration_cast<std::chrono::milliseconds>(
                   rt.config.failover.promote_timeout),
               rt.config.failover.parallelism,
-              rt.log},
+              rt.log,
+              rt.config.failover.shutdown_timeout,
+              std::chrono::duration_cast<std::chrono::milliseconds>(
+                  rt.config.protection.replication_timeout)},
+        schedule_(*rt.store, *rt.storage,
+                  std::chrono::duration_cast<std::chrono::seconds>(
+                      rt.config.protection.snapshot_interval),
+                  rt.log),
         registry_{*rt.store,        *rt.storage,          *rt.hypervisor,
                   rt.config.site,   rt.config.site_name(), rt.config.peer.site,
                   rt.config.mapping_policy, rt.log},
@@ -63,6 +72,12 @@ class DrAgent final : public service::Service {
                [this](const Request& r) { return detail(r.param("app")); });
     router.add(Method::post, "/v1/apps/{app}/failover", kOperatorOnly,
                [this](const Request& r) { return operator_failover(r); });
+    router.add(Method::post, "/v1/apps/{app}/reprotect", kOperatorOnly, [this](const Request& r) {
+      return operator_lifecycle(r, state::JobType::reprotect);
+    });
+    router.add(Method::post, "/v1/apps/{app}/failback", kOperatorOnly, [this](const Request& r) {
+      return operator_lifecycle(r, state::JobType::failback);
+    });
     // The hooks read their own bodies: the signed one only after its HMAC over the raw bytes.
     router.add(
         Method::post, "/v1/hooks/failover", kAnyCaller,
@@ -89,6 +104,16 @@ class DrAgent final : public service::Service {
   void run_loops(std::stop_token stop) override {
     while (!stop.stop_requested()) {
       workflow::refresh_protection(registry_);
+      // Apps running here protected in reverse: this site takes their mirror snapshots.
+      if (auto apps = rt_.store->list_apps()) {
+        std::erase_if(*apps, [](const state::AppRecord& a) {
+          return a.state != state::AppState::protected_reverse;
+        });
+        if (!apps->empty()) {
+          schedule_.run_due(*apps, &state::MirrorPairRecord::target);
+          workflow::refresh_reverse_protection(site_);
+        }
+      }
       (void)rt_.peer->get("/healthz");  // keeps peer reachability current
       for (int i = 0; i < 50 && !stop.stop_requested(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -143,7 +168,10 @@ class DrAgent final : public service::Service {
     out["peer"] = rt_.peer_tracker.to_json(rt_.config.peer.site);
     auto pairs = rt_.store->mirror_pairs(app_id);
     out["images"] = pairs ? service::pairs_json(*pairs) : json::array();
-    for (auto& image : out["images"]) image["lastSnapshotAt"] = nullptr;
+    for (auto& image : out["images"]) {
+      image["lastSnapshotAt"] =
+          service::optional_time(schedule_.last(app_id, image["target"].get<std::string>()));
+    }
     out["jobs"] = service::recent_jobs(*rt_.store, app_id);
     return Response::json(200, out);
   }
@@ -153,6 +181,43 @@ class DrAgent final : public service::Service {
     if (!request) return transport::error_response(request.error());
     auto created = request_failover(*request, "operator " + req.caller.name);
     if (!created) return transport::error_response(created.error());
+    return service::job_accepted(*rt_.store, *created);
+  }
+
+  // Reprotect and failback: an optional body {"reason": "..."}; 409 when the app is in no state
+  // for it (workflow/failback.hpp says what to do instead).
+  Response operator_lifecycle(const Request& req, state::JobType type) {
+    const auto& app_id = req.param("app");
+    std::string reason;
+    if (!req.json.is_null()) {
+      model::JsonReader r;
+      if (r.object(req.json, "", {"reason"})) {
+        reason = r.opt_string(req.json, "", "reason").value_or("");
+      }
+      if (!r.ok()) return transport::error_response(r.problems);
+    }
+    auto app = rt_.store->get_app(app_id);
+    if (!app) return transport::error_response(app.error());
+    auto jobs = rt_.store->list_jobs(app_id);
+    if (!jobs) return transport::error_response(jobs.error());
+    for (const auto& j : *jobs) {
+      const bool unfinished =
+          j.state == state::JobState::pending || j.state == state::JobState::running;
+      if (!unfinished) continue;
+      if (j.type == type) return service::job_accepted(*rt_.store, state::CreatedJob{j, false});
+      return transport::error_response(
+          "failed_precondition", "app '" + app_id + "' has job " + std::to_string(j.id) + " (" +
+                                     to_string(j.type) + ") running; wait for it");
+    }
+    const auto refused = type == state::JobType::reprotect ? workflow::reprotect_refusal(*app)
+                                                           : workflow::failback_refusal(*app);
+    if (refused) return transport::error_response(*refused);
+    const json request{{"reason", reason}, {"requestedBy", "operator " + req.caller.name}};
+    auto created = rt_.store->create_job(app_id, type, std::nullopt, request.dump());
+    if (!created) return transport::error_response(created.error());
+    rt_.log(std::string(to_string(type)) + " of app " + app_id + " requested by operator " +
+            req.caller.name + " (job " + std::to_string(created->job.id) + ")");
+    executor_.start(created->job.id);
     return service::job_accepted(*rt_.store, *created);
   }
 
@@ -318,6 +383,12 @@ class DrAgent final : public service::Service {
   // ---- failover jobs ----------------------------------------------------------------------------
 
   Status run_job(const state::JobRecord& job, workflow::Steps& steps) {
+    if (job.type == state::JobType::reprotect) {
+      return workflow::run_reprotect(site_, job.app_id, steps);
+    }
+    if (job.type == state::JobType::failback) {
+      return workflow::run_failback(site_, job.app_id, steps);
+    }
     if (job.type != state::JobType::failover_planned &&
         job.type != state::JobType::failover_disaster) {
       return fail(Errc::invalid_argument,
@@ -340,6 +411,7 @@ class DrAgent final : public service::Service {
   api::HttpProductionPeer peer_;
   api::HttpProductionPeer fence_peer_;
   workflow::FailoverSite site_;
+  workflow::SnapshotSchedule schedule_;
   workflow::DrSite registry_;
   jobs::JobExecutor executor_;
   std::mutex summaries_mutex_;

@@ -12,6 +12,7 @@
 #include "workflow/app_records.hpp"
 #include "workflow/handover.hpp"
 #include "workflow/protect.hpp"
+#include "workflow/snapshot_schedule.hpp"
 
 namespace dr::production {
 namespace {
@@ -65,8 +66,12 @@ class ProductionAgent final : public service::Service {
               rt.config.protection.parallelism,
               rt.log,
               [this](const std::string& app, const std::string& image) {
-                note_snapshot(app, image, service::now());
+                schedule_.note(app, image, service::now());
               }},
+        schedule_(*rt.store, *rt.storage,
+                  std::chrono::duration_cast<std::chrono::seconds>(
+                      rt.config.protection.snapshot_interval),
+                  rt.log),
         executor_(
             *rt.store,
             [this](const state::JobRecord& job, workflow::Steps& steps) {
@@ -109,13 +114,19 @@ class ProductionAgent final : public service::Service {
     router.add(Method::post, image + "/promote", kPeerOnly, [this](const Request& r) {
       return answer(answers_.promote(r.param("app"), image_of(r)));
     });
+    router.add(Method::post, image + "/resync", kPeerOnly, [this](const Request& r) {
+      return answer(answers_.resync(r.param("app"), image_of(r)));
+    });
+    router.add(Method::post, "/v1/peer/apps/{app}/reverse", kPeerOnly,
+               [this](const Request& r) { return answer(answers_.reverse(r.param("app"))); });
+    router.add(Method::post, "/v1/peer/apps/{app}/start", kPeerOnly,
+               [this](const Request& r) { return answer(answers_.start(r.param("app"))); });
   }
 
   void add_metrics(metrics::Exposition& out) override {
     auto& family = out.family("drpair_image_last_snapshot_timestamp_seconds", metrics::Type::gauge,
                               "When the agent last took a mirror snapshot of the image (Unix s).");
-    std::lock_guard lock(mutex_);
-    for (const auto& [key, at] : last_snapshot_) {
+    for (const auto& [key, at] : schedule_.all()) {
       family.add({{"app", key.first}, {"image", key.second}},
                  static_cast<double>(
                      std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch())
@@ -191,14 +202,11 @@ class ProductionAgent final : public service::Service {
     out["peer"] = rt_.peer_tracker.to_json(rt_.config.peer.site);
     auto pairs = rt_.store->mirror_pairs(app_id);
     out["images"] = pairs ? service::pairs_json(*pairs) : json::array();
-    {
-      std::lock_guard lock(mutex_);
-      for (auto& image : out["images"]) {
-        const auto it = last_snapshot_.find({app_id, image["source"].get<std::string>()});
-        image["lastSnapshotAt"] =
-            it != last_snapshot_.end() ? json(service::format_time(it->second)) : json(nullptr);
-      }
+    for (auto& image : out["images"]) {
+      image["lastSnapshotAt"] =
+          service::optional_time(schedule_.last(app_id, image["source"].get<std::string>()));
     }
+    out["drCheck"] = dr_check_json(*app);
     out["jobs"] = service::recent_jobs(*rt_.store, app_id);
     return Response::json(200, out);
   }
@@ -227,12 +235,11 @@ class ProductionAgent final : public service::Service {
       if (auto r = rt_.store->upsert_app(record); !r && r.error().code != Errc::already_exists) {
         return r.error();
       }
-    } else if (type == state::JobType::protect &&
-               (existing->state == state::AppState::failed_over ||
-                existing->state == state::AppState::failing_over)) {
+    } else if (type == state::JobType::protect && state::is_away(existing->state)) {
       return fail(Errc::failed_precondition,
                   "app '" + app_id + "' is " + to_string(existing->state) +
-                      " (running at the DR site); protect it again after failing back");
+                      " (it runs at the DR site); it is protected from here again by a failback "
+                      "(drpair reprotect, then drpair failback, at the DR agent)");
     }
     return rt_.store->create_job(app_id, type, std::nullopt, request.dump());
   }
@@ -275,7 +282,7 @@ class ProductionAgent final : public service::Service {
       auto ref = rt_.storage->create_mirror_snapshot(spec(p.source));
       if (!ref) return transport::error_response(with_context(ref.error(), "app '" + app_id + "'"));
       const auto at = service::now();
-      note_snapshot(app_id, image_name(p.source), at);
+      schedule_.note(app_id, image_name(p.source), at);
       out.push_back({{"image", image_name(p.source)},
                      {"snapId", ref->snap_id},
                      {"takenAt", service::format_time(at)}});
@@ -303,6 +310,8 @@ class ProductionAgent final : public service::Service {
         return workflow::run_protect(site_, job.app_id, requested_mode(job), steps);
       case state::JobType::unprotect:
         return workflow::run_unprotect(site_, job.app_id, steps);
+      case state::JobType::fence:
+        return workflow::run_fence(site_, job.app_id, steps);
       default:
         return fail(Errc::invalid_argument, std::string("the production agent does not run ") +
                                                 to_string(job.type) + " jobs");
@@ -319,11 +328,6 @@ class ProductionAgent final : public service::Service {
 
   // ---- loops ------------------------------------------------------------------------------------
 
-  void note_snapshot(const std::string& app_id, const std::string& image, state::Timestamp at) {
-    std::lock_guard lock(mutex_);
-    last_snapshot_[{app_id, image}] = at;
-  }
-
   std::vector<state::AppRecord> apps_in(std::initializer_list<state::AppState> states) {
     std::vector<state::AppRecord> out;
     auto apps = rt_.store->list_apps();
@@ -336,42 +340,46 @@ class ProductionAgent final : public service::Service {
     return out;
   }
 
-  void take_due_snapshots() {
-    for (const auto& app : apps_in({state::AppState::protected_, state::AppState::protecting})) {
-      auto pairs = rt_.store->mirror_pairs(app.id);
-      if (!pairs) continue;
-      for (const auto& p : *pairs) {
-        if (p.mode != state::MirrorMode::snapshot) continue;
-        const auto interval = rt_.config.protection.snapshot_interval.count() > 0
-                                  ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        rt_.config.protection.snapshot_interval)
-                                  : std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        std::chrono::minutes(p.interval_minutes));
-        const auto key = std::make_pair(app.id, image_name(p.source));
-        {
-          std::lock_guard lock(mutex_);
-          const auto it = last_snapshot_.find(key);
-          if (it != last_snapshot_.end() && service::now() - it->second < interval) continue;
-        }
-        auto ref = rt_.storage->create_mirror_snapshot(spec(p.source));
-        if (!ref) {
-          rt_.log("snapshot " + key.second + " of app " + app.id + ": " + ref.error().message);
-          // Try again at the next interval, not every tick.
-        }
-        note_snapshot(app.id, key.second, service::now());
-      }
-    }
+  // The apps this site protects whose state the DR agent has confirmed since this agent started
+  // (a site that returns after a disaster must not act as primary before it knows).
+  std::vector<state::AppRecord> confirmed(std::initializer_list<state::AppState> states) {
+    auto apps = apps_in(states);
+    std::lock_guard lock(check_mutex_);
+    std::erase_if(apps, [&](const state::AppRecord& a) {
+      const auto it = dr_checks_.find(a.id);
+      return it == dr_checks_.end() || !it->second.confirmed;
+    });
+    return apps;
   }
 
+  void take_due_snapshots() {
+    schedule_.run_due(confirmed({state::AppState::protected_, state::AppState::protecting}),
+                      &state::MirrorPairRecord::source);
+  }
+
+  // Every app this site takes for its own is checked with the DR agent (the fence: the app may
+  // have failed over while this site was away); the pair status of those protected is recorded.
   void refresh_status() {
-    const auto apps = apps_in({state::AppState::protected_, state::AppState::protecting});
+    const auto apps = apps_in(
+        {state::AppState::protected_, state::AppState::protecting, state::AppState::failed});
     if (apps.empty()) {
       (void)rt_.peer->get("/healthz");  // keeps peer reachability current
       return;
     }
     for (const auto& app : apps) {
       auto view = peer_.app(app.id);
-      if (!view) continue;
+      if (!view) {
+        // Not known there counts as an answer: the DR site cannot run what it does not know.
+        note_dr_check(app.id, std::nullopt, view.error().message,
+                      view.error().code == Errc::not_found);
+        continue;
+      }
+      if (auto reason = workflow::fence_reason(*view, app.state, rt_.config.peer.site)) {
+        note_dr_check(app.id, view->state, *reason, false);
+        start_fence(app.id, *reason);
+        continue;
+      }
+      note_dr_check(app.id, view->state, "", true);
       auto pairs = rt_.store->mirror_pairs(app.id);
       if (!pairs) continue;
       for (const auto& image : view->images) {
@@ -391,8 +399,62 @@ class ProductionAgent final : public service::Service {
     }
   }
 
+  // What the DR agent last said of the app; `confirmed`: this site may act as its primary. Once
+  // confirmed, an app stays so while the DR agent is unreachable (a partition is not a disaster:
+  // the DR agent's own fence refuses a failover while this site answers).
+  void note_dr_check(const std::string& app_id, std::optional<state::AppState> dr_state,
+                     const std::string& detail, bool confirmed) {
+    std::lock_guard lock(check_mutex_);
+    auto& check = dr_checks_[app_id];
+    check.at = service::now();
+    check.dr_state = dr_state;
+    check.problem = detail;
+    check.confirmed = check.confirmed || confirmed;
+  }
+
+  json dr_check_json(const state::AppRecord& app) {
+    std::lock_guard lock(check_mutex_);
+    const auto it = dr_checks_.find(app.id);
+    if (it == dr_checks_.end()) {
+      const bool asked = app.state == state::AppState::protected_ ||
+                         app.state == state::AppState::protecting ||
+                         app.state == state::AppState::failed;
+      return {{"confirmed", false},
+              {"checkedAt", nullptr},
+              {"drState", nullptr},
+              {"detail", asked ? "not asked yet: no mirror snapshot or capture until " +
+                                     rt_.config.peer.site + " has answered"
+                               : "not asked: the app is " + std::string(to_string(app.state)) +
+                                     " here"}};
+    }
+    const auto& c = it->second;
+    return {{"confirmed", c.confirmed},
+            {"checkedAt", service::format_time(c.at)},
+            {"drState", c.dr_state ? json(to_string(*c.dr_state)) : json(nullptr)},
+            {"detail", c.problem}};
+  }
+
+  void start_fence(const std::string& app_id, const std::string& reason) {
+    auto jobs = rt_.store->list_jobs(app_id);
+    if (!jobs) return;
+    for (const auto& j : *jobs) {
+      if (j.type == state::JobType::fence &&
+          (j.state == state::JobState::pending || j.state == state::JobState::running)) {
+        return;  // one fence at a time
+      }
+    }
+    auto created = rt_.store->create_job(app_id, state::JobType::fence, std::nullopt,
+                                         json{{"reason", reason}}.dump());
+    if (!created) {
+      rt_.log("fence of app " + app_id + ": " + created.error().message);
+      return;
+    }
+    rt_.log("fence of app " + app_id + " (job " + std::to_string(created->job.id) + "): " + reason);
+    if (created->created) executor_.start(created->job.id);
+  }
+
   void check_drift() {
-    for (const auto& app : apps_in({state::AppState::protected_})) {
+    for (const auto& app : confirmed({state::AppState::protected_})) {
       auto captured = workflow::capture_next(site_, app.id);
       if (!captured) {
         rt_.log("drift check of app " + app.id + ": " + captured.error().message);
@@ -417,10 +479,17 @@ class ProductionAgent final : public service::Service {
   Runtime& rt_;
   api::HttpDrPeer peer_;
   workflow::ProductionSite site_;
+  workflow::SnapshotSchedule schedule_;
   workflow::LocalProductionPeer answers_{site_};  // the peer routes' answers
   jobs::JobExecutor executor_;
-  std::mutex mutex_;
-  std::map<std::pair<std::string, std::string>, state::Timestamp> last_snapshot_;
+  struct DrCheck {
+    bool confirmed = false;  // the DR agent answered since this agent started
+    state::Timestamp at{};
+    std::optional<state::AppState> dr_state;
+    std::string problem;  // why not confirmed, or why fenced
+  };
+  std::mutex check_mutex_;
+  std::map<std::string, DrCheck> dr_checks_;  // by app id
 };
 
 }  // namespace

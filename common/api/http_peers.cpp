@@ -123,4 +123,20 @@ Result<ProductionAppView> HttpProductionPeer::release(const std::string& app) {
                                  &read_production_app_view);
 }
 
+Result<ImageEnd> HttpProductionPeer::resync(const std::string& app,
+                                            const storage::ImageSpec& image) {
+  return call<ImageEnd>(client_, Method::post, image_path(app, image) + "/resync", nullptr,
+                        &read_image_end);
+}
+
+Result<ProductionAppView> HttpProductionPeer::reverse(const std::string& app) {
+  return call<ProductionAppView>(client_, Method::post, app_path(app) + "/reverse", nullptr,
+                                 &read_production_app_view);
+}
+
+Result<ProductionAppView> HttpProductionPeer::start(const std::string& app) {
+  return call<ProductionAppView>(client_, Method::post, app_path(app) + "/start", nullptr,
+                                 &read_production_app_view, stop_timeout_);
+}
+
 }  // namespace dr::api

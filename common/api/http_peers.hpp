@@ -30,9 +30,9 @@ class HttpDrPeer final : public DrPeer {
 
 class HttpProductionPeer final : public ProductionPeer {
  public:
-  // `stop_timeout`: the time stopping the app may take (the production agent shuts its VMs down
-  // and powers off those still running after its shutdown timeout), instead of the client's
-  // request timeout.
+  // `stop_timeout`: the time stopping or starting the app may take (the production agent shuts its
+  // VMs down and powers off those still running after its shutdown timeout; it starts them in
+  // boot order, each waited for), instead of the client's request timeout.
   HttpProductionPeer(transport::PeerClient& client,
                      std::optional<std::chrono::milliseconds> stop_timeout = std::nullopt)
       : client_(client), stop_timeout_(stop_timeout) {}
@@ -43,6 +43,9 @@ class HttpProductionPeer final : public ProductionPeer {
   Result<ImageSnapshot> demote(const std::string& app, const storage::ImageSpec& image) override;
   Result<ImageEnd> promote(const std::string& app, const storage::ImageSpec& image) override;
   Result<ProductionAppView> release(const std::string& app) override;
+  Result<ImageEnd> resync(const std::string& app, const storage::ImageSpec& image) override;
+  Result<ProductionAppView> reverse(const std::string& app) override;
+  Result<ProductionAppView> start(const std::string& app) override;
 
  private:
   transport::PeerClient& client_;

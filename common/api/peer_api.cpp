@@ -275,6 +275,9 @@ storage::MirrorSnapshot mirror_snapshot(JsonReader& r, const json& item, const s
                            {"non_primary_demoted", State::non_primary_demoted}},
                           State::primary, true);
   s.complete = r.opt_boolean(item, p, "complete", true).value_or(false);
+  if (auto ms = r.opt_integer(item, p, "createdUnixMs", 0, JsonReader::kMaxBig)) {
+    s.created = storage::SystemTime(std::chrono::milliseconds(*ms));
+  }
   if (!s.is_primary()) {
     s.primary_mirror_uuid = r.string(item, p, "primaryMirrorUuid");
     s.primary_snap_id =
@@ -301,7 +304,12 @@ Parsed<ImageEnd> read_image_end(const json& doc) {
 json to_json(const ImageEnd& v) {
   json snapshots = json::array();
   for (const auto& s : v.side.snapshots) {
-    json one{{"id", s.id}, {"state", storage::to_string(s.state)}, {"complete", s.complete}};
+    json one{{"id", s.id},
+             {"state", storage::to_string(s.state)},
+             {"complete", s.complete},
+             {"createdUnixMs", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   s.created.time_since_epoch())
+                                   .count()}};
     if (!s.is_primary()) {
       one["primaryMirrorUuid"] = s.primary_mirror_uuid;
       one["primarySnapId"] = s.primary_snap_id;

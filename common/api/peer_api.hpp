@@ -19,6 +19,9 @@
 // | POST   /v1/peer/apps/{app}/images/{pool}/{image}/demote   | production | ::demote   | ImageSnapshot |
 // | POST   /v1/peer/apps/{app}/images/{pool}/{image}/promote  | production | ::promote  | ImageEnd      |
 // | POST   /v1/peer/apps/{app}/release        | production | ProductionPeer::release | ProductionAppView             |
+// | POST   /v1/peer/apps/{app}/images/{pool}/{image}/resync   | production | ::resync   | ImageEnd      |
+// | POST   /v1/peer/apps/{app}/reverse        | production | ProductionPeer::reverse | ProductionAppView             |
+// | POST   /v1/peer/apps/{app}/start          | production | ProductionPeer::start   | ProductionAppView             |
 //
 // Implementations: the HTTPS client (api/http_peers.hpp) and, in tests, the other agent's
 // workflow called in process. Errors are the peer's error answers as values (transport's table:
@@ -177,6 +180,18 @@ class ProductionPeer {
   // The failover is over for the production site: with every image non-primary and no VM running
   // there the app becomes failed_over; failed_precondition, naming what is left, otherwise.
   virtual Result<ProductionAppView> release(const std::string& app) = 0;
+
+  // Reprotect (workflow/failback.hpp), while the app is failed over (failed_precondition
+  // otherwise): one of its non-primary images there thrown away and copied again from the DR site
+  // (its writes since its last replicated snapshot are lost: the caller decides that).
+  virtual Result<ImageEnd> resync(const std::string& app, const storage::ImageSpec& image) = 0;
+  // The app is the DR site's replica there now (protected_reverse): with every image non-primary
+  // and no VM running; failed_precondition otherwise. Idempotent.
+  virtual Result<ProductionAppView> reverse(const std::string& app) = 0;
+  // Failback's end: with every image of the app primary there, its VMs start in boot order and
+  // the app is protected from there again (protected); failed_precondition while an image is not
+  // primary there or the app is not protected_reverse (or protected already: idempotent).
+  virtual Result<ProductionAppView> start(const std::string& app) = 0;
 };
 
 }  // namespace dr::api

@@ -13,22 +13,6 @@ state::Timestamp now() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
-std::string format_time(state::Timestamp t) {
-  const auto ms = t.time_since_epoch().count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000 - (ms % 1000 < 0 ? 1 : 0));
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(((ms % 1000) + 1000) % 1000));
-  return buf;
-}
-
-std::string format_time(std::chrono::system_clock::time_point t) {
-  return format_time(std::chrono::time_point_cast<std::chrono::milliseconds>(t));
-}
-
 std::optional<std::int64_t> parse_integer(std::string_view text, std::int64_t lo,
                                           std::int64_t hi) {
   std::int64_t value = 0;

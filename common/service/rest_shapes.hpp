@@ -12,14 +12,14 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "core/time_text.hpp"
 #include "state/state_store.hpp"
 #include "transport/router.hpp"
 
 namespace dr::service {
 
 // RFC 3339 UTC with milliseconds: "2026-11-25T10:00:00.123Z".
-std::string format_time(state::Timestamp t);
-std::string format_time(std::chrono::system_clock::time_point t);
+using dr::format_time;  // core/time_text.hpp
 nlohmann::json optional_time(const std::optional<state::Timestamp>& t);  // null when unset
 state::Timestamp now();
 

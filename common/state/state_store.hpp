@@ -55,35 +55,48 @@ enum class AppRole {
 // @verbatim
 //                       +------------- new generation shipped -------------+
 //                       v                                                  |
-//   unprotected ---> protecting -------------------------------------> protected
-//        ^              |    |                                             |
-//        |              |    +------> failing_over <-----------------------+
-//        |              |                  |
-//        |              |                  v
-//        |              |             failed_over ---> failing_back ---> protected
-//        |              |                  |
-//        |              |                  +---> protecting  (reprotect, roles swapped)
-//        +--------------+------------------+---- (from protecting, protected, failed_over)
+//   unprotected ---> protecting -------------------------------------> protected <--------+
+//        ^              |    |                                             |              |
+//        |              |    +------> failing_over <-----------------------+              |
+//        |              |                  |                                              |
+//        |              |                  v                                              |
+//        |              |             failed_over ---> reprotecting ---> protected_reverse |
+//        |              |                  |                                  |    |      |
+//        +--------------+------------------+----------------------------------+    v      |
+//                   (unprotect)                                          failing_back ----+
 //
-//   protecting, failing_over, failing_back ---> failed ---> any state (operator repair or retry)
+//   protecting, failing_over, reprotecting, failing_back ---> failed ---> any state
 // @endverbatim
 // In words: unprotected -> protecting; protecting -> protected | failing_over | failed |
 // unprotected; protected -> protecting | failing_over | unprotected; failing_over -> failed_over |
-// failed; failed_over -> protecting | failing_back | unprotected; failing_back -> protected |
-// failed; failed -> any. (protecting -> failing_over: a disaster while a new generation is being
-// protected still fails over what is replicated.)
+// failed; failed_over -> reprotecting | protected_reverse | protecting | unprotected;
+// reprotecting -> protected_reverse | failed; protected_reverse -> failing_back | protected |
+// unprotected; failing_back -> protected | failed; failed -> any. (protecting -> failing_over: a
+// disaster while a new generation is being protected still fails over what is replicated.
+// failed_over -> protected_reverse and protected_reverse -> protected are the production site's:
+// it is told by the DR agent's reprotect and failback jobs, which own the app there.)
 enum class AppState {
   unprotected,   // known, but nothing is replicated (new, or protection removed)
   protecting,    // mirror pairs being set up or changed (new generation); not yet recoverable
   protected_,    // spelled "protected" (a C++ keyword); recoverable at the DR site
   failing_over,  // a failover job owns the app
-  failed_over,   // running at the DR site
+  failed_over,   // running at the DR site; the production site is fenced (no VM, no primary)
+  reprotecting,  // a reprotect job owns the app: the production site's copies are resynced
+  protected_reverse,  // running at the DR site, replicated back to the production site
   failing_back,  // a failback job owns the app
   failed,        // a job left it in an unknown state; last_error says why
 };
 
 // Defined at the end of this header.
 constexpr bool is_allowed_transition(AppState from, AppState to) noexcept;
+
+// The app has left its production site (failing over, failed over, reprotected, failing back):
+// the lifecycle's jobs own it there, and it is neither re-protected nor re-registered meanwhile.
+constexpr bool is_away(AppState s) noexcept {
+  return s == AppState::failing_over || s == AppState::failed_over ||
+         s == AppState::reprotecting || s == AppState::protected_reverse ||
+         s == AppState::failing_back;
+}
 
 struct AppRecord {
   std::string id;  // the app id of the descriptions ("app1")
@@ -153,6 +166,7 @@ enum class JobType {
   failback,
   drill,
   drill_cleanup,
+  fence,  // production agent: the app failed over while this site was away; step aside
 };
 
 // Job states:
@@ -334,16 +348,16 @@ Result<E> parse_name(std::string_view s, const char* const (&names)[N], const ch
 }
 
 inline constexpr const char* kAppRoleNames[] = {"protected_source", "registered_replica"};
-inline constexpr const char* kAppStateNames[] = {"unprotected",  "protecting",  "protected",
-                                                 "failing_over", "failed_over", "failing_back",
-                                                 "failed"};
+inline constexpr const char* kAppStateNames[] = {
+    "unprotected", "protecting",        "protected",    "failing_over", "failed_over",
+    "reprotecting", "protected_reverse", "failing_back", "failed"};
 inline constexpr const char* kDescriptionKindNames[] = {"first", "second"};
 inline constexpr const char* kMirrorModeNames[] = {"snapshot", "journal"};
 inline constexpr const char* kJobTypeNames[] = {
     "protect",          "unprotect",         "register_replica",
     "failover_planned", "failover_disaster", "restore",
     "reprotect",        "failback",          "drill",
-    "drill_cleanup"};
+    "drill_cleanup",    "fence"};
 inline constexpr const char* kJobStateNames[] = {"pending", "running", "succeeded", "failed",
                                                  "cancelled"};
 inline constexpr const char* kStepStateNames[] = {"intent_recorded", "done", "failed"};
@@ -357,7 +371,7 @@ static_assert(names_all<AppRole::registered_replica>(kAppRoleNames));
 static_assert(names_all<AppState::failed>(kAppStateNames));
 static_assert(names_all<DescriptionKind::second>(kDescriptionKindNames));
 static_assert(names_all<MirrorMode::journal>(kMirrorModeNames));
-static_assert(names_all<JobType::drill_cleanup>(kJobTypeNames));
+static_assert(names_all<JobType::fence>(kJobTypeNames));
 static_assert(names_all<JobState::cancelled>(kJobStateNames));
 static_assert(names_all<StepState::failed>(kStepStateNames));
 
@@ -424,7 +438,12 @@ constexpr bool is_allowed_transition(AppState from, AppState to) noexcept {
     case S::failing_over:
       return to == S::failed_over || to == S::failed;
     case S::failed_over:
-      return to == S::protecting || to == S::failing_back || to == S::unprotected;
+      return to == S::reprotecting || to == S::protected_reverse || to == S::protecting ||
+             to == S::unprotected;
+    case S::reprotecting:
+      return to == S::protected_reverse || to == S::failed;
+    case S::protected_reverse:
+      return to == S::failing_back || to == S::protected_ || to == S::unprotected;
     case S::failing_back:
       return to == S::protected_ || to == S::failed;
     case S::failed:

@@ -39,19 +39,32 @@
 // role change cut off anywhere is finished by calling it again. Waits are bounded by `deadline`.
 // Without reverse protection (RoleChangeOptions), a pair found with `to` already primary is done.
 //
-// Split-brain recovery: `keep` stays primary, `loser` is demoted (if primary), resynced, and the
-// call returns once `loser` holds a complete copy of a fresh snapshot of `keep`.
+// Reprotect (after a failover, both sites up): `keep` (the primary, where the app runs now)
+// stays primary and `loser` (the old primary) becomes its replica. A loser whose own demotion
+// `keep` holds a copy of (a planned failover) only needs one fresh snapshot of `keep`; any other
+// loser diverged (a disaster: `keep` was promoted by force, the loser took writes `keep` never
+// got) and is resynced, which discards those writes (the report says what was discarded).
 //
 // @verbatim
-//   demote_loser (if primary) --> resync_loser --> await_copy (snapshot at `keep`, complete at
-//                                                  `loser`, retried while the resync recreates
-//                                                  the image) --> done
+//   observe --> already a replica of `keep` (holds a complete copy of its snapshot) --> done
+//      |
+//      +--> loser primary --> demote_loser --+
+//      |                                     v
+//      +--> loser diverged -------------> resync_loser (discarded: what the loser took after
+//      |                                     |          the newest of its snapshots `keep` holds)
+//      +--> loser's demotion at `keep` ------+
+//                                            v
+//                                       await_copy (snapshot at `keep`, complete at `loser`,
+//                                                   retried while a resync recreates the image)
+//                                            v
+//                                          done
 // @endverbatim
 
 #include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -190,6 +203,7 @@ class RoleChangeEnd {
                                    Deadline deadline) = 0;
   virtual Result<MirrorSnapshotRef> demote(const ImageSpec& image) = 0;
   virtual Status promote(const ImageSpec& image, Promotion kind) = 0;
+  virtual Status resync(const ImageSpec& image) = 0;
 };
 
 // This site's end: its MirrorStorage (borrowed).
@@ -212,6 +226,7 @@ class StorageEnd final : public RoleChangeEnd {
   Status promote(const ImageSpec& image, Promotion kind) override {
     return storage_.promote(image, kind);
   }
+  Status resync(const ImageSpec& image) override { return storage_.resync(image); }
 
  private:
   MirrorStorage& storage_;
@@ -329,39 +344,128 @@ inline Result<RoleChangeReport> planned_role_change(MirrorStorage& from, MirrorS
   return planned_role_change(from_end, to_end, image, deadline, options);
 }
 
-// Split-brain recovery (diagram above): `keep` is (or stays) primary; `loser` gives up its
-// divergent writes and copies the image again.
-inline Status recover_split_brain(MirrorStorage& keep, MirrorStorage& loser, const ImageSpec& image,
-                                  Deadline deadline) {
-  const auto what = "rbd image '" + to_string(image) + "': split-brain recovery";
-  auto keep_info = keep.mirror_info(image);
-  if (!keep_info) return keep_info.error();
-  if (keep_info->role != ImageRole::primary)
-    return fail(Errc::failed_precondition, what + ": the site to keep is not primary");
-  auto loser_info = loser.mirror_info(image);
-  if (!loser_info) return loser_info.error();
-  if (loser_info->role == ImageRole::primary) {
-    if (auto d = loser.demote(image); !d) return d.error();
+// What a resync threw away at the loser: the mirror snapshots it took that never reached `keep`,
+// and when. Writes the loser took after `last_replicated_at` are gone (up to when it went down
+// or, at the latest, `demoted_at`).
+struct DiscardedWrites {
+  std::optional<SystemTime> last_replicated_at;  // its newest snapshot `keep` holds; none: all
+  int unreplicated_snapshots = 0;                // its own snapshots after that one
+  std::optional<SystemTime> newest_unreplicated_at;
+  std::optional<SystemTime> demoted_at;  // its demotion (the fence), if it was demoted
+};
+
+struct ReprotectReport {
+  std::vector<std::pair<std::string, std::chrono::milliseconds>> steps;
+  bool resynced = false;
+  std::optional<DiscardedWrites> discarded;  // with resynced
+  std::chrono::milliseconds total{0};
+};
+
+namespace detail {
+
+// The loser's writes that `keep` never got: its snapshots newer than the newest one `keep` holds
+// a complete copy of.
+inline DiscardedWrites discarded_writes(const PairSide& keep, const PairSide& loser) {
+  std::uint64_t newest_copied = 0;
+  for (const auto& s : keep.snapshots) {
+    if (!s.is_primary() && s.complete && s.primary_mirror_uuid == loser.mirror_uuid) {
+      newest_copied = std::max(newest_copied, s.primary_snap_id);
+    }
   }
-  if (auto r = loser.resync(image); !r) return r.error();
-  // The resync deletes and recreates the image at `loser`: until rbd-mirror has done so, waits
-  // may fail with not_found; a fresh snapshot per try keeps the check meaningful.
+  DiscardedWrites out;
+  for (const auto& s : loser.snapshots) {
+    if (!s.is_primary()) continue;
+    if (s.id == newest_copied) out.last_replicated_at = s.created;
+    if (s.id <= newest_copied) continue;
+    if (s.state == MirrorSnapshotState::primary_demoted) {
+      out.demoted_at = s.created;
+    } else {
+      ++out.unreplicated_snapshots;
+      out.newest_unreplicated_at = s.created;
+    }
+  }
+  return out;
+}
+
+}  // namespace detail
+
+// Reprotect (diagram above). REQUIRES: both ends reachable; the same image name at both.
+inline Result<ReprotectReport> reprotect_pair(RoleChangeEnd& keep, RoleChangeEnd& loser,
+                                              const ImageSpec& image, Deadline deadline) {
+  using Clock = std::chrono::steady_clock;
+  const auto what = "rbd image '" + to_string(image) + "': reprotect";
+  ReprotectReport report;
+  const auto start = Clock::now();
+  auto lap = [&, t0 = start](const char* step) mutable {
+    const auto now = Clock::now();
+    report.steps.emplace_back(step, std::chrono::duration_cast<std::chrono::milliseconds>(now - t0));
+    t0 = now;
+  };
+  auto k = keep.observe(image);
+  if (!k) return k.error();
+  if (k->role != ImageRole::primary)
+    return fail(Errc::failed_precondition,
+                what + ": not primary at the site to keep (it must run there first)");
+  auto l = loser.observe(image);
+  // Not found: a resync asked for before is recreating the image there.
+  if (!l && l.error().code != Errc::not_found) return l.error();
+  lap("observe");
+  if (l) {
+    if (l->role == ImageRole::not_mirrored)
+      return fail(Errc::failed_precondition, what + ": not mirrored at the returning site");
+    if (l->role == ImageRole::non_primary && detail::reverse_synced(*k, *l)) {
+      report.total = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+      return report;
+    }
+    if (l->role == ImageRole::primary) {
+      if (auto d = loser.demote(image); !d) return d.error();
+      lap("demote_loser");
+      l = loser.observe(image);
+      if (!l) return l.error();
+    }
+    // Diverged: the loser's newest snapshot is its own and `keep` holds no complete copy of it.
+    // (A loser being resynced, or a replica, has a copy of `keep`'s as its newest.)
+    const auto* newest = l->snapshots.empty() ? nullptr : &l->snapshots.back();
+    const auto* copy =
+        newest != nullptr && newest->is_primary()
+            ? detail::find_copy(*k, MirrorSnapshotRef{l->mirror_uuid, newest->id})
+            : nullptr;
+    if (newest != nullptr && newest->is_primary() && (copy == nullptr || !copy->complete)) {
+      report.discarded = detail::discarded_writes(*k, *l);
+      if (auto r = loser.resync(image); !r) return r.error();
+      report.resynced = true;
+      lap("resync_loser");
+    }
+  }
+  // A resync deletes and recreates the image at the loser: until rbd-mirror has done so, waits
+  // fail with not_found; a fresh snapshot per try keeps the check meaningful.
   while (true) {
     auto snap = keep.create_mirror_snapshot(image);
     if (!snap) return snap.error();
-    const auto slice =
-        std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(15));
+    const auto slice = std::min(deadline, Clock::now() + std::chrono::seconds(15));
     auto w = loser.wait_for_snapshot(image, *snap, slice);
-    if (w) return {};
+    if (w) break;
     if (w.error().code != Errc::not_found && w.error().code != Errc::deadline_exceeded)
       return w.error();
-    if (std::chrono::steady_clock::now() >= deadline) {
+    if (Clock::now() >= deadline) {
       auto e = w.error();
       e.code = Errc::deadline_exceeded;
-      e.message = what + ": the resynced copy did not catch up in time: " + e.message;
+      e.message = what + ": the returning site's copy did not catch up in time: " + e.message;
       return e;
     }
+    if (w.error().code == Errc::not_found) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
+  lap("await_copy");
+  report.total = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  return report;
+}
+
+// Both ends at this process's own storage (tests, tools): split-brain recovery.
+inline Result<ReprotectReport> reprotect_pair(MirrorStorage& keep, MirrorStorage& loser,
+                                              const ImageSpec& image, Deadline deadline) {
+  StorageEnd keep_end(keep);
+  StorageEnd loser_end(loser);
+  return reprotect_pair(keep_end, loser_end, image, deadline);
 }
 
 }  // namespace dr::storage

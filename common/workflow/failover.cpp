@@ -4,8 +4,8 @@
 
 #include "workflow/app_records.hpp"
 #include "workflow/parallel.hpp"
+#include "workflow/peer_end.hpp"
 #include "workflow/restore.hpp"
-#include "storage/role_change.hpp"
 
 namespace dr::workflow {
 namespace {
@@ -49,76 +49,6 @@ Result<json> fence(FailoverSite& site, const std::string& app_id, bool force) {
                   "must be abandoned (a split brain is then possible)");
 }
 
-// The first error of per-image results, if any.
-std::optional<Error> first_error(const std::vector<Result<json>>& results) {
-  for (const auto& r : results) {
-    if (!r) return r.error();
-  }
-  return std::nullopt;
-}
-
-// The production site's end of a pair, through the peer API (workflow/handover.hpp there).
-class PeerEnd final : public storage::RoleChangeEnd {
- public:
-  PeerEnd(api::ProductionPeer& peer, std::string app_id, std::stop_token stop)
-      : peer_(peer), app_id_(std::move(app_id)), stop_(std::move(stop)) {}
-
-  Result<storage::PairSide> observe(const storage::ImageSpec& image) override {
-    auto end = peer_.image(app_id_, image);
-    if (!end) return end.error();
-    return std::move(end->side);
-  }
-  Result<storage::MirrorSnapshotRef> create_mirror_snapshot(
-      const storage::ImageSpec& image) override {
-    auto taken = peer_.snapshot(app_id_, image);
-    if (!taken) return taken.error();
-    return taken->snapshot;
-  }
-  Status wait_for_snapshot(const storage::ImageSpec& image, const storage::MirrorSnapshotRef& ref,
-                           storage::Deadline deadline) override {
-    auto waited = poll_until(
-        [&]() -> Result<std::optional<json>> {
-          auto side = observe(image);
-          if (!side) return side.error();
-          for (const auto& s : side->snapshots) {
-            if (s.copies(ref) && s.complete) return std::optional<json>(json::object());
-          }
-          return std::optional<json>();
-        },
-        deadline - Clock::now(), std::chrono::milliseconds(500), stop_,
-        "rbd image '" + storage::to_string(image) + "' at the production site: snapshot " +
-            std::to_string(ref.snap_id) + " complete");
-    if (!waited) return waited.error();
-    return {};
-  }
-  Result<storage::MirrorSnapshotRef> demote(const storage::ImageSpec& image) override {
-    auto demoted = peer_.demote(app_id_, image);
-    if (!demoted) return demoted.error();
-    return demoted->snapshot;
-  }
-  Status promote(const storage::ImageSpec& image, storage::Promotion kind) override {
-    if (kind != storage::Promotion::planned) {
-      return fail(Errc::internal, "a role change asked the production site for a forced promote");
-    }
-    auto promoted = peer_.promote(app_id_, image);
-    if (!promoted) return promoted.error();
-    return {};
-  }
-
- private:
-  api::ProductionPeer& peer_;
-  std::string app_id_;
-  std::stop_token stop_;
-};
-
-json to_json(const storage::RoleChangeReport& report) {
-  json steps = json::array();
-  for (const auto& [step, took] : report.steps) {
-    steps.push_back({{"step", storage::to_string(step)}, {"ms", took.count()}});
-  }
-  return {{"steps", std::move(steps)}, {"recoveredStall", report.recovered_stall}};
-}
-
 // Planned: the production site stops the app, each image changes roles (the one role-change
 // machine: sync forward, demote there, the demotion complete here, promote here), and the
 // production site releases the app.
@@ -138,7 +68,7 @@ Status hand_over(FailoverSite& site, const std::string& app_id,
                                         image_name(p.target) +
                                         ": RBD mirroring keeps pool and image names");
       }
-      PeerEnd there(site.peer, app_id, steps.stop_token());
+      PeerEnd there(site.peer, app_id, steps.stop_token(), site.peer_poll);
       storage::StorageEnd here(site.storage);
       // Without waiting for reverse protection: the app is down until the restore, and the next
       // role change of this pair syncs forward before it demotes anyway.

@@ -67,6 +67,13 @@ struct FailoverSite {
   std::chrono::milliseconds promote_timeout{std::chrono::minutes(5)};
   int parallelism = 8;
   std::function<void(std::string_view)> log;
+  // Failback: how long this site's VMs get to shut down (ACPI) before they are powered off.
+  std::chrono::seconds shutdown_timeout{120};
+  // Reprotect: how long the production site's copies may take to catch up (a resync copies the
+  // whole image again).
+  std::chrono::milliseconds resync_timeout{std::chrono::minutes(30)};
+  // How often a wait on the production site's image asks it (through the peer).
+  std::chrono::milliseconds peer_poll{500};
 };
 
 // What a failover job's request says (stored with the job).

@@ -107,9 +107,7 @@ Result<api::PoolPeers> accept_bootstrap(DrSite& site, const std::string& pool,
 Result<api::Registered, Refusal> register_app(DrSite& site, const std::string& app_id,
                                               const api::Registration& registration) {
   auto existing = site.store.get_app(app_id);
-  if (existing && (existing->state == state::AppState::failing_over ||
-                   existing->state == state::AppState::failed_over ||
-                   existing->state == state::AppState::failing_back)) {
+  if (existing && state::is_away(existing->state)) {
     return Refusal{fail(Errc::failed_precondition,
                         "app '" + app_id + "' is " + to_string(existing->state) + " at " +
                             site.site_name + "; it cannot be re-registered now"),
@@ -232,7 +230,7 @@ Result<api::DrAppView> dr_view(DrSite& site, const std::string& app_id) {
 Status unregister_app(DrSite& site, const std::string& app_id) {
   auto app = site.store.get_app(app_id);
   if (!app) return app.error();
-  if (app->state == state::AppState::failing_over || app->state == state::AppState::failed_over) {
+  if (state::is_away(app->state)) {
     return fail(Errc::failed_precondition, "app '" + app_id + "' is " + to_string(app->state) +
                                                " at " + site.site_name +
                                                "; it is not unregistered");

@@ -362,7 +362,7 @@ class Run {
     json done = json::array();
     parallel(vms.size(), [&](Result<std::shared_ptr<Hypervisor>>& conn, std::size_t i) {
       const auto start = Clock::now();
-      Status s = conn ? start_one(**conn, vms[i]->name) : Status(conn.error());
+      Status s = conn ? start_and_wait(**conn, vms[i]->name, std::chrono::seconds(config_.start_timeout_seconds)) : Status(conn.error());
       std::lock_guard lock(mutex);
       if (!s) {
         if (!first_error) first_error = s.error();
@@ -372,28 +372,6 @@ class Run {
     });
     if (first_error) return *first_error;
     return ok(json{{"vms", done}});
-  }
-
-  Status start_one(Hypervisor& hv, const std::string& name) {
-    auto status = hv.domain_status(name);
-    if (!status) return status.error();
-    if (status->state != DomainState::running) {
-      if (auto started = hv.start_domain(name); !started) {
-        // Started by an earlier attempt or someone else meanwhile: fine if it now runs.
-        if (started.error().code != Errc::failed_precondition) return started.error();
-      }
-    }
-    const auto deadline = Clock::now() + std::chrono::seconds(config_.start_timeout_seconds);
-    for (auto pause = std::chrono::milliseconds(5);; pause = std::min(pause * 2, decltype(pause)(200))) {
-      auto now = hv.domain_status(name);
-      if (!now) return now.error();
-      if (now->state == DomainState::running) return {};
-      if (now->state == DomainState::shutoff && Clock::now() > deadline) break;
-      if (Clock::now() > deadline) break;
-      std::this_thread::sleep_for(pause);  // bounded polling for a state libvirt reports
-    }
-    return fail(Errc::deadline_exceeded, "domain '" + name + "' is not running after " +
-                                             std::to_string(config_.start_timeout_seconds) + " s");
   }
 
   // ---- report
@@ -555,6 +533,29 @@ json to_json(const RestoreReport& report) {
                      {"message", report.failure->error.message}};
   }
   return out;
+}
+
+Status start_and_wait(virt::Hypervisor& hv, const std::string& name,
+                      std::chrono::seconds timeout) {
+  auto status = hv.domain_status(name);
+  if (!status) return status.error();
+  if (status->state != virt::DomainState::running) {
+    if (auto started = hv.start_domain(name); !started) {
+      // Started by an earlier attempt or someone else meanwhile: fine if it now runs.
+      if (started.error().code != Errc::failed_precondition) return started.error();
+    }
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto pause = std::chrono::milliseconds(5);;
+       pause = std::min(pause * 2, std::chrono::milliseconds(200))) {
+    auto now = hv.domain_status(name);
+    if (!now) return now.error();
+    if (now->state == virt::DomainState::running) return {};
+    if (std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(pause);  // bounded polling for a state libvirt reports
+  }
+  return fail(Errc::deadline_exceeded, "domain '" + name + "' is not running after " +
+                                           std::to_string(timeout.count()) + " s");
 }
 
 RestoreWorkflow::RestoreWorkflow(const model::SecondDescription& second, const SiteConfig& config,

@@ -32,6 +32,7 @@
 // Ownership: the workflow borrows the hypervisor and config; they must outlive it. Thread-safety: one run() at a time per workflow; several workflows (different apps) may run
 // at once against one site.
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -99,6 +100,10 @@ struct NetworkBinding {
 virt::DomainDef backup_domain(const model::SecondDescription& second, const model::BackupVm& vm,
                               const virt::SiteConfig& config,
                               const std::map<std::string, NetworkBinding>& bindings);
+
+// Starts domain `name` unless it runs, and waits until libvirt reports it running (polling);
+// deadline_exceeded after `timeout`. A start refused because it already runs counts as started.
+Status start_and_wait(virt::Hypervisor& hv, const std::string& name, std::chrono::seconds timeout);
 
 class RestoreWorkflow {
  public:

@@ -28,6 +28,13 @@ class FaultPlan {
     mode_ = mode;
   }
   long calls() const { return calls_.load(); }
+  // Counts (and logs) from zero again: what a test set up through the plan's wrappers before
+  // the workflow under test starts is not part of its calls.
+  void restart() {
+    std::lock_guard lock(mutex_);
+    calls_ = 0;
+    log_.clear();
+  }
   bool fired() const { return fired_.load(); }
   std::vector<std::string> log() const {
     std::lock_guard lock(mutex_);

@@ -405,7 +405,9 @@ void scenario_forced_promote_and_split_brain_recovery(MirrorWorld& world) {
   auto& a = world.a();
   auto& b = world.b();
   const auto t1 = Clock::now();
-  REQUIRE(storage::recover_split_brain(b, a, image, in(180s)));
+  auto recovered = storage::reprotect_pair(b, a, image, in(180s));
+  REQUIRE(recovered);
+  CHECK(recovered->resynced);
   report(world, "disaster: split-brain recovery " + std::to_string(seconds_since(t1)) + " s");
   check_one_primary(b, a, image);
 
@@ -463,8 +465,36 @@ void scenario_split_brain_with_both_sites_up(MirrorWorld& world) {
   CHECK(reported);
   CHECK(image_checksum(a, image) != image_checksum(b, image));
 
-  REQUIRE(storage::recover_split_brain(a, b, image, in(180s)));
+  auto recovered = storage::reprotect_pair(a, b, image, in(180s));
+  REQUIRE(recovered);
+  CHECK(recovered->resynced);
+  // What the loser took after its last snapshot the keeper holds: snap_b, then its demotion.
+  REQUIRE(recovered->discarded);
+  CHECK(recovered->discarded->unreplicated_snapshots >= 1);
+  CHECK(recovered->discarded->demoted_at.has_value());
   check_one_primary(a, b, image);
+  CHECK(image_checksum(a, image) == image_checksum(b, image));
+}
+
+void scenario_reprotect_after_planned_change(MirrorWorld& world) {
+  const auto image = synced_image(world, "reprotectplanned", 29);
+  auto& a = world.a();
+  auto& b = world.b();
+  auto changed = storage::planned_role_change(a, b, image, in(180s),
+                                              {.wait_reverse_protection = false});
+  REQUIRE(changed);
+  REQUIRE(b.write(image, 0, bytes(1u << 20, 30)));
+  const auto t0 = Clock::now();
+  auto reprotected = storage::reprotect_pair(b, a, image, in(180s));
+  REQUIRE(reprotected);
+  report(world, "reprotect after a planned change: " + std::to_string(seconds_since(t0)) + " s");
+  CHECK_FALSE(reprotected->resynced);  // nothing diverged: no full copy
+  check_one_primary(b, a, image);
+  CHECK(image_checksum(a, image) == image_checksum(b, image));
+  // Asked again, it finds the pair protected in reverse already.
+  auto again = storage::reprotect_pair(b, a, image, in(60s));
+  REQUIRE(again);
+  CHECK(again->steps.size() == 1);
 }
 
 void scenario_resync_copies_again(MirrorWorld& world) {

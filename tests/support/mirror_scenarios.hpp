@@ -72,12 +72,14 @@ void scenario_demotion_undone(MirrorWorld& world);
 // Disaster: a forced promote with the peer down; on its return both are primary (split brain)
 // and a planned role change refuses.
 void scenario_forced_promote_with_the_peer_down(MirrorWorld& world);
-// The same, then recover_split_brain leaves one primary and equal data, and a planned role change
+// The same, then reprotect_pair leaves one primary and equal data, and a planned role change
 // takes the image home. On the real pair it takes ~100 s (the resync of the returned site alone
 // 57 s), so the system tests run it only on request.
 void scenario_forced_promote_and_split_brain_recovery(MirrorWorld& world);
-// A forced promote with the peer up makes a split brain; recover_split_brain resolves it.
+// A forced promote with the peer up makes a split brain; reprotect_pair resolves it.
 void scenario_split_brain_with_both_sites_up(MirrorWorld& world);
+// Reprotect after a planned role change: the old primary becomes the replica with no resync.
+void scenario_reprotect_after_planned_change(MirrorWorld& world);
 // Resync of a healthy copy: thrown away and copied again.
 void scenario_resync_copies_again(MirrorWorld& world);
 // Disabling mirroring of the primary makes the peer's rbd-mirror delete the copy.

@@ -402,6 +402,74 @@ TEST_CASE("operator failover: checks, idempotency, one job per app", "[dr][failo
   }
 }
 
+TEST_CASE("reprotect and failback: who may ask, in which state, and what a refusal says",
+          "[dr][failback]") {
+  Site site;
+  site.register_app1();  // protecting
+  SECTION("operators only") {
+    CHECK(site.as_peer(Method::post, "/v1/apps/app1/reprotect").status == 403);
+    CHECK(site.as_peer(Method::post, "/v1/apps/app1/failback").status == 403);
+    CHECK(site.as_operator(Method::post, "/v1/apps/nope/reprotect").status == 404);
+    CHECK(site.as_operator(Method::post, "/v1/apps/nope/failback").status == 404);
+  }
+  SECTION("the body is optional and strict") {
+    site.set_state(state::AppState::failing_over);
+    site.set_state(state::AppState::failed_over);
+    const auto typo =
+        site.as_operator(Method::post, "/v1/apps/app1/reprotect", json{{"reasn", "typo"}});
+    CHECK(typo.status == 400);
+    CHECK(typo.pointers() == std::vector<std::string>{"/reasn"});
+    const auto wrong = site.as_operator(Method::post, "/v1/apps/app1/failback", json::array());
+    CHECK(wrong.status == 400);
+  }
+  SECTION("an app that did not fail over is neither reprotected nor failed back") {
+    const auto r = site.as_operator(Method::post, "/v1/apps/app1/reprotect");
+    CHECK(r.status == 409);
+    CHECK(r.message.find("only an app failed over to this site is reprotected") !=
+          std::string::npos);
+    const auto f = site.as_operator(Method::post, "/v1/apps/app1/failback");
+    CHECK(f.status == 409);
+    CHECK(f.message.find("it runs at the production site already") != std::string::npos);
+  }
+  SECTION("a failback before the reprotect says to reprotect first") {
+    site.set_state(state::AppState::failing_over);
+    site.set_state(state::AppState::failed_over);
+    const auto f = site.as_operator(Method::post, "/v1/apps/app1/failback");
+    CHECK(f.status == 409);
+    CHECK(f.message.find("reprotect it first (drpair reprotect app1)") != std::string::npos);
+  }
+  SECTION("a reprotect needs the production site up, and changes nothing without it") {
+    site.set_state(state::AppState::failing_over);
+    site.set_state(state::AppState::failed_over);
+    const auto a = site.as_operator(Method::post, "/v1/apps/app1/reprotect",
+                                    json{{"reason", "site-a is back"}});
+    REQUIRE(a.status == 202);
+    CHECK(a.body["job"]["type"] == "reprotect");
+    const auto job = site.finished_job(a.body["job"]["id"].get<std::int64_t>());
+    INFO(job.dump());
+    CHECK(job["state"] == "failed");
+    CHECK(job["steps"][0]["name"] == "check-production");
+    CHECK(job["error"]["message"].get<std::string>().find("needs site-a up") != std::string::npos);
+    CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["state"] == "failed_over");
+  }
+  SECTION("a failback needs the production site up, and changes nothing without it") {
+    for (auto s : {state::AppState::failing_over, state::AppState::failed_over,
+                   state::AppState::reprotecting, state::AppState::protected_reverse}) {
+      site.set_state(s);
+    }
+    const auto a = site.as_operator(Method::post, "/v1/apps/app1/failback");
+    REQUIRE(a.status == 202);
+    const auto job = site.finished_job(a.body["job"]["id"].get<std::int64_t>());
+    INFO(job.dump());
+    CHECK(job["state"] == "failed");
+    CHECK(job["error"]["message"].get<std::string>().find("needs site-a up") != std::string::npos);
+    CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["state"] == "protected_reverse");
+    // A second failback while it is reprotected is a new job; while one runs, the same one.
+    const auto again = site.as_operator(Method::post, "/v1/apps/app1/failback");
+    CHECK(again.status == 202);
+  }
+}
+
 TEST_CASE("signed webhook: signature, staleness, replay, body, app", "[dr][webhook]") {
   Site site;
   site.register_app1();

@@ -18,6 +18,7 @@
 #include "support/temp_dir.hpp"
 #include "support/test_pki.hpp"
 #include "support/wait_until.hpp"
+#include "workflow/app_records.hpp"
 
 namespace dr::testing {
 namespace {
@@ -112,7 +113,8 @@ TEST_CASE("protect refuses what it cannot protect, and starts nothing", "[produc
     site.store_app1(state::AppState::failed_over);
     const auto a = protect("app1", json{{"mode", "first"}});
     CHECK(a.status == 409);
-    CHECK(a.message.find("running at the DR site") != std::string::npos);
+    CHECK(a.message.find("it runs at the DR site") != std::string::npos);
+    CHECK(a.message.find("drpair reprotect") != std::string::npos);
   }
   const auto jobs = site.as_operator(Method::get, "/v1/jobs?app=app1");
   REQUIRE(jobs.status == 200);
@@ -208,6 +210,65 @@ TEST_CASE("the hand-over reaches only the app's images, and only once the app is
   CHECK(app->state == state::AppState::failing_over);
   // Stopping again is the same answer.
   CHECK(site.as_peer(Method::post, "/v1/peer/apps/app1/stop").body == stopped.body);
+}
+
+TEST_CASE("reprotect and failback at the production site: only a fenced app, in order",
+          "[production][peer]") {
+  Site site;
+  CHECK(site.as_operator(Method::post, "/v1/peer/apps/app1/reverse").status == 403);
+  CHECK(site.as_operator(Method::post, "/v1/peer/apps/app1/start").status == 403);
+  CHECK(site.as_operator(Method::post, "/v1/peer/apps/app1/images/rbd/app1-web1-root/resync")
+            .status == 403);
+  site.store_app1(state::AppState::protected_, 1);
+  state::MirrorPairRecord pair;
+  pair.source = {"rbd", "app1-web1-root"};
+  pair.target = pair.source;
+  REQUIRE(site.runtime().store->replace_mirror_pairs("app1", {pair}));
+  // A protected app is not resynced (its writes would be lost) nor made a replica.
+  const auto resync =
+      site.as_peer(Method::post, "/v1/peer/apps/app1/images/rbd/app1-web1-root/resync");
+  CHECK(resync.status == 409);
+  CHECK(resync.message.find("app 'app1' is protected at site-a") != std::string::npos);
+  CHECK(site.as_peer(Method::post, "/v1/peer/apps/app1/images/rbd/other/resync").status == 404);
+  const auto reverse = site.as_peer(Method::post, "/v1/peer/apps/app1/reverse");
+  CHECK(reverse.status == 409);
+  CHECK(reverse.message.find("needs it failed_over or protected_reverse") != std::string::npos);
+
+  // Failed over, but with its VMs still running here: not the replica yet.
+  REQUIRE(site.runtime().store->replace_mirror_pairs("app1", {}));
+  for (auto s : {state::AppState::failing_over, state::AppState::failed_over}) {
+    REQUIRE(workflow::set_app_state(*site.runtime().store, "app1", s));
+  }
+  const auto running = site.as_peer(Method::post, "/v1/peer/apps/app1/reverse");
+  CHECK(running.status == 409);
+  CHECK(running.message.find("4 running VM(s)") != std::string::npos);
+  CHECK(site.as_peer(Method::post, "/v1/peer/apps/app1/start").status == 409);
+
+  // Stopped: the replica; then started again by a failback, in boot order.
+  const int before = site.running();
+  REQUIRE(site.as_peer(Method::post, "/v1/peer/apps/app1/stop").status == 200);
+  const auto reversed = site.as_peer(Method::post, "/v1/peer/apps/app1/reverse");
+  REQUIRE(reversed.status == 200);
+  CHECK(reversed.body["state"] == "protected_reverse");
+  CHECK(site.as_peer(Method::post, "/v1/peer/apps/app1/reverse").body == reversed.body);
+  const auto started = site.as_peer(Method::post, "/v1/peer/apps/app1/start");
+  REQUIRE(started.status == 200);
+  CHECK(started.body["state"] == "protected");
+  CHECK(started.body["vmsRunning"] == 4);
+  CHECK(site.running() == before);
+}
+
+TEST_CASE("a site that has not heard from its DR agent says it takes no snapshot yet",
+          "[production][fence]") {
+  Site site;  // its loops do not run here: the DR agent has not been asked
+  site.store_app1(state::AppState::protected_, 1);
+  const auto detail = site.as_operator(Method::get, "/v1/apps/app1");
+  REQUIRE(detail.status == 200);
+  INFO(detail.body.dump());
+  CHECK(detail.body["drCheck"]["confirmed"] == false);
+  CHECK(detail.body["drCheck"]["checkedAt"].is_null());
+  CHECK(detail.body["drCheck"]["detail"] ==
+        "not asked yet: no mirror snapshot or capture until site-b has answered");
 }
 
 TEST_CASE("the peer's view of a known app counts its running VMs", "[production][peer]") {

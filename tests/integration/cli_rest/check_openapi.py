@@ -24,6 +24,7 @@ EXPECTED = {
     ("get", "/v1/apps/{app}/descriptions/{kind}/{generation}"),
     ("post", "/v1/apps/{app}/protection"), ("delete", "/v1/apps/{app}/protection"),
     ("post", "/v1/apps/{app}/snapshots"), ("post", "/v1/apps/{app}/failover"),
+    ("post", "/v1/apps/{app}/reprotect"), ("post", "/v1/apps/{app}/failback"),
     ("get", "/v1/jobs"), ("get", "/v1/jobs/{id}"), ("get", "/v1/audit"),
     ("post", "/v1/hooks/failover"), ("post", "/v1/hooks/alertmanager"),
     ("get", "/v1/peer/inventory"), ("post", "/v1/peer/pools/{pool}/bootstrap"),
@@ -33,6 +34,8 @@ EXPECTED = {
     ("post", "/v1/peer/apps/{app}/images/{pool}/{image}/snapshot"),
     ("post", "/v1/peer/apps/{app}/images/{pool}/{image}/demote"),
     ("post", "/v1/peer/apps/{app}/images/{pool}/{image}/promote"),
+    ("post", "/v1/peer/apps/{app}/images/{pool}/{image}/resync"),
+    ("post", "/v1/peer/apps/{app}/reverse"), ("post", "/v1/peer/apps/{app}/start"),
 }
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 SCHEME_TYPES = {"apiKey", "http", "mutualTLS", "oauth2", "openIdConnect"}

@@ -113,6 +113,18 @@ std::map<std::int64_t, std::vector<json>> scripted_jobs() {
       job(10, "app1", "unprotect", "cancelled",
           {step(1, "disable:rbd/app1-web1-root", "intent_recorded", 0)}, 2.0),
   };
+  // 11: reprotect app1, a resync then the reverse.
+  jobs[11] = {
+      job(11, "app1", "reprotect", "running",
+          {step(1, "check-production", "done", 0, 0.1),
+           step(2, "reprotect:rbd/app1-web1-root", "intent_recorded", 0.1)},
+          0.1),
+      job(11, "app1", "reprotect", "succeeded",
+          {step(1, "check-production", "done", 0, 0.1),
+           step(2, "reprotect:rbd/app1-web1-root", "done", 0.1, 42.0),
+           step(3, "reverse-production", "done", 42.0, 42.1)},
+          42.1),
+  };
   return jobs;
 }
 
@@ -219,6 +231,19 @@ class FakeAgent {
                const std::int64_t id = app == "app1" ? 7 : 8;
                if (!repeat) polls_[id] = 0;
                return Response::json(202, {{"job", jobs_[id][0]}, {"created", !repeat}});
+             })
+        .add(Method::post, "/v1/apps/{app}/reprotect", op,
+             [this](const Request& r) {
+               record(r);
+               if (r.param("app") != "app1") return not_found(r.param("app"));
+               return Response::json(202, {{"job", start_job(11)}, {"created", true}});
+             })
+        .add(Method::post, "/v1/apps/{app}/failback", op,
+             [this](const Request& r) {
+               record(r);
+               return transport::error_response(
+                   fail(Errc::failed_precondition,
+                        "app '" + r.param("app") + "' is failed_over: reprotect it first"));
              })
         .add(Method::get, "/v1/audit", op,
              [this](const Request& r) {
@@ -460,6 +485,28 @@ TEST_CASE("failover --wait shows each step change and the summary, exit 0 on suc
                                   {"force", true},
                                   {"reason", "site-a is down"},
                                   {"idempotencyKey", "k1"}});
+}
+
+TEST_CASE("reprotect --wait follows the DR agent's job to success (exit 0)", "[integration][cli]") {
+  FakeAgent agent;
+  const auto r = drpair_at(agent, {"reprotect", "app1", "--reason", "site-a is back", "--wait"});
+  INFO(r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::StartsWith("job 11: reprotect of app1\n"));
+  CHECK_THAT(r.out, Catch::Contains("reverse-production  done"));
+  CHECK_THAT(r.out, Catch::EndsWith("job 11 succeeded in 42.1 s\n"));
+  CHECK(agent.requests()[0] == "POST /v1/apps/app1/reprotect");
+  CHECK(agent.bodies()[0] == json{{"reason", "site-a is back"}});
+}
+
+TEST_CASE("failback refused: exit 1 with the agent's reason; no app: exit 2",
+          "[integration][cli]") {
+  FakeAgent agent;
+  const auto r = drpair_at(agent, {"failback", "app1", "--wait"});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "drpair: failed_precondition: app 'app1' is failed_over: reprotect it first\n");
+  CHECK(drpair_at(agent, {"failback"}).exit_code == 2);
+  CHECK(drpair_at(agent, {"reprotect"}).exit_code == 2);
 }
 
 TEST_CASE("failover --wait exits 1 and names the error when the job fails", "[integration][cli]") {

@@ -138,9 +138,10 @@ TEST_CASE("an app state change the diagram forbids is failed_precondition",
   CHECK(r.error().code == Errc::failed_precondition);
   CHECK_THAT(r.error().message, Catch::Contains("unprotected") && Catch::Contains("failed_over"));
 
-  // The whole failover path is allowed, and so is repair from failed.
+  // The whole lifecycle is allowed (failover, reprotect, failback), and so is repair from failed.
   for (AppState next : {AppState::protecting, AppState::protected_, AppState::failing_over,
                         AppState::failed, AppState::failing_over, AppState::failed_over,
+                        AppState::reprotecting, AppState::protected_reverse,
                         AppState::failing_back, AppState::protected_}) {
     a = *f.store->get_app("app1");
     a.state = next;
@@ -155,6 +156,13 @@ TEST_CASE("the transition tables follow the diagrams", "[integration][sqlite]") 
   CHECK(is_allowed_transition(AppState::failed, AppState::unprotected));
   CHECK_FALSE(is_allowed_transition(AppState::failing_over, AppState::protected_));
   CHECK_FALSE(is_allowed_transition(AppState::protected_, AppState::failed_over));
+  // Failback only from a reprotected app; the production site's own shortcuts.
+  CHECK_FALSE(is_allowed_transition(AppState::failed_over, AppState::failing_back));
+  CHECK(is_allowed_transition(AppState::failed_over, AppState::protected_reverse));
+  CHECK(is_allowed_transition(AppState::protected_reverse, AppState::protected_));
+  CHECK_FALSE(is_allowed_transition(AppState::reprotecting, AppState::protected_));
+  CHECK(is_away(AppState::protected_reverse));
+  CHECK_FALSE(is_away(AppState::failed));
   CHECK(is_allowed_transition(JobState::failed, JobState::running));
   CHECK_FALSE(is_allowed_transition(JobState::succeeded, JobState::running));
   CHECK_FALSE(is_allowed_transition(JobState::cancelled, JobState::pending));

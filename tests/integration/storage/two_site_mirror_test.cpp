@@ -140,6 +140,7 @@ DR_MODEL_SCENARIO(demotion_undone)
 DR_MODEL_SCENARIO(forced_promote_with_the_peer_down)
 DR_MODEL_SCENARIO(forced_promote_and_split_brain_recovery)
 DR_MODEL_SCENARIO(split_brain_with_both_sites_up)
+DR_MODEL_SCENARIO(reprotect_after_planned_change)
 DR_MODEL_SCENARIO(resync_copies_again)
 DR_MODEL_SCENARIO(disabling_the_primary_removes_the_copy)
 DR_MODEL_SCENARIO(peering_a_new_pool)
@@ -410,7 +411,7 @@ TEST_CASE("two-site mirror model: a forced promote with the peer up is a split b
   f.mirror.tick();
   CHECK_THAT(statuses(f.b, f.image), Catch::Contains("split-brain"));
   CHECK(image_checksum(f.a, f.image) != image_checksum(f.b, f.image));
-  REQUIRE(dr::storage::recover_split_brain(f.a, f.b, f.image, in(180s)));
+  REQUIRE(dr::storage::reprotect_pair(f.a, f.b, f.image, in(180s)));
   CHECK(image_checksum(f.a, f.image) == image_checksum(f.b, f.image));
   CHECK(image_role(f.b, f.image) == ImageRole::non_primary);
 }

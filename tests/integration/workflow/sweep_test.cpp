@@ -1,5 +1,7 @@
 // The workflows (protect of workflow/protect.hpp; disaster and planned failover of
-// workflow/failover.hpp with the production side's hand-over, workflow/handover.hpp) cut at every call they make
+// workflow/failover.hpp with the production side's hand-over, workflow/handover.hpp; the fence
+// of the returning production site, reprotect and failback of workflow/failback.hpp) cut at
+// every call they make
 // and resumed, as an agent killed there and restarted would resume its job: both sites on
 // libvirt's test driver (fixtures site-a, site-b), both Ceph clusters in the two-site mirroring
 // model (tests/support/two_site_mirror.hpp), the state in SQLite, the other site reached in
@@ -27,6 +29,7 @@
 #include "support/fault_plan.hpp"
 #include "support/two_site_mirror.hpp"
 #include "workflow/app_records.hpp"
+#include "workflow/failback.hpp"
 #include "workflow/handover.hpp"
 #include "workflow/protect.hpp"
 #include "workflow/registry.hpp"
@@ -43,11 +46,13 @@ using virt::testing::FaultHypervisor;
 constexpr const char* kSecond = "golden/app1.second.json";
 
 // The production agent over the peer API, each call counted in the plan (a request that may be
-// lost before the production site acts on it, or after). `down`: unreachable.
+// lost before the production site acts on it, or after). `down`: unreachable. Between the DR
+// site's polls of an image the world goes on: rbd-mirror runs its periodic check and copies.
 class PlannedProductionPeer final : public api::ProductionPeer {
  public:
-  PlannedProductionPeer(api::ProductionPeer& inner, std::shared_ptr<FaultPlan> plan)
-      : inner_(inner), plan_(std::move(plan)) {}
+  PlannedProductionPeer(api::ProductionPeer& inner, TwoSiteMirror& mirror,
+                        std::shared_ptr<FaultPlan> plan)
+      : inner_(inner), mirror_(mirror), plan_(std::move(plan)) {}
   bool down = false;
   Result<api::ProductionAppView> app(const std::string& id) override {
     return call("peer app " + id, [&] { return inner_.app(id); });
@@ -56,6 +61,7 @@ class PlannedProductionPeer final : public api::ProductionPeer {
     return call("peer stop " + id, [&] { return inner_.stop(id); });
   }
   Result<api::ImageEnd> image(const std::string& id, const storage::ImageSpec& image) override {
+    if (!down) mirror_.tick();
     return call("peer image " + storage::to_string(image), [&] { return inner_.image(id, image); });
   }
   Result<api::ImageSnapshot> snapshot(const std::string& id,
@@ -75,6 +81,16 @@ class PlannedProductionPeer final : public api::ProductionPeer {
   Result<api::ProductionAppView> release(const std::string& id) override {
     return call("peer release " + id, [&] { return inner_.release(id); });
   }
+  Result<api::ImageEnd> resync(const std::string& id, const storage::ImageSpec& image) override {
+    return call("peer resync " + storage::to_string(image),
+                [&] { return inner_.resync(id, image); });
+  }
+  Result<api::ProductionAppView> reverse(const std::string& id) override {
+    return call("peer reverse " + id, [&] { return inner_.reverse(id); });
+  }
+  Result<api::ProductionAppView> start(const std::string& id) override {
+    return call("peer start " + id, [&] { return inner_.start(id); });
+  }
 
  private:
   template <class F>
@@ -86,6 +102,7 @@ class PlannedProductionPeer final : public api::ProductionPeer {
   }
 
   api::ProductionPeer& inner_;
+  TwoSiteMirror& mirror_;
   std::shared_ptr<FaultPlan> plan_;
 };
 
@@ -143,11 +160,28 @@ class PlannedDrPeer final : public api::DrPeer {
   std::shared_ptr<FaultPlan> plan_;
 };
 
-enum class Kind { disaster, planned, unprotect };
+enum class Kind { disaster, planned, unprotect, fence, reprotect, failback };
+
+// The job type of each kind, and whether the production site runs it.
+state::JobType job_type(Kind kind) {
+  switch (kind) {
+    case Kind::disaster: return state::JobType::failover_disaster;
+    case Kind::planned: return state::JobType::failover_planned;
+    case Kind::unprotect: return state::JobType::unprotect;
+    case Kind::fence: return state::JobType::fence;
+    case Kind::reprotect: return state::JobType::reprotect;
+    case Kind::failback: return state::JobType::failback;
+  }
+  return state::JobType::protect;
+}
+bool at_production(Kind kind) { return kind == Kind::unprotect || kind == Kind::fence; }
 
 // Two sites with APP1 protected from site-a to site-b: its images primary at site-a and
 // replicated, its VMs running at site-a (fixture), its records in both stores; then a job of
-// `kind`: a failover at site-b, or an unprotect at site-a.
+// `kind`: a failover at site-b, or an unprotect at site-a. The coming-home kinds start later:
+// after a disaster failover (site-a away meanwhile) and site-a's return, a fence at site-a;
+// after that fence, a reprotect at site-b; after that reprotect, a failback at site-b (the setup
+// runs uncut; the plan counts from the swept job's first call).
 struct World {
   explicit World(Kind kind_) : kind(kind_) {
     const bool planned = kind == Kind::planned;
@@ -176,14 +210,10 @@ struct World {
                                      second.app.source_generation,
                                      model::to_text(model::to_json(second))));
     REQUIRE(b_store->replace_mirror_pairs("app1", pairs));
-    auto job = job_store().create_job("app1",
-                                      kind == Kind::unprotect ? state::JobType::unprotect
-                                      : planned               ? state::JobType::failover_planned
-                                                              : state::JobType::failover_disaster,
-                                      std::nullopt, "{}");
-    REQUIRE(job);
-    job_id = job->job.id;
-    REQUIRE(job_store().set_job_state(job_id, state::JobState::running, std::nullopt));
+    if (kind == Kind::fence || kind == Kind::reprotect || kind == Kind::failback) {
+      come_home_setup();
+    }
+    job_id = new_job(job_store(), job_type(kind));
     request.planned = planned;
     if (kind == Kind::disaster) {  // site-a is gone
       mirror.set_up("site-a", false);
@@ -191,14 +221,58 @@ struct World {
     }
   }
 
-  state::StateStore& job_store() { return kind == Kind::unprotect ? *a_store : *b_store; }
+  static state::JobId new_job(state::StateStore& store, state::JobType type) {
+    auto job = store.create_job("app1", type, std::nullopt, "{}");
+    REQUIRE(job);
+    REQUIRE(store.set_job_state(job->job.id, state::JobState::running, std::nullopt));
+    return job->job.id;
+  }
+
+  // A disaster failover while site-a is away, site-a's return (its images still primary, its VMs
+  // running), and the coming-home jobs before this world's one, each uncut.
+  void come_home_setup() {
+    mirror.set_up("site-a", false);
+    peer.down = true;
+    REQUIRE(run_job(*b_store, state::JobType::failover_disaster, [&](Steps& steps) {
+      return run_failover(dr, "app1", request, steps);
+    }));
+    mirror.set_up("site-a", true);
+    peer.down = false;
+    if (kind != Kind::fence) {
+      REQUIRE(run_job(*a_store, state::JobType::fence,
+                      [&](Steps& steps) { return run_fence(production, "app1", steps); }));
+    }
+    if (kind == Kind::failback) {
+      REQUIRE(run_job(*b_store, state::JobType::reprotect,
+                      [&](Steps& steps) { return run_reprotect(dr, "app1", steps); }));
+    }
+    plan->restart();
+  }
+
+  template <class F>
+  Status run_job(state::StateStore& store, state::JobType type, F&& f) {
+    const auto id = new_job(store, type);
+    StoreJournal journal(store, id);
+    Steps steps(journal);
+    auto done = f(steps);
+    if (done) REQUIRE(store.set_job_state(id, state::JobState::succeeded, std::nullopt));
+    INFO((done ? "" : done.error().message));
+    return done;
+  }
+
+  state::StateStore& job_store() { return at_production(kind) ? *a_store : *b_store; }
 
   // Runs (or resumes) the job over its journal in the store, as a restarted agent does.
   Status run() {
     StoreJournal journal(job_store(), job_id);
     Steps steps(journal);
-    if (kind == Kind::unprotect) return run_unprotect(production, "app1", steps);
-    return run_failover(dr, "app1", request, steps);
+    switch (kind) {
+      case Kind::unprotect: return run_unprotect(production, "app1", steps);
+      case Kind::fence: return run_fence(production, "app1", steps);
+      case Kind::reprotect: return run_reprotect(dr, "app1", steps);
+      case Kind::failback: return run_failback(dr, "app1", steps);
+      default: return run_failover(dr, "app1", request, steps);
+    }
   }
 
   // Everything a failover changes: the DR site's libvirt, every image's role at both sites, the
@@ -218,13 +292,25 @@ struct World {
       out += "app1: " + std::string(app ? to_string(app->state) : "none") + ", " +
              std::to_string(stored ? stored->size() : 0) + " pairs\n";
     }
-    if (request.planned) out += virt::testing::site_picture(*a_real);
+    if (kind != Kind::disaster && kind != Kind::unprotect) {
+      out += virt::testing::site_picture(*a_real);
+    }
+    if (kind == Kind::reprotect || kind == Kind::failback) {  // the same data at both sites
+      mirror.replay();
+      for (const auto& p : pairs) {
+        for (auto* site : {&mirror.site_a(), &mirror.site_b()}) {
+          auto sum = site->checksum(spec(p.source));
+          out += image_name(p.source) + " " + (sum ? *sum : to_string(sum.error().code)) + "\n";
+        }
+      }
+    }
     return out;
   }
 
   // Two primaries of one image while both sites are up: what a failover must never cause. (Read
   // in one moment of the model: the role changes run in parallel.)
   void check_roles(const std::string& after) {
+    if (kind == Kind::fence) return;  // it starts with both primary: ending that is its job
     for (const auto& image : mirror.primary_at_both()) {
       std::lock_guard lock(mutex);
       split_brains.push_back(storage::to_string(image) + " after " + after);
@@ -248,9 +334,21 @@ struct World {
                             std::nullopt, std::chrono::minutes(1), std::chrono::milliseconds(1),
                             std::chrono::seconds(0), 4, {}, {}};
   LocalProductionPeer local_peer{production};
-  PlannedProductionPeer peer{local_peer, plan};
-  FailoverSite dr{*b_store,        b_storage, *b_hv, virt::share_one(b_hv), b_config, "site-a",
-                  peer,            peer,      std::chrono::minutes(1),      4,        {}};
+  PlannedProductionPeer peer{local_peer, mirror, plan};
+  FailoverSite dr{*b_store,
+                  b_storage,
+                  *b_hv,
+                  virt::share_one(b_hv),
+                  b_config,
+                  "site-a",
+                  peer,
+                  peer,
+                  std::chrono::minutes(1),
+                  4,
+                  {},
+                  std::chrono::seconds(0),
+                  std::chrono::minutes(1),
+                  std::chrono::milliseconds(1)};
   Kind kind;
   std::vector<state::MirrorPairRecord> pairs;
   state::JobId job_id = 0;
@@ -412,7 +510,9 @@ int sweep(const char* name, const Args&... args) {
       // One job throughout: the journal is the job's.
       auto jobs = w.job_store().list_jobs("app1");
       REQUIRE(jobs);
-      CHECK(jobs->size() == 1);
+      CHECK(std::count_if(jobs->begin(), jobs->end(), [&](const state::JobRecord& j) {
+              return j.id >= w.job_id;
+            }) == 1);
     }
   }
   std::printf("%s: %d cut points tried (%ld calls in an uncut run, before and after)\n", name,
@@ -439,6 +539,48 @@ TEST_CASE("a planned failover cut at any call resumes to the same end state, nev
           "primaries",
           "[integration][workflow][sweep]") {
   sweep<World>("planned failover", Kind::planned);
+}
+
+TEST_CASE("a returning site fences only an app the DR site runs while it takes it for its own",
+          "[integration][workflow]") {
+  using S = state::AppState;
+  api::DrAppView dr;
+  dr.app = "app1";
+  for (auto there : {S::failed_over, S::reprotecting, S::protected_reverse}) {
+    dr.state = there;
+    for (auto here : {S::protected_, S::protecting, S::failed}) {
+      INFO(to_string(there) << " there, " << to_string(here) << " here");
+      const auto reason = fence_reason(dr, here, "site-b");
+      REQUIRE(reason);
+      CHECK(reason->find("is " + std::string(to_string(there)) + " at site-b") !=
+            std::string::npos);
+    }
+    // Fenced already, or owned by a job of the lifecycle here.
+    for (auto here : {S::failed_over, S::failing_over, S::protected_reverse, S::unprotected}) {
+      CHECK_FALSE(fence_reason(dr, here, "site-b"));
+    }
+  }
+  // A failover or failback in flight owns the app at both sites; a protected app is not away.
+  for (auto there : {S::failing_over, S::failing_back, S::protected_, S::protecting, S::failed}) {
+    dr.state = there;
+    CHECK_FALSE(fence_reason(dr, S::protected_, "site-b"));
+  }
+}
+
+TEST_CASE("the fence of a returning production site cut at any call resumes to the same end "
+          "state",
+          "[integration][workflow][sweep]") {
+  sweep<World>("fence", Kind::fence);
+}
+
+TEST_CASE("a reprotect cut at any call resumes to the same end state, never with two primaries",
+          "[integration][workflow][sweep]") {
+  sweep<World>("reprotect", Kind::reprotect);
+}
+
+TEST_CASE("a failback cut at any call resumes to the same end state, never with two primaries",
+          "[integration][workflow][sweep]") {
+  sweep<World>("failback", Kind::failback);
 }
 
 }  // namespace

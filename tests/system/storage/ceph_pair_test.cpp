@@ -340,7 +340,7 @@ TEST_CASE(
   CHECK_THAT(first.error().message, Catch::Contains("split brain"));
 
   const auto t2 = Clock::now();
-  REQUIRE(dr::storage::recover_split_brain(*pair.b, *pair.a, image, in(180s)));
+  REQUIRE(dr::storage::reprotect_pair(*pair.b, *pair.a, image, in(180s)));
   const double resync_s = seconds_since(t2);
   CHECK(role(*pair.a, image) == ImageRole::non_primary);
   CHECK(role(*pair.b, image) == ImageRole::primary);

@@ -116,12 +116,13 @@ DR_CEPH_SCENARIO(failback_stall_recovered)
 DR_CEPH_SCENARIO(demotion_undone)
 DR_CEPH_SCENARIO(forced_promote_with_the_peer_down)
 DR_CEPH_SCENARIO(split_brain_with_both_sites_up)
+DR_CEPH_SCENARIO(reprotect_after_planned_change)
 DR_CEPH_SCENARIO(resync_copies_again)
 DR_CEPH_SCENARIO(disabling_the_primary_removes_the_copy)
 DR_CEPH_SCENARIO(peering_a_new_pool)
 DR_CEPH_SCENARIO(snapshots_are_pruned)
 
-// The full disaster, recovery and way home included, took ~100 s here: recover_split_brain on the
+// The full disaster, recovery and way home included, took ~100 s here: reprotect_pair on the
 // returned site alone took 57 s in both runs, against ~15 s for the same recovery with no site
 // lost (split_brain_with_both_sites_up). Past this tier's budget of about a minute per scenario,
 // it runs on the model in every build and here only on request:

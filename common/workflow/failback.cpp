@@ -1,0 +1,250 @@
+#include "workflow/failback.hpp"
+
+#include <chrono>
+
+#include "storage/role_change.hpp"
+#include "workflow/app_records.hpp"
+#include "workflow/handover.hpp"
+#include "workflow/parallel.hpp"
+#include "workflow/peer_end.hpp"
+#include "workflow/restore.hpp"
+
+namespace dr::workflow {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using state::AppState;
+
+// The production site must answer and hold the app as the job needs it: fenced for a reprotect
+// (failed_over or protected_reverse, nothing primary, nothing running), the replica for a failback
+// (protected_reverse with nothing running, or protected: a failback resumed after it started).
+Result<json> check_production(FailoverSite& site, const std::string& app_id, bool failback) {
+  auto view = site.fence_peer.app(app_id);
+  const std::string job = failback ? "failback" : "reprotect";
+  if (!view) {
+    const auto code = view.error().code;
+    if (code == Errc::unavailable || code == Errc::deadline_exceeded) {
+      return fail(Errc::failed_precondition,
+                  job + " of app '" + app_id + "' needs " + site.peer_site +
+                      " up: its production agent does not answer (" + view.error().message +
+                      "); bring that site back (its agent fences the app when it starts)");
+    }
+    return with_context(view.error(), job + " of app '" + app_id + "': asking " + site.peer_site);
+  }
+  const int primary = view->primary_images();
+  const int running = view->vms_running;
+  const bool fenced_state = view->state == AppState::failed_over ||
+                            view->state == AppState::protected_reverse;
+  if (!failback) {
+    if (!fenced_state || primary > 0 || running > 0) {
+      return fail(Errc::failed_precondition,
+                  "reprotect of app '" + app_id + "': " + site.peer_site + " has not fenced it yet (" +
+                      to_string(view->state) + " there, " + std::to_string(primary) +
+                      " image(s) primary, " + std::to_string(running) +
+                      " VM(s) running); its production agent fences it within seconds of reaching "
+                      "this site: try again then");
+    }
+  } else if (view->state != AppState::protected_reverse && view->state != AppState::protected_) {
+    return fail(Errc::failed_precondition,
+                "failback of app '" + app_id + "': " + site.peer_site + " holds it " +
+                    to_string(view->state) + ", not as this site's replica (protected_reverse); "
+                    "reprotect it first");
+  } else if (view->state == AppState::protected_reverse && running > 0) {
+    return fail(Errc::failed_precondition,
+                "failback of app '" + app_id + "': " + std::to_string(running) +
+                    " of its VMs run at " + site.peer_site +
+                    " although it is the replica there: power them off first");
+  }
+  return ok(api::to_json(*view));
+}
+
+// The check-production step. A refusal changes nothing (the app keeps its state), unless an
+// earlier run of the job had taken the app over: then it is failed with the refusal.
+Status checked_production(FailoverSite& site, const state::AppRecord& app, Steps& steps,
+                          bool failback) {
+  auto checked =
+      steps.run("check-production", [&] { return check_production(site, app.id, failback); });
+  if (checked) return {};
+  const auto owned = failback ? AppState::failing_back : AppState::reprotecting;
+  if (app.state == owned) (void)set_app_state(site.store, app.id, AppState::failed, checked.error());
+  return checked.error();
+}
+
+// Runs `body`; on an error the app is failed with it (unless the agent is stopping: the job
+// resumes at the next start).
+Status owning(FailoverSite& site, const std::string& app_id, Steps& steps, AppState during,
+              AppState after, const std::function<Status()>& body) {
+  if (auto s = set_app_state(site.store, app_id, during); !s) return s;
+  auto outcome = body();
+  if (!outcome) {
+    if (outcome.error().code == Errc::aborted && steps.stop_requested()) return outcome.error();
+    (void)set_app_state(site.store, app_id, AppState::failed, outcome.error());
+    return outcome.error();
+  }
+  return set_app_state(site.store, app_id, after);
+}
+
+}  // namespace
+
+std::optional<Error> reprotect_refusal(const state::AppRecord& app) {
+  // failed: a retry (its checks decide).
+  if (app.state == AppState::failed_over || app.state == AppState::reprotecting ||
+      app.state == AppState::failed) {
+    return std::nullopt;
+  }
+  std::string hint = app.state == AppState::protected_reverse
+                         ? ": it is reprotected already (drpair failback brings it home)"
+                         : ": only an app failed over to this site is reprotected";
+  return fail(Errc::failed_precondition, "app '" + app.id + "' is " + to_string(app.state) + hint);
+}
+
+std::optional<Error> failback_refusal(const state::AppRecord& app) {
+  if (app.state == AppState::protected_reverse || app.state == AppState::failing_back ||
+      app.state == AppState::failed) {
+    return std::nullopt;
+  }
+  std::string hint =
+      app.state == AppState::failed_over
+          ? ": reprotect it first (drpair reprotect " + app.id +
+                "), so that its data replicates back to the production site"
+      : app.state == AppState::protected_ || app.state == AppState::protecting
+          ? ": it runs at the production site already; nothing to fail back"
+          : ": only an app reprotected to the production site (protected_reverse) fails back";
+  return fail(Errc::failed_precondition, "app '" + app.id + "' is " + to_string(app.state) + hint);
+}
+
+Status run_reprotect(FailoverSite& site, const std::string& app_id, Steps& steps) {
+  auto app = site.store.get_app(app_id);
+  if (!app) return app.error();
+  if (auto refused = reprotect_refusal(*app)) return *refused;
+  if (auto s = checked_production(site, *app, steps, false); !s) return s;
+  auto pairs = site.store.mirror_pairs(app_id);
+  if (!pairs) return pairs.error();
+  return owning(site, app_id, steps, AppState::reprotecting, AppState::protected_reverse, [&] {
+    const auto deadline = Clock::now() + site.resync_timeout;
+    const auto done = parallel_map(site.parallelism, *pairs, [&](const state::MirrorPairRecord& p) {
+      return steps.run("reprotect:" + image_name(p.target), [&]() -> Result<json> {
+        storage::StorageEnd here(site.storage);
+        PeerEnd there(site.peer, app_id, steps.stop_token(), site.peer_poll);
+        auto report = storage::reprotect_pair(here, there, spec(p.target), deadline);
+        if (!report) return report.error();
+        if (report->resynced && site.log) {
+          site.log("reprotect " + app_id + ": " + image_name(p.target) + " at " + site.peer_site +
+                   " resynced (" + std::to_string(report->discarded ? report->discarded->unreplicated_snapshots : 0) +
+                   " snapshot(s) of writes there never replicated: discarded)");
+        }
+        return ok(to_json(*report));
+      });
+    });
+    if (auto e = first_error(done)) return Status(*e);
+    auto reversed = steps.run("reverse-production", [&]() -> Result<json> {
+      auto r = site.peer.reverse(app_id);
+      if (!r) return r.error();
+      return ok(api::to_json(*r));
+    });
+    if (!reversed) return Status(reversed.error());
+    return Status{};
+  });
+}
+
+Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps) {
+  auto app = site.store.get_app(app_id);
+  if (!app) return app.error();
+  if (auto refused = failback_refusal(*app)) return *refused;
+  if (auto s = checked_production(site, *app, steps, true); !s) return s;
+  auto pairs = site.store.mirror_pairs(app_id);
+  if (!pairs) return pairs.error();
+  return owning(site, app_id, steps, AppState::failing_back, AppState::protected_, [&] {
+    auto stopped = steps.run("stop-vms", [&]() -> Result<json> {
+      if (auto s = stop_app_vms(site.hypervisor, app_id, site.shutdown_timeout, site.log); !s) {
+        return s.error();
+      }
+      return ok();
+    });
+    if (!stopped) return Status(stopped.error());
+    const auto deadline = Clock::now() + site.promote_timeout;
+    const auto changed =
+        parallel_map(site.parallelism, *pairs, [&](const state::MirrorPairRecord& p) {
+          return steps.run("role-change:" + image_name(p.target), [&]() -> Result<json> {
+            storage::StorageEnd here(site.storage);
+            PeerEnd there(site.peer, app_id, steps.stop_token(), site.peer_poll);
+            // Reverse protection is the production agent's again once it runs the app: its
+            // snapshot schedule starts at once, and the next role change syncs forward first.
+            auto report = storage::planned_role_change(here, there, spec(p.target), deadline,
+                                                       {.wait_reverse_protection = false});
+            if (!report) return report.error();
+            return ok(to_json(*report));
+          });
+        });
+    if (auto e = first_error(changed)) return Status(*e);
+    auto started = steps.run("start-production", [&]() -> Result<json> {
+      auto r = site.peer.start(app_id);
+      if (!r) return with_context(r.error(), "failback needs " + site.peer_site);
+      return ok(api::to_json(*r));
+    });
+    if (!started) return Status(started.error());
+    auto removed = steps.run("remove-restored", [&]() -> Result<json> {
+      // The failover's restore steps say what it created, also once its domains are gone (a
+      // removal cut off and resumed).
+      auto jobs = site.store.list_jobs(app_id);
+      if (!jobs) return jobs.error();
+      std::optional<state::JobId> failover;
+      for (const auto& j : *jobs) {
+        if (j.type == state::JobType::failover_planned ||
+            j.type == state::JobType::failover_disaster) {
+          failover = std::max(failover.value_or(j.id), j.id);
+        }
+      }
+      std::optional<StoreJournal> restored;
+      if (failover) restored.emplace(site.store, *failover);
+      auto report = teardown(site.hypervisor, app_id, restored ? &*restored : nullptr, "restore/");
+      if (!report) return report.error();
+      return ok({{"domains", report->domains},
+                 {"portgroups", report->portgroups},
+                 {"networks", report->networks},
+                 {"kept", report->kept}});
+    });
+    if (!removed) return Status(removed.error());
+    if (site.log) site.log("app " + app_id + " failed back to " + site.peer_site);
+    return Status{};
+  });
+}
+
+void refresh_reverse_protection(FailoverSite& site) {
+  auto apps = site.store.list_apps();
+  if (!apps) return;
+  for (const auto& app : *apps) {
+    if (app.state != AppState::protected_reverse) continue;
+    auto pairs = site.store.mirror_pairs(app.id);
+    if (!pairs) continue;
+    for (const auto& p : *pairs) {
+      auto here = storage::observe_side(site.storage, spec(p.target));
+      if (!here) continue;
+      auto there = site.fence_peer.image(app.id, spec(p.source));
+      if (!there) continue;
+      state::MirrorStatus status;
+      status.checked_at = std::chrono::time_point_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now());
+      // The newest snapshot of this site complete there, and when this site took it.
+      std::optional<storage::SystemTime> synced;
+      for (const auto& s : there->side.snapshots) {
+        if (s.is_primary() || !s.complete || s.primary_mirror_uuid != here->mirror_uuid) continue;
+        for (const auto& mine : here->snapshots) {
+          if (mine.id == s.primary_snap_id) synced = std::max(synced.value_or(mine.created), mine.created);
+        }
+      }
+      status.text = std::string(storage::to_string(there->side.role)) + " at " + site.peer_site +
+                    (synced ? ", synced" : ", not synced yet");
+      if (synced) {
+        status.last_sync_at = std::chrono::time_point_cast<std::chrono::milliseconds>(*synced);
+        status.lag_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now() - *synced)
+                                 .count();
+      }
+      (void)site.store.update_mirror_status(app.id, p.source, status);
+    }
+  }
+}
+
+}  // namespace dr::workflow

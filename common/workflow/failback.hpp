@@ -1,0 +1,70 @@
+#pragma once
+// Coming home, DR side: after a failover, reprotect makes this site the protected primary and the
+// production site its replica; failback is a planned failover in the reverse direction. Both are
+// the DR agent's journaled jobs; they drive the production site through the peer API
+// (workflow/handover.hpp answers there; workflow/peer_end.hpp is its end of each pair).
+//
+// Reprotect (app failed_over here; the production site up and fenced: workflow/handover.hpp):
+// @verbatim
+//   check-production     the production agent answers and holds the app fenced: failed_over (or
+//     |                  protected_reverse), no image primary, no VM running; else refused and
+//     |                  nothing changes (the app stays failed_over)
+//     |                  (app -> reprotecting)
+//     v
+//   reprotect:<image>    x N (in parallel) storage::reprotect_pair with this site's image kept:
+//     |                  a copy that diverged there (a disaster) is resynced, and the detail says
+//     |                  what it discarded; then a fresh snapshot of this site complete there
+//     v
+//   reverse-production   the app is this site's replica there (protected_reverse)
+//     v
+//   (app -> protected_reverse; on an error -> failed, with the error)
+// @endverbatim
+// While protected_reverse, the DR agent takes the app's mirror snapshots on each pair's interval
+// and records each image's lag at the production site (refresh_reverse_protection).
+//
+// Failback (app protected_reverse here; else refused: reprotect first):
+// @verbatim
+//   (app -> failing_back)
+//   check-production     the production agent answers and holds the app as this site's replica
+//     v                  (protected_reverse), or already protected (a resumed failback)
+//   stop-vms             this site's VMs of the app shut down (ACPI), powered off after the
+//     v                  shutdown timeout
+//   role-change:<image>  x N (in parallel) storage::planned_role_change from this site to the
+//     |                  production site: sync forward, demote here, demotion complete there,
+//     v                  planned promote there
+//   start-production     the production site starts its VMs in boot order; protected from there
+//     v
+//   remove-restored      what restores made here (domains, and portgroups and networks no other
+//     |                  domain uses: workflow/restore.hpp's teardown) removed
+//     v
+//   (app -> protected: the production agent's snapshots replicate here again; on an error ->
+//    failed, with the error)
+// @endverbatim
+// Every step is idempotent and starts from what the world shows, so a job cut off anywhere is
+// resumed by running it again over the same journal. Per-image work runs on at most
+// site.parallelism threads.
+//
+// Ownership and thread-safety: as run_failover (workflow/failover.hpp).
+
+#include <string>
+
+#include "core/result.hpp"
+#include "workflow/failover.hpp"
+#include "workflow/steps.hpp"
+
+namespace dr::workflow {
+
+Status run_reprotect(FailoverSite& site, const std::string& app_id, Steps& steps);
+Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps);
+
+// Why a reprotect or failback of the app cannot start now (it is in no state for it), with what
+// to do; nullopt when it can. A job already owning the app (reprotecting, failing_back) resumes.
+std::optional<Error> reprotect_refusal(const state::AppRecord& app);
+std::optional<Error> failback_refusal(const state::AppRecord& app);
+
+// The DR site's monitor while apps run here protected in reverse (the DR agent runs it every few
+// seconds): each pair's image at the production site (through the peer) gets its status recorded:
+// role there, whether it holds a complete copy of a snapshot of this site, and its lag.
+void refresh_reverse_protection(FailoverSite& site);
+
+}  // namespace dr::workflow
