@@ -7,6 +7,9 @@
 #                                      Fails unless the site's bridge exists afterwards and a tap
 #                                      (as libvirt makes for a VM's NIC) can be added to it
 #   deploy/libvirtd.sh status [SITE]   exit 0 if the daemons run, libvirtd answers, the bridge exists
+#   deploy/libvirtd.sh stop   [SITE]   a lost host: its VMs powered off (their QEMU killed) and its
+#                                      libvirtd stopped; its state and bridge stay, so `up` brings
+#                                      it back with its domains and networks (idempotent)
 #   deploy/libvirtd.sh down   [SITE]   destroy the site's VMs, stop its libvirtd, delete its bridge,
 #                                      remove its state (idempotent); stops Open vSwitch when no
 #                                      site uses it any more. QEMU's capabilities cache
@@ -321,6 +324,20 @@ XML
   virsh -c "$uri" net-autostart "$switch" >/dev/null
 }
 
+# The site's VMs and libvirtd stop; its state stays.
+stop_site() {
+  if answers; then
+    for dom in $(virsh -c "$uri" list --name 2>/dev/null); do
+      virsh -c "$uri" destroy "$dom" >/dev/null 2>&1 || true
+    done
+  fi
+  stop_pid "$state/libvirtd.pid"
+  # QEMU processes left behind by a crashed daemon.
+  for p in "$run"/libvirt/qemu/*.pid; do
+    if [ -f "$p" ]; then stop_pid "$p"; fi
+  done
+}
+
 write_env() {
   cat >"$state/env" <<ENV
 DRPAIR_LIBVIRT_URI='$uri'
@@ -350,15 +367,12 @@ case "$verb" in
     fi
     log "running ($uri, bridge $bridge)"
     ;;
+  stop)
+    stop_site
+    log "stopped (state kept: '$0 up $site' starts it again)"
+    ;;
   down)
-    if answers; then
-      for dom in $(virsh -c "$uri" list --name 2>/dev/null); do
-        virsh -c "$uri" destroy "$dom" >/dev/null 2>&1 || true
-      done
-    fi
-    stop_pid "$state/libvirtd.pid"
-    # QEMU processes left behind by a crashed daemon.
-    for p in "$run"/libvirt/qemu/*.pid; do [ -f "$p" ] && stop_pid "$p"; done
+    stop_site
     # A site started by an older libvirtd.sh ran its own Open vSwitch in run/openvswitch.
     if [ -d "$run/openvswitch" ] && [ ! -L "$run/openvswitch" ]; then
       stop_pid "$run/openvswitch/ovs-vswitchd.pid"
@@ -370,7 +384,7 @@ case "$verb" in
     log "down"
     ;;
   *)
-    echo "usage: $0 up|status|down [SITE]" >&2
+    echo "usage: $0 up|status|stop|down [SITE]" >&2
     exit 2
     ;;
 esac

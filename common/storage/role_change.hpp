@@ -364,9 +364,13 @@ struct ReprotectReport {
 namespace detail {
 
 // The loser's writes that `keep` never got: its snapshots newer than the newest one `keep` holds
-// a complete copy of.
-inline DiscardedWrites discarded_writes(const PairSide& keep, const PairSide& loser) {
+// (or held: `keep_had`) a complete copy of.
+inline DiscardedWrites discarded_writes(const PairSide& keep, const PairSide& loser,
+                                        const std::optional<MirrorSnapshotRef>& keep_had) {
   std::uint64_t newest_copied = 0;
+  if (keep_had && keep_had->source_mirror_uuid == loser.mirror_uuid) {
+    newest_copied = keep_had->snap_id;
+  }
   for (const auto& s : keep.snapshots) {
     if (!s.is_primary() && s.complete && s.primary_mirror_uuid == loser.mirror_uuid) {
       newest_copied = std::max(newest_copied, s.primary_snap_id);
@@ -390,8 +394,11 @@ inline DiscardedWrites discarded_writes(const PairSide& keep, const PairSide& lo
 }  // namespace detail
 
 // Reprotect (diagram above). REQUIRES: both ends reachable; the same image name at both.
+// `keep_had`: the newest snapshot of the loser `keep` held complete when it was promoted by force
+// (a forced promote drops the copies, so only the failover can tell), for the discarded report.
 inline Result<ReprotectReport> reprotect_pair(RoleChangeEnd& keep, RoleChangeEnd& loser,
-                                              const ImageSpec& image, Deadline deadline) {
+                                              const ImageSpec& image, Deadline deadline,
+                                              const std::optional<MirrorSnapshotRef>& keep_had = {}) {
   using Clock = std::chrono::steady_clock;
   const auto what = "rbd image '" + to_string(image) + "': reprotect";
   ReprotectReport report;
@@ -431,7 +438,7 @@ inline Result<ReprotectReport> reprotect_pair(RoleChangeEnd& keep, RoleChangeEnd
             ? detail::find_copy(*k, MirrorSnapshotRef{l->mirror_uuid, newest->id})
             : nullptr;
     if (newest != nullptr && newest->is_primary() && (copy == nullptr || !copy->complete)) {
-      report.discarded = detail::discarded_writes(*k, *l);
+      report.discarded = detail::discarded_writes(*k, *l, keep_had);
       if (auto r = loser.resync(image); !r) return r.error();
       report.resynced = true;
       lap("resync_loser");
@@ -462,10 +469,11 @@ inline Result<ReprotectReport> reprotect_pair(RoleChangeEnd& keep, RoleChangeEnd
 
 // Both ends at this process's own storage (tests, tools): split-brain recovery.
 inline Result<ReprotectReport> reprotect_pair(MirrorStorage& keep, MirrorStorage& loser,
-                                              const ImageSpec& image, Deadline deadline) {
+                                              const ImageSpec& image, Deadline deadline,
+                                              const std::optional<MirrorSnapshotRef>& keep_had = {}) {
   StorageEnd keep_end(keep);
   StorageEnd loser_end(loser);
-  return reprotect_pair(keep_end, loser_end, image, deadline);
+  return reprotect_pair(keep_end, loser_end, image, deadline, keep_had);
 }
 
 }  // namespace dr::storage

@@ -1,6 +1,8 @@
 #include "workflow/failback.hpp"
 
 #include <chrono>
+#include <map>
+#include <string_view>
 
 #include "storage/role_change.hpp"
 #include "workflow/app_records.hpp"
@@ -85,6 +87,41 @@ Status owning(FailoverSite& site, const std::string& app_id, Steps& steps, AppSt
   return set_app_state(site.store, app_id, after);
 }
 
+// The app's newest failover job (the one that brought it here), if any.
+Result<std::optional<state::JobId>> last_failover(state::StateStore& store,
+                                                  const std::string& app_id) {
+  auto jobs = store.list_jobs(app_id);
+  if (!jobs) return jobs.error();
+  std::optional<state::JobId> found;
+  for (const auto& j : *jobs) {
+    if (j.type == state::JobType::failover_planned ||
+        j.type == state::JobType::failover_disaster) {
+      found = std::max(found.value_or(j.id), j.id);
+    }
+  }
+  return found;
+}
+
+// What each image here held of the production site when a disaster failover promoted it by
+// force (its promote step's lastSynced), by image name.
+std::map<std::string, storage::MirrorSnapshotRef> synced_before_promote(FailoverSite& site,
+                                                                       const std::string& app_id) {
+  std::map<std::string, storage::MirrorSnapshotRef> out;
+  auto job = last_failover(site.store, app_id);
+  if (!job || !*job) return out;
+  StoreJournal journal(site.store, **job);
+  auto entries = journal.entries();
+  if (!entries) return out;
+  for (const auto& e : *entries) {
+    if (!e.name.starts_with("promote:") || e.state != state::StepState::done) continue;
+    const auto& synced = e.detail.value("lastSynced", json());
+    if (!synced.is_object()) continue;
+    out[e.name.substr(std::string_view("promote:").size())] = {
+        synced.value("mirrorUuid", ""), synced.value("snapId", std::uint64_t{0})};
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<Error> reprotect_refusal(const state::AppRecord& app) {
@@ -121,13 +158,17 @@ Status run_reprotect(FailoverSite& site, const std::string& app_id, Steps& steps
   if (auto s = checked_production(site, *app, steps, false); !s) return s;
   auto pairs = site.store.mirror_pairs(app_id);
   if (!pairs) return pairs.error();
+  const auto had = synced_before_promote(site, app_id);
   return owning(site, app_id, steps, AppState::reprotecting, AppState::protected_reverse, [&] {
     const auto deadline = Clock::now() + site.resync_timeout;
     const auto done = parallel_map(site.parallelism, *pairs, [&](const state::MirrorPairRecord& p) {
       return steps.run("reprotect:" + image_name(p.target), [&]() -> Result<json> {
         storage::StorageEnd here(site.storage);
         PeerEnd there(site.peer, app_id, steps.stop_token(), site.peer_poll);
-        auto report = storage::reprotect_pair(here, there, spec(p.target), deadline);
+        const auto it = had.find(image_name(p.target));
+        auto report = storage::reprotect_pair(
+            here, there, spec(p.target), deadline,
+            it != had.end() ? std::optional(it->second) : std::nullopt);
         if (!report) return report.error();
         if (report->resynced && site.log) {
           site.log("reprotect " + app_id + ": " + image_name(p.target) + " at " + site.peer_site +
@@ -187,17 +228,10 @@ Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps)
     auto removed = steps.run("remove-restored", [&]() -> Result<json> {
       // The failover's restore steps say what it created, also once its domains are gone (a
       // removal cut off and resumed).
-      auto jobs = site.store.list_jobs(app_id);
-      if (!jobs) return jobs.error();
-      std::optional<state::JobId> failover;
-      for (const auto& j : *jobs) {
-        if (j.type == state::JobType::failover_planned ||
-            j.type == state::JobType::failover_disaster) {
-          failover = std::max(failover.value_or(j.id), j.id);
-        }
-      }
+      auto failover = last_failover(site.store, app_id);
+      if (!failover) return failover.error();
       std::optional<StoreJournal> restored;
-      if (failover) restored.emplace(site.store, *failover);
+      if (*failover) restored.emplace(site.store, **failover);
       auto report = teardown(site.hypervisor, app_id, restored ? &*restored : nullptr, "restore/");
       if (!report) return report.error();
       return ok({{"domains", report->domains},

@@ -107,10 +107,17 @@ Status fail_over(FailoverSite& site, const std::string& app_id, const FailoverRe
             auto info = site.storage.mirror_info(spec(p.target));
             if (!info) return info.error();
             if (info->role == storage::ImageRole::primary) return ok({{"already", "primary"}});
+            // The newest snapshot of production complete here: what the forced promote keeps
+            // (it drops the copies; a reprotect later says what production took after it).
+            json detail{{"promotion", "forced"}, {"lastSynced", nullptr}};
+            if (auto lag = site.storage.replication_lag(spec(p.target)); lag && lag->newest_synced) {
+              detail["lastSynced"] = {{"mirrorUuid", lag->newest_synced->source_mirror_uuid},
+                                      {"snapId", lag->newest_synced->snap_id}};
+            }
             if (auto s = site.storage.promote(spec(p.target), storage::Promotion::forced); !s) {
               return s.error();
             }
-            return ok({{"promotion", "forced"}});
+            return ok(detail);
           });
         });
     if (auto e = first_error(promoted)) return *e;

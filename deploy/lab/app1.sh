@@ -21,6 +21,9 @@
 #   write-marker SITE GEN  write "DRPAIR vm=<name> gen=GEN" into sector 1 of every APP1 root
 #                        image at the Ceph site (the images must be primary there). Running
 #                        guests only read it at their next boot.
+#   read-marker SITE GEN  the marker in sector 1 of every APP1 root image at the Ceph site, read
+#                        with `rbd export` (a non-primary replica reads too); exit 0 only if
+#                        every image holds gen=GEN (each mismatch named on stderr).
 #   add-disk SITE VM IMAGE  topology drift: create the (empty, 8 MiB) image at the Ceph site and
 #                        attach it to the running VM, live and persistently, as its next vdX.
 #   check SITE GEN       at any site (production, or DR after a restore): for every APP1 VM,
@@ -456,6 +459,25 @@ cmd_write_marker() {
   log "marker gen=$gen written into ${#vms[@]} root images at $ceph_site"
 }
 
+cmd_read_marker() {
+  local gen=${1:-} v name img got bad=0
+  case "$gen" in '' | *[!0-9]*) die "read-marker needs a generation number, got '$gen'" ;; esac
+  for v in "${vms[@]}"; do
+    name=$(vm_field "$v" 0)
+    img=$(vm_field "$v" 3)
+    img=${img%% *}
+    # Only the first 1 KiB is read: the export stops on a closed pipe, which is not an error here.
+    got=$({ xrbd export --no-progress "$pool/$img" - 2>/dev/null || true; } | head -c 1024 |
+      tail -c 512 | tr -d '\0')
+    if [ "$got" != "DRPAIR vm=$name gen=$gen" ]; then
+      log "FAIL $pool/$img at $ceph_site holds '${got:-nothing}', expected 'DRPAIR vm=$name gen=$gen'"
+      bad=1
+    fi
+  done
+  [ $bad = 0 ] && log "every APP1 root image at $ceph_site holds marker gen=$gen"
+  return $bad
+}
+
 # --- check ---------------------------------------------------------------------------------------
 
 cmd_check() {
@@ -592,6 +614,7 @@ case "$verb" in
   site-setup) load_site "${1:-}"; cmd_site_setup ;;
   create) load_site "${1:-}"; cmd_create ;;
   write-marker) load_site "${1:-}"; cmd_write_marker "${2:-}" ;;
+  read-marker) load_site "${1:-}"; cmd_read_marker "${2:-}" ;;
   add-disk) load_site "${1:-}"; cmd_add_disk "${2:-}" "${3:-}" ;;
   check) load_site "${1:-}"; cmd_check "${2:-}" ;;
   destroy) load_site "${1:-}"; cmd_destroy ;;

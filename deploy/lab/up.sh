@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two-site lab (README, first command): drpair doing its whole job on one machine.
 #
-#   deploy/lab/up.sh [--no-failover]
+#   deploy/lab/up.sh [--no-failover | --round-trip]
 #
 # On a fresh Debian 12 machine: installs the packages, builds drpair, then
 #   1. brings up two Ceph clusters (site-a, site-b) with rbd-mirror, a private libvirtd per site
@@ -18,6 +18,18 @@
 #      every serial console showing generation 2;
 #   5. prints the report (phase times, RTO, replication lag) and writes lab.env; its path is the
 #      last line ("lab.env: PATH").
+# With --round-trip, after step 4 the whole way home and a second disaster:
+#   6. site-a returns (deploy/lab/site-returns.sh) while a poller reads site-a with Ceph's `rbd`
+#      and virsh every 0.5 s: within 60 s of its agent starting every APP1 image there is
+#      non-primary, at no sample does an APP1 VM run there, and site-a takes no new primary mirror
+#      snapshot (its demotions aside);
+#   7. `drpair reprotect app1 --wait`; the reverse lag stays under twice the snapshot interval;
+#      marker generation 3 written at site-b is read back from site-a's replica with `rbd`;
+#   8. `drpair failback app1 --wait`; the proof at site-a (every VM running, every NIC on its
+#      portgroup and VLAN, every console showing generation 3), none at site-b, every image primary
+#      only at site-a; a second failback is refused;
+#   9. a second disaster, `drpair failover app1 --type disaster --wait`, and APP1 whole at site-b
+#      with generation 3; the report adds the fence, reprotect and failback times and the reverse lag.
 # With --no-failover it stops after step 3: APP1 runs at site-a and is registered at site-b; then
 # deploy/lab/disaster.sh and a signed webhook (see lab.env and the README) fail it over.
 # Running it again is safe: what is up stays up. deploy/lab/down.sh removes everything.
@@ -27,10 +39,12 @@ set -euo pipefail
 . "$(dirname "$0")/lab.sh"
 
 failover=yes
+round_trip=no
 case "${1:-}" in
   --no-failover) failover=no ;;
+  --round-trip) round_trip=yes ;;
   "") ;;
-  *) echo "usage: $0 [--no-failover]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--no-failover | --round-trip]" >&2; exit 2 ;;
 esac
 
 started=$(date +%s.%N)
@@ -128,6 +142,8 @@ DRPAIR_WEBHOOK_SECRET=$webhook_secret
 DRPAIR_ALERTMANAGER_TOKEN=$alertmanager_token
 DRPAIR_DR_LIBVIRT_URI=$(. "$DRPAIR_LIBVIRTD_DIR/$dr_site/env"; echo "$DRPAIR_LIBVIRT_URI")
 DRPAIR_PRODUCTION_LIBVIRT_URI=$(. "$DRPAIR_LIBVIRTD_DIR/$prod_site/env"; echo "$DRPAIR_LIBVIRT_URI")
+DRPAIR_PRODUCTION_CEPH_CONF=$DRPAIR_CEPH_DIR/site-a/ceph.conf
+DRPAIR_DR_CEPH_CONF=$DRPAIR_CEPH_DIR/site-b/ceph.conf
 DRPAIR_LAB_DIR=$lab_dir
 DRPAIR_CEPH_DIR=$DRPAIR_CEPH_DIR
 DRPAIR_LIBVIRTD_DIR=$DRPAIR_LIBVIRTD_DIR
@@ -255,5 +271,8 @@ for name in ["capture", "ship", "pair", "replicate", "fence", "promote", "networ
 '
 echo "  RTO (webhook to every VM running): $(secs "$fired" "$recovered") s"
 echo "  replication lag before the disaster: $lag s"
+if [ $round_trip = yes ]; then
+  "$lab_root/deploy/lab/round-trip.sh"
+fi
 echo "  lab total: $(secs "$started" "$(now)") s"
 echo "lab.env: $lab_env"

@@ -416,6 +416,44 @@ TEST_CASE("two-site mirror model: a forced promote with the peer up is a split b
   CHECK(image_role(f.b, f.image) == ImageRole::non_primary);
 }
 
+TEST_CASE("reprotect after a disaster says what the returning site's resync discarded",
+          "[integration][mirror]") {
+  Synced f;
+  // The last snapshot the DR site got before the disaster, as the failover records it.
+  REQUIRE(f.a.write(f.image, 0, fill(4096, 2)));
+  auto replicated = f.a.create_mirror_snapshot(f.image);
+  REQUIRE(replicated);
+  REQUIRE(f.b.wait_for_snapshot(f.image, *replicated, in(60s)));
+  auto lag = f.b.replication_lag(f.image);
+  REQUIRE(lag);
+  REQUIRE(lag->newest_synced);
+  const auto had = *lag->newest_synced;
+  // Site-a takes writes the DR site never gets, then is lost; the DR site promotes by force.
+  f.mirror.set_up("site-b", false);
+  REQUIRE(f.a.write(f.image, 0, fill(4096, 3)));
+  REQUIRE(f.a.create_mirror_snapshot(f.image));
+  f.mirror.set_up("site-b", true);
+  f.mirror.set_up("site-a", false);
+  REQUIRE(f.b.promote(f.image, Promotion::forced));
+  f.mirror.set_up("site-a", true);
+  REQUIRE(f.a.demote(f.image));  // the returning site's fence
+
+  auto report = dr::storage::reprotect_pair(f.b, f.a, f.image, in(180s), had);
+  REQUIRE(report);
+  CHECK(report->resynced);
+  REQUIRE(report->discarded);
+  CHECK(report->discarded->unreplicated_snapshots == 1);  // the one after `had`
+  CHECK(report->discarded->last_replicated_at.has_value());
+  CHECK(report->discarded->newest_unreplicated_at.has_value());
+  CHECK(report->discarded->demoted_at.has_value());
+  CHECK(image_checksum(f.a, f.image) == image_checksum(f.b, f.image));
+  CHECK(image_role(f.a, f.image) == ImageRole::non_primary);
+  // Resumed or asked again, there is nothing more to do.
+  auto again = dr::storage::reprotect_pair(f.b, f.a, f.image, in(60s), had);
+  REQUIRE(again);
+  CHECK_FALSE(again->resynced);
+}
+
 TEST_CASE("two-site mirror model: a non-primary copy is read-only but readable",
           "[integration][mirror]") {
   Synced f;
