@@ -102,9 +102,11 @@ class DrAgent final : public service::Service {
   void add_metrics(metrics::Exposition&) override {}
 
   void run_loops(std::stop_token stop) override {
+    auto next_capture = std::chrono::steady_clock::now();
     while (!stop.stop_requested()) {
       workflow::refresh_protection(registry_);
-      // Apps running here protected in reverse: this site takes their mirror snapshots.
+      // Apps running here protected in reverse: this site takes their mirror snapshots, and pairs
+      // the disks added to them here.
       if (auto apps = rt_.store->list_apps()) {
         std::erase_if(*apps, [](const state::AppRecord& a) {
           return a.state != state::AppState::protected_reverse;
@@ -112,6 +114,11 @@ class DrAgent final : public service::Service {
         if (!apps->empty()) {
           schedule_.run_due(*apps, &state::MirrorPairRecord::target);
           workflow::refresh_reverse_protection(site_);
+        }
+        const auto every = rt_.config.protection.capture_interval;
+        if (every.count() > 0 && std::chrono::steady_clock::now() >= next_capture) {
+          for (const auto& app : *apps) check_drift(app.id);
+          next_capture = std::chrono::steady_clock::now() + every;
         }
       }
       (void)rt_.peer->get("/healthz");  // keeps peer reachability current
@@ -378,6 +385,43 @@ class DrAgent final : public service::Service {
     }
     forget_summary(app_id);
     return Response::no_content();
+  }
+
+  // A disk added here to an app protected in reverse is not replicated until a reprotect pairs it:
+  // one is started (unless a job of the app runs).
+  void check_drift(const std::string& app_id) {
+    auto added = workflow::added_disks(site_, app_id);
+    if (!added) {
+      rt_.log("drift check of app " + app_id + ": " + added.error().message);
+      return;
+    }
+    auto pairs = rt_.store->mirror_pairs(app_id);
+    if (!pairs) return;
+    std::vector<std::string> unpaired;
+    for (const auto& d : *added) {
+      const bool known = std::any_of(pairs->begin(), pairs->end(), [&](const auto& p) {
+        return workflow::spec(p.target) == d.image;
+      });
+      if (!known) unpaired.push_back(storage::to_string(d.image) + " (vm " + d.vm + ")");
+    }
+    if (unpaired.empty()) return;
+    auto jobs = rt_.store->list_jobs(app_id);
+    if (!jobs) return;
+    for (const auto& j : *jobs) {
+      if (j.state == state::JobState::pending || j.state == state::JobState::running) return;
+    }
+    std::string list;
+    for (const auto& u : unpaired) list += (list.empty() ? "" : ", ") + u;
+    auto created = rt_.store->create_job(
+        app_id, state::JobType::reprotect, std::nullopt,
+        json{{"reason", "drift: disks added here: " + list}, {"requestedBy", "drift check"}}.dump());
+    if (!created) {
+      rt_.log("drift of app " + app_id + ": " + created.error().message);
+      return;
+    }
+    rt_.log("app " + app_id + " drifted at " + rt_.config.site_name() + ": " + list +
+            " added; reprotect job " + std::to_string(created->job.id) + " pairs them");
+    if (created->created) executor_.start(created->job.id);
   }
 
   // ---- failover jobs ----------------------------------------------------------------------------

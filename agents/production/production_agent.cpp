@@ -119,8 +119,16 @@ class ProductionAgent final : public service::Service {
     });
     router.add(Method::post, "/v1/peer/apps/{app}/reverse", kPeerOnly,
                [this](const Request& r) { return answer(answers_.reverse(r.param("app"))); });
-    router.add(Method::post, "/v1/peer/apps/{app}/start", kPeerOnly,
-               [this](const Request& r) { return answer(answers_.start(r.param("app"))); });
+    router.add(Method::post, "/v1/peer/apps/{app}/pairs", kPeerOnly, [this](const Request& r) {
+      auto request = api::read_pair_images(r.json);
+      if (!request) return transport::error_response(request.error());
+      return answer(answers_.pair(r.param("app"), *request));
+    });
+    router.add(Method::post, "/v1/peer/apps/{app}/start", kPeerOnly, [this](const Request& r) {
+      auto request = api::read_start_request(r.json);
+      if (!request) return transport::error_response(request.error());
+      return answer(answers_.start(r.param("app"), *request));
+    });
   }
 
   void add_metrics(metrics::Exposition& out) override {

@@ -134,8 +134,17 @@ Result<ProductionAppView> HttpProductionPeer::reverse(const std::string& app) {
                                  &read_production_app_view);
 }
 
-Result<ProductionAppView> HttpProductionPeer::start(const std::string& app) {
-  return call<ProductionAppView>(client_, Method::post, app_path(app) + "/start", nullptr,
+Result<ProductionAppView> HttpProductionPeer::pair(const std::string& app,
+                                                   const PairImages& request) {
+  const json body = to_json(request);
+  return call<ProductionAppView>(client_, Method::post, app_path(app) + "/pairs", &body,
+                                 &read_production_app_view);
+}
+
+Result<ProductionAppView> HttpProductionPeer::start(const std::string& app,
+                                                    const StartRequest& request) {
+  const json body = to_json(request);
+  return call<ProductionAppView>(client_, Method::post, app_path(app) + "/start", &body,
                                  &read_production_app_view, stop_timeout_);
 }
 

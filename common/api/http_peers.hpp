@@ -45,7 +45,8 @@ class HttpProductionPeer final : public ProductionPeer {
   Result<ProductionAppView> release(const std::string& app) override;
   Result<ImageEnd> resync(const std::string& app, const storage::ImageSpec& image) override;
   Result<ProductionAppView> reverse(const std::string& app) override;
-  Result<ProductionAppView> start(const std::string& app) override;
+  Result<ProductionAppView> pair(const std::string& app, const PairImages& request) override;
+  Result<ProductionAppView> start(const std::string& app, const StartRequest& request) override;
 
  private:
   transport::PeerClient& client_;

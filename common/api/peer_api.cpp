@@ -27,16 +27,21 @@ void add_prefixed(JsonReader& r, const Problems& problems, const std::string& pr
   for (const auto& p : problems) r.add(prefix + p.pointer, p.message);
 }
 
+// "pool/image" at `at`.
+storage::ImageSpec image_text_at(JsonReader& r, const std::string& text, const std::string& at) {
+  const auto slash = text.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == text.size()) {
+    r.add(at, "expected 'pool/image', found '" + text + "'");
+    return {};
+  }
+  return {text.substr(0, slash), text.substr(slash + 1)};
+}
+
 storage::ImageSpec image_spec(JsonReader& r, const json& obj, const std::string& ptr,
                               const char* key) {
   const auto text = r.opt_string(obj, ptr, key, true);
   if (!text) return {};
-  const auto slash = text->find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == text->size()) {
-    r.add(model::pointer_append(ptr, key), "expected 'pool/image', found '" + *text + "'");
-    return {};
-  }
-  return {text->substr(0, slash), text->substr(slash + 1)};
+  return image_text_at(r, *text, model::pointer_append(ptr, key));
 }
 
 state::AppState app_state(JsonReader& r, const json& obj, const std::string& ptr) {
@@ -320,6 +325,54 @@ json to_json(const ImageEnd& v) {
           {"role", storage::to_string(v.side.role)},
           {"mirrorUuid", v.side.mirror_uuid},
           {"snapshots", std::move(snapshots)}};
+}
+
+Parsed<PairImages> read_pair_images(const json& doc) {
+  JsonReader r;  // a peer request: a typo is refused
+  PairImages v;
+  if (r.object(doc, "", {"images"})) {
+    v.images = r.array(doc, "", "images", true, [&](const json& item, const std::string& p) {
+      if (!item.is_string()) {
+        r.add(p, "expected 'pool/image'");
+        return storage::ImageSpec{};
+      }
+      return image_text_at(r, item.get<std::string>(), p);
+    });
+  }
+  return done(r, std::move(v));
+}
+
+json to_json(const PairImages& v) {
+  json images = json::array();
+  for (const auto& i : v.images) images.push_back(image_text(i));
+  return {{"images", std::move(images)}};
+}
+
+Parsed<StartRequest> read_start_request(const json& doc) {
+  StartRequest v;
+  if (doc.is_null()) return v;
+  JsonReader r;
+  if (!r.object(doc, "", {"addedDisks"})) return std::move(r.problems);
+  v.added_disks = r.array(doc, "", "addedDisks", false, [&](const json& item, const std::string& p) {
+    AddedDisk d;
+    if (r.object(item, p, {"vm", "image", "target", "bus"})) {
+      d.vm = r.string(item, p, "vm");
+      d.image = image_spec(r, item, p, "image");
+      d.target = r.string(item, p, "target");
+      d.bus = r.opt_string(item, p, "bus").value_or("virtio");
+    }
+    return d;
+  });
+  return done(r, std::move(v));
+}
+
+json to_json(const StartRequest& v) {
+  json disks = json::array();
+  for (const auto& d : v.added_disks) {
+    disks.push_back({{"vm", d.vm}, {"image", image_text(d.image)}, {"target", d.target},
+                     {"bus", d.bus}});
+  }
+  return {{"addedDisks", std::move(disks)}};
 }
 
 Parsed<ImageSnapshot> read_image_snapshot(const json& doc) {

@@ -21,7 +21,8 @@
 // | POST   /v1/peer/apps/{app}/release        | production | ProductionPeer::release | ProductionAppView             |
 // | POST   /v1/peer/apps/{app}/images/{pool}/{image}/resync   | production | ::resync   | ImageEnd      |
 // | POST   /v1/peer/apps/{app}/reverse        | production | ProductionPeer::reverse | ProductionAppView             |
-// | POST   /v1/peer/apps/{app}/start          | production | ProductionPeer::start   | ProductionAppView             |
+// | POST   /v1/peer/apps/{app}/pairs          | production | ProductionPeer::pair    | PairImages -> ProductionAppView |
+// | POST   /v1/peer/apps/{app}/start          | production | ProductionPeer::start   | StartRequest -> ProductionAppView |
 //
 // Implementations: the HTTPS client (api/http_peers.hpp) and, in tests, the other agent's
 // workflow called in process. Errors are the peer's error answers as values (transport's table:
@@ -122,6 +123,22 @@ struct ImageSnapshot {
   storage::MirrorSnapshotRef snapshot;  // a mirror snapshot or a demotion, taken there
 };
 
+// Coming home: a disk added to one of the app's VMs at the DR site while it ran there. A reprotect
+// pairs its image (PairImages), a failback attaches it at the production site (StartRequest).
+struct AddedDisk {
+  std::string vm;
+  storage::ImageSpec image;
+  std::string target;  // "vdc"
+  std::string bus = "virtio";
+  bool operator==(const AddedDisk&) const = default;
+};
+struct PairImages {
+  std::vector<storage::ImageSpec> images;
+};
+struct StartRequest {
+  std::vector<AddedDisk> added_disks;
+};
+
 // ---- JSON: read_*() is strict (every problem with its pointer), to_json() the wire shape.
 model::Parsed<BootstrapRequest> read_bootstrap_request(const nlohmann::json& doc);
 nlohmann::json to_json(const BootstrapRequest& v);
@@ -140,6 +157,12 @@ model::Parsed<ImageEnd> read_image_end(const nlohmann::json& doc);
 nlohmann::json to_json(const ImageEnd& v);
 model::Parsed<ImageSnapshot> read_image_snapshot(const nlohmann::json& doc);
 nlohmann::json to_json(const ImageSnapshot& v);
+
+model::Parsed<PairImages> read_pair_images(const nlohmann::json& doc);
+nlohmann::json to_json(const PairImages& v);
+// A missing body (null) is a request without added disks.
+model::Parsed<StartRequest> read_start_request(const nlohmann::json& doc);
+nlohmann::json to_json(const StartRequest& v);
 
 // "pool/image" <-> ImageSpec, as the peer API spells images.
 std::string image_text(const storage::ImageSpec& image);
@@ -188,10 +211,15 @@ class ProductionPeer {
   // The app is the DR site's replica there now (protected_reverse): with every image non-primary
   // and no VM running; failed_precondition otherwise. Idempotent.
   virtual Result<ProductionAppView> reverse(const std::string& app) = 0;
-  // Failback's end: with every image of the app primary there, its VMs start in boot order and
-  // the app is protected from there again (protected); failed_precondition while an image is not
-  // primary there or the app is not protected_reverse (or protected already: idempotent).
-  virtual Result<ProductionAppView> start(const std::string& app) = 0;
+  // Reprotect: images of disks added at the DR site join the app's pairs there (while it is
+  // failed over or protected in reverse); each must be no other app's and not primary there
+  // (a copy of the DR site's, or not there yet). Idempotent.
+  virtual Result<ProductionAppView> pair(const std::string& app, const PairImages& request) = 0;
+  // Failback's end: with every image of the app primary there, the disks added at the DR site are
+  // attached to its domains there, its VMs start in boot order and the app is protected from there
+  // again (protected); failed_precondition while an image is not primary there or the app is not
+  // protected_reverse (or protected already: idempotent).
+  virtual Result<ProductionAppView> start(const std::string& app, const StartRequest& request) = 0;
 };
 
 }  // namespace dr::api

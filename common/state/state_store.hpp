@@ -70,8 +70,8 @@ enum class AppRole {
 // In words: unprotected -> protecting; protecting -> protected | failing_over | failed |
 // unprotected; protected -> protecting | failing_over | unprotected; failing_over -> failed_over |
 // failed; failed_over -> reprotecting | protected_reverse | protecting | unprotected;
-// reprotecting -> protected_reverse | failed; protected_reverse -> failing_back | protected |
-// unprotected; failing_back -> protected | failed; failed -> any. (protecting -> failing_over: a
+// reprotecting -> protected_reverse | failed; protected_reverse -> reprotecting (disks added at
+// the DR site) | failing_back | protected | unprotected; failing_back -> protected | failed; failed -> any. (protecting -> failing_over: a
 // disaster while a new generation is being protected still fails over what is replicated.
 // failed_over -> protected_reverse and protected_reverse -> protected are the production site's:
 // it is told by the DR agent's reprotect and failback jobs, which own the app there.)
@@ -443,7 +443,8 @@ constexpr bool is_allowed_transition(AppState from, AppState to) noexcept {
     case S::reprotecting:
       return to == S::protected_reverse || to == S::failed;
     case S::protected_reverse:
-      return to == S::failing_back || to == S::protected_ || to == S::unprotected;
+      return to == S::reprotecting || to == S::failing_back || to == S::protected_ ||
+             to == S::unprotected;
     case S::failing_back:
       return to == S::protected_ || to == S::failed;
     case S::failed:

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.hpp"
@@ -47,6 +48,22 @@ struct CephAccess {
   std::optional<std::string> client_conf;  // Ceph conf for QEMU (short mount timeouts)
   bool operator==(const CephAccess&) const = default;
 };
+
+// An RBD disk of this site as libvirt attaches it: the image through the site's Ceph access.
+inline DiskDef rbd_disk(const CephAccess& ceph, std::string pool, std::string image,
+                        std::string target, std::string bus = "virtio") {
+  DiskDef disk;
+  disk.target = std::move(target);
+  disk.bus = std::move(bus);
+  disk.rbd = true;
+  disk.pool = std::move(pool);
+  disk.image = std::move(image);
+  disk.monitors = ceph.monitors;
+  disk.auth_user = ceph.user;
+  disk.secret_uuid = ceph.secret_uuid;
+  disk.config_file = ceph.client_conf;
+  return disk;
+}
 
 struct SiteConfig {
   std::string site;

@@ -52,4 +52,17 @@ Result<model::SecondDescription> stored_second(state::StateStore& store, const s
   return std::move(*second);
 }
 
+state::MirrorPairRecord added_pair(const std::string& app_id, const storage::ImageSpec& image,
+                                   const std::vector<state::MirrorPairRecord>& existing) {
+  state::MirrorPairRecord pair;
+  pair.app_id = app_id;
+  pair.source = {image.pool, image.image};
+  pair.target = pair.source;
+  if (!existing.empty()) {
+    pair.mode = existing.front().mode;
+    pair.interval_minutes = existing.front().interval_minutes;
+  }
+  return pair;
+}
+
 }  // namespace dr::workflow

@@ -28,6 +28,11 @@ Status set_app_state(state::StateStore& store, const std::string& app_id, state:
 // The mirror pairs a second description's replication section declares.
 std::vector<state::MirrorPairRecord> mirror_pairs_of(const model::SecondDescription& second);
 
+// The pair of an image added to the app at the DR site (the same pool and name at both sites, as
+// RBD mirroring keeps them), with the mode and interval of the app's other pairs.
+state::MirrorPairRecord added_pair(const std::string& app_id, const storage::ImageSpec& image,
+                                   const std::vector<state::MirrorPairRecord>& existing);
+
 // The second description in force for the app (its generation's), read from the store.
 Result<model::SecondDescription> stored_second(state::StateStore& store, const std::string& app_id,
                                                std::int64_t generation);

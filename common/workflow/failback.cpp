@@ -1,7 +1,9 @@
 #include "workflow/failback.hpp"
 
 #include <chrono>
+#include <algorithm>
 #include <map>
+#include <set>
 #include <string_view>
 
 #include "storage/role_change.hpp"
@@ -122,17 +124,49 @@ std::map<std::string, storage::MirrorSnapshotRef> synced_before_promote(Failover
   return out;
 }
 
+// The added disks a journaled step recorded (api::StartRequest's shape).
+std::vector<api::AddedDisk> disks_of(const json& detail) {
+  auto parsed = api::read_start_request(detail);
+  return parsed ? parsed->added_disks : std::vector<api::AddedDisk>{};
+}
+
+bool paired(const std::vector<state::MirrorPairRecord>& pairs, const storage::ImageSpec& image) {
+  return std::any_of(pairs.begin(), pairs.end(),
+                     [&](const auto& p) { return spec(p.target) == image; });
+}
+
 }  // namespace
 
+Result<std::vector<api::AddedDisk>> added_disks(FailoverSite& site, const std::string& app_id) {
+  auto app = site.store.get_app(app_id);
+  if (!app) return app.error();
+  auto second = stored_second(site.store, app_id, app->generation);
+  if (!second) return second.error();
+  std::set<std::pair<std::string, std::string>> restored;
+  for (const auto& vm : second->vms) {
+    for (const auto& d : vm.disks) restored.emplace(d.pool, d.image);
+  }
+  auto domains = app_domains(site.hypervisor, app_id);
+  if (!domains) return domains.error();
+  std::vector<api::AddedDisk> out;
+  for (const auto& dom : *domains) {
+    auto def = site.hypervisor.get_domain(dom.name);
+    if (!def) return def.error();
+    for (const auto& d : def->disks) {
+      if (!d.rbd || restored.count({d.pool, d.image}) != 0) continue;
+      out.push_back({dom.name, {d.pool, d.image}, d.target, d.bus});
+    }
+  }
+  return out;
+}
+
 std::optional<Error> reprotect_refusal(const state::AppRecord& app) {
-  // failed: a retry (its checks decide).
+  // failed: a retry (its checks decide); protected_reverse: again, for disks added here.
   if (app.state == AppState::failed_over || app.state == AppState::reprotecting ||
-      app.state == AppState::failed) {
+      app.state == AppState::protected_reverse || app.state == AppState::failed) {
     return std::nullopt;
   }
-  std::string hint = app.state == AppState::protected_reverse
-                         ? ": it is reprotected already (drpair failback brings it home)"
-                         : ": only an app failed over to this site is reprotected";
+  std::string hint = ": only an app failed over to this site is reprotected";
   return fail(Errc::failed_precondition, "app '" + app.id + "' is " + to_string(app.state) + hint);
 }
 
@@ -160,6 +194,45 @@ Status run_reprotect(FailoverSite& site, const std::string& app_id, Steps& steps
   if (!pairs) return pairs.error();
   const auto had = synced_before_promote(site, app_id);
   return owning(site, app_id, steps, AppState::reprotecting, AppState::protected_reverse, [&] {
+    // Disks added here since the restore (drift while the app runs here) join the pairs.
+    auto captured = steps.run("capture", [&]() -> Result<json> {
+      auto added = added_disks(site, app_id);
+      if (!added) return added.error();
+      return ok(api::to_json(api::StartRequest{*added}));
+    });
+    if (!captured) return Status(captured.error());
+    api::PairImages request;
+    for (const auto& d : disks_of(*captured)) {
+      auto mirrored = steps.run("mirror:" + storage::to_string(d.image), [&]() -> Result<json> {
+        auto info = site.storage.mirror_info(d.image);
+        if (!info) return info.error();
+        if (info->role == storage::ImageRole::not_mirrored) {
+          if (auto s = site.storage.enable_mirroring(d.image, storage::MirrorMode::snapshot); !s) {
+            return s.error();
+          }
+        }
+        return ok({{"vm", d.vm}, {"target", d.target}});
+      });
+      if (!mirrored) return Status(mirrored.error());
+      request.images.push_back(d.image);
+    }
+    if (!request.images.empty()) {
+      auto paired_there = steps.run("pair-production", [&]() -> Result<json> {
+        auto r = site.peer.pair(app_id, request);
+        if (!r) return r.error();
+        return ok(api::to_json(*r));
+      });
+      if (!paired_there) return Status(paired_there.error());
+      auto now_pairs = site.store.mirror_pairs(app_id);
+      if (!now_pairs) return Status(now_pairs.error());
+      auto all = *now_pairs;
+      for (const auto& image : request.images) {
+        if (paired(all, image)) continue;
+        all.push_back(added_pair(app_id, image, all));
+      }
+      if (auto s = site.store.replace_mirror_pairs(app_id, all); !s) return s;
+      *pairs = std::move(all);
+    }
     const auto deadline = Clock::now() + site.resync_timeout;
     const auto done = parallel_map(site.parallelism, *pairs, [&](const state::MirrorPairRecord& p) {
       return steps.run("reprotect:" + image_name(p.target), [&]() -> Result<json> {
@@ -197,6 +270,23 @@ Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps)
   auto pairs = site.store.mirror_pairs(app_id);
   if (!pairs) return pairs.error();
   return owning(site, app_id, steps, AppState::failing_back, AppState::protected_, [&] {
+    // Disks added here since the restore come home too: each must be paired (a reprotect does
+    // it), or its data would stay behind.
+    auto captured = steps.run("capture", [&]() -> Result<json> {
+      auto added = added_disks(site, app_id);
+      if (!added) return added.error();
+      for (const auto& d : *added) {
+        if (!paired(*pairs, d.image)) {
+          return fail(Errc::failed_precondition,
+                      "rbd image '" + storage::to_string(d.image) + "' of vm '" + d.vm +
+                          "', added here, is not replicated to " + site.peer_site +
+                          " yet: reprotect first (drpair reprotect " + app_id +
+                          "; the DR agent also starts one when it notices the disk)");
+        }
+      }
+      return ok(api::to_json(api::StartRequest{*added}));
+    });
+    if (!captured) return Status(captured.error());
     auto stopped = steps.run("stop-vms", [&]() -> Result<json> {
       if (auto s = stop_app_vms(site.hypervisor, app_id, site.shutdown_timeout, site.log); !s) {
         return s.error();
@@ -220,7 +310,7 @@ Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps)
         });
     if (auto e = first_error(changed)) return Status(*e);
     auto started = steps.run("start-production", [&]() -> Result<json> {
-      auto r = site.peer.start(app_id);
+      auto r = site.peer.start(app_id, api::StartRequest{disks_of(*captured)});
       if (!r) return with_context(r.error(), "failback needs " + site.peer_site);
       return ok(api::to_json(*r));
     });

@@ -4,12 +4,21 @@
 // the DR agent's journaled jobs; they drive the production site through the peer API
 // (workflow/handover.hpp answers there; workflow/peer_end.hpp is its end of each pair).
 //
-// Reprotect (app failed_over here; the production site up and fenced: workflow/handover.hpp):
+// Reprotect (app failed_over here, or protected_reverse again; the production site up and fenced:
+// workflow/handover.hpp):
 // @verbatim
 //   check-production     the production agent answers and holds the app fenced: failed_over (or
 //     |                  protected_reverse), no image primary, no VM running; else refused and
-//     |                  nothing changes (the app stays failed_over)
+//     |                  nothing changes (the app keeps its state)
 //     |                  (app -> reprotecting)
+//     v
+//   capture              the RBD disks of the app's domains here that the restore did not make
+//     |                  (added here while the app ran here: added_disks)
+//     v
+//   mirror:<image>       x A  snapshot mirroring on for each added disk's image (primary here)
+//     v
+//   pair-production      the production site pairs those images (it holds copies of them, or
+//     |                  will); this site's pairs include them
 //     v
 //   reprotect:<image>    x N (in parallel) storage::reprotect_pair with this site's image kept:
 //     |                  a copy that diverged there (a disaster) is resynced, and the detail says
@@ -19,21 +28,24 @@
 //     v
 //   (app -> protected_reverse; on an error -> failed, with the error)
 // @endverbatim
-// While protected_reverse, the DR agent takes the app's mirror snapshots on each pair's interval
-// and records each image's lag at the production site (refresh_reverse_protection).
+// While protected_reverse, the DR agent takes the app's mirror snapshots on each pair's interval,
+// records each image's lag at the production site (refresh_reverse_protection), and starts a
+// reprotect when a disk is added to the app here (added_disks finds one not paired).
 //
 // Failback (app protected_reverse here; else refused: reprotect first):
 // @verbatim
-//   (app -> failing_back)
 //   check-production     the production agent answers and holds the app as this site's replica
 //     v                  (protected_reverse), or already protected (a resumed failback)
+//   (app -> failing_back)
+//   capture              the disks added here since the restore; each must be paired (else
+//     v                  refused: reprotect first), and each comes home
 //   stop-vms             this site's VMs of the app shut down (ACPI), powered off after the
 //     v                  shutdown timeout
 //   role-change:<image>  x N (in parallel) storage::planned_role_change from this site to the
 //     |                  production site: sync forward, demote here, demotion complete there,
 //     v                  planned promote there
-//   start-production     the production site starts its VMs in boot order; protected from there
-//     v
+//   start-production     the production site attaches the added disks to its domains and starts
+//     v                  its VMs in boot order; protected from there
 //   remove-restored      what restores made here (domains, and portgroups and networks no other
 //     |                  domain uses: workflow/restore.hpp's teardown) removed
 //     v
@@ -46,8 +58,11 @@
 //
 // Ownership and thread-safety: as run_failover (workflow/failover.hpp).
 
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "api/peer_api.hpp"
 #include "core/result.hpp"
 #include "workflow/failover.hpp"
 #include "workflow/steps.hpp"
@@ -61,6 +76,10 @@ Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps)
 // to do; nullopt when it can. A job already owning the app (reprotecting, failing_back) resumes.
 std::optional<Error> reprotect_refusal(const state::AppRecord& app);
 std::optional<Error> failback_refusal(const state::AppRecord& app);
+
+// The RBD disks of the app's domains at this site that the restore of its generation did not
+// make: disks added here while it ran here (each with its VM, image and target).
+Result<std::vector<api::AddedDisk>> added_disks(FailoverSite& site, const std::string& app_id);
 
 // The DR site's monitor while apps run here protected in reverse (the DR agent runs it every few
 // seconds): each pair's image at the production site (through the peer) gets its status recorded:

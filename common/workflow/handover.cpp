@@ -157,8 +157,9 @@ Result<api::ProductionAppView> production_view(ProductionSite& site, const std::
   api::ProductionAppView view{app_id, app->state, app->generation, {}, 0};
   for (const auto& p : *pairs) {
     auto info = site.storage.mirror_info(spec(p.source));
-    if (!info) return info.error();
-    view.images.push_back({spec(p.source), info->role});
+    // Not there: a disk added at the DR site that rbd-mirror has not copied here yet.
+    if (!info && info.error().code != Errc::not_found) return info.error();
+    view.images.push_back({spec(p.source), info ? info->role : storage::ImageRole::not_mirrored});
   }
   auto domains = app_domains(site.hypervisor, app_id);
   if (!domains) return domains.error();
@@ -271,6 +272,52 @@ Result<api::ProductionAppView> reverse_app(ProductionSite& site, const std::stri
   return view;
 }
 
+Result<api::ProductionAppView> pair_images(ProductionSite& site, const std::string& app_id,
+                                           const api::PairImages& request) {
+  auto app = app_in(site, app_id, {state::AppState::failed_over, state::AppState::protected_reverse},
+                    "pairing images added at " + site.peer_site);
+  if (!app) return app.error();
+  auto pairs = site.store.mirror_pairs(app_id);
+  if (!pairs) return pairs.error();
+  auto apps = site.store.list_apps();
+  if (!apps) return apps.error();
+  auto added = *pairs;
+  for (const auto& image : request.images) {
+    const auto ours = std::any_of(pairs->begin(), pairs->end(),
+                                  [&](const auto& p) { return spec(p.source) == image; });
+    if (ours) continue;
+    for (const auto& other : *apps) {
+      if (other.id == app_id) continue;
+      auto theirs = site.store.mirror_pairs(other.id);
+      if (!theirs) return theirs.error();
+      for (const auto& p : *theirs) {
+        if (spec(p.source) == image) {
+          return fail(Errc::failed_precondition, "rbd image '" + storage::to_string(image) +
+                                                     "' is one of app '" + other.id +
+                                                     "''s images at " + site.site_name);
+        }
+      }
+    }
+    // A disk added at the DR site: a copy of its image there, or not copied here yet.
+    auto info = site.storage.mirror_info(image);
+    if (!info && info.error().code != Errc::not_found) return info.error();
+    if (info && info->role == storage::ImageRole::primary) {
+      return fail(Errc::failed_precondition,
+                  "rbd image '" + storage::to_string(image) + "' is primary at " + site.site_name +
+                      ": it is this site's own, not a disk added at " + site.peer_site);
+    }
+    added.push_back(added_pair(app_id, image, *pairs));
+    if (site.log) {
+      site.log("app " + app_id + ": rbd image " + storage::to_string(image) + ", added at " +
+               site.peer_site + ", paired here");
+    }
+  }
+  if (added.size() != pairs->size()) {
+    if (auto s = site.store.replace_mirror_pairs(app_id, added); !s) return s.error();
+  }
+  return production_view(site, app_id);
+}
+
 Status start_app_vms(virt::Hypervisor& hypervisor, const std::string& app_id,
                      std::chrono::seconds timeout) {
   auto members = hypervisor.list_members();
@@ -298,7 +345,63 @@ Status start_app_vms(virt::Hypervisor& hypervisor, const std::string& app_id,
   return {};
 }
 
-Result<api::ProductionAppView> start_app(ProductionSite& site, const std::string& app_id) {
+// Attaches each disk added at the DR site to its VM's domain here (persistently; the domain is
+// shut off): an image of the app's pairs, through this site's Ceph access. A disk already
+// attached is left as it is.
+Status attach_added(ProductionSite& site, const std::string& app_id,
+                    const std::vector<api::AddedDisk>& disks) {
+  if (disks.empty()) return {};
+  if (site.config == nullptr) {
+    return fail(Errc::failed_precondition,
+                site.site_name + " has no site config: disks added at " + site.peer_site +
+                    " cannot be attached here");
+  }
+  auto pairs = site.store.mirror_pairs(app_id);
+  if (!pairs) return pairs.error();
+  auto domains = app_domains(site.hypervisor, app_id);
+  if (!domains) return domains.error();
+  for (const auto& d : disks) {
+    const bool paired = std::any_of(pairs->begin(), pairs->end(),
+                                    [&](const auto& p) { return spec(p.source) == d.image; });
+    if (!paired) {
+      return fail(Errc::failed_precondition, "rbd image '" + storage::to_string(d.image) +
+                                                 "' is not one of app '" + app_id +
+                                                 "''s images here: reprotect pairs it first");
+    }
+    const bool ours = std::any_of(domains->begin(), domains->end(),
+                                  [&](const auto& dom) { return dom.name == d.vm; });
+    if (!ours) {
+      return fail(Errc::not_found, "vm '" + d.vm + "' is not one of app '" + app_id +
+                                       "''s domains at " + site.site_name);
+    }
+    auto def = site.hypervisor.get_domain(d.vm);
+    if (!def) return def.error();
+    bool attached = false;
+    for (const auto& disk : def->disks) {
+      if (disk.rbd && disk.pool == d.image.pool && disk.image == d.image.image) attached = true;
+      if (!attached && disk.target == d.target) {
+        return fail(Errc::failed_precondition,
+                    "vm '" + d.vm + "' at " + site.site_name + " has another disk as " + d.target +
+                        ": rbd image '" + storage::to_string(d.image) + "' cannot be attached");
+      }
+    }
+    if (attached) continue;
+    def->disks.push_back(virt::rbd_disk(site.config->ceph, d.image.pool, d.image.image, d.target,
+                                        d.bus));
+    if (auto s = site.hypervisor.define_domain(*def); !s) {
+      return with_context(s.error(), "attach rbd image '" + storage::to_string(d.image) +
+                                         "' to vm '" + d.vm + "'");
+    }
+    if (site.log) {
+      site.log("app " + app_id + ": rbd image " + storage::to_string(d.image) + " attached to vm " +
+               d.vm + " as " + d.target + " (added at " + site.peer_site + ")");
+    }
+  }
+  return {};
+}
+
+Result<api::ProductionAppView> start_app(ProductionSite& site, const std::string& app_id,
+                                         const api::StartRequest& request) {
   auto app = app_in(site, app_id, {state::AppState::protected_reverse, state::AppState::protected_},
                     "starting after a failback");
   if (!app) return app.error();
@@ -311,6 +414,7 @@ Result<api::ProductionAppView> start_app(ProductionSite& site, const std::string
                     " image(s) not primary at " + site.site_name +
                     ": its VMs start only once every image is (the failback promotes them)");
   }
+  if (auto s = attach_added(site, app_id, request.added_disks); !s) return s.error();
   const auto timeout = std::chrono::seconds(site.config ? site.config->start_timeout_seconds : 120);
   if (auto s = start_app_vms(site.hypervisor, app_id, timeout); !s) return s.error();
   if (app->state != state::AppState::protected_) {

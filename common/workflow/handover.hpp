@@ -34,10 +34,11 @@
 //   (app -> failed_over; on an error -> failed, with the error)
 // @endverbatim
 //
-// Reprotect (the DR agent's job): resync (one image thrown away and copied again from the DR
-// site) and reverse (the app is the DR site's replica here: protected_reverse). Failback (the DR
-// agent's job): the role change's calls with this site as `to`, then start: the VMs in boot order,
-// the app protected from here again.
+// Reprotect (the DR agent's job): pair (images of disks added at the DR site join the app's pairs
+// here), resync (one image thrown away and copied again from the DR site) and reverse (the app is
+// the DR site's replica here: protected_reverse). Failback (the DR agent's job): the role change's
+// calls with this site as `to`, then start: the disks added at the DR site attached to their VMs
+// here, the VMs in boot order, the app protected from here again.
 //
 // Each call is idempotent: stop finds stopped VMs stopped; a demote of an image demoted here
 // before answers its newest demotion; release of a released app answers it again. An image
@@ -80,7 +81,10 @@ Result<api::ProductionAppView> release_app(ProductionSite& site, const std::stri
 Result<api::ImageEnd> resync_image(ProductionSite& site, const std::string& app_id,
                                    const storage::ImageSpec& image);
 Result<api::ProductionAppView> reverse_app(ProductionSite& site, const std::string& app_id);
-Result<api::ProductionAppView> start_app(ProductionSite& site, const std::string& app_id);
+Result<api::ProductionAppView> pair_images(ProductionSite& site, const std::string& app_id,
+                                           const api::PairImages& request);
+Result<api::ProductionAppView> start_app(ProductionSite& site, const std::string& app_id,
+                                         const api::StartRequest& request);
 
 // Why this site must fence the app, given what the DR agent says of it: the DR site runs it
 // (failed_over, reprotecting, protected_reverse) while this site still takes it for its own
@@ -143,8 +147,13 @@ class LocalProductionPeer final : public api::ProductionPeer {
   Result<api::ProductionAppView> reverse(const std::string& app_id) override {
     return reverse_app(site_, app_id);
   }
-  Result<api::ProductionAppView> start(const std::string& app_id) override {
-    return start_app(site_, app_id);
+  Result<api::ProductionAppView> pair(const std::string& app_id,
+                                      const api::PairImages& request) override {
+    return pair_images(site_, app_id, request);
+  }
+  Result<api::ProductionAppView> start(const std::string& app_id,
+                                       const api::StartRequest& request) override {
+    return start_app(site_, app_id, request);
   }
 
  private:

@@ -29,6 +29,8 @@ Status PeerEnd::wait_for_snapshot(const storage::ImageSpec& image,
   auto waited = poll_until(
       [&]() -> Result<std::optional<json>> {
         auto side = observe(image);
+        // Not there yet: rbd-mirror is creating the copy (a new or resynced image).
+        if (!side && side.error().code == Errc::not_found) return std::optional<json>();
         if (!side) return side.error();
         for (const auto& s : side->snapshots) {
           if (s.copies(ref) && s.complete) return std::optional<json>(json::object());

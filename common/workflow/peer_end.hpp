@@ -30,7 +30,7 @@ class PeerEnd final : public storage::RoleChangeEnd {
   Result<storage::PairSide> observe(const storage::ImageSpec& image) override;
   Result<storage::MirrorSnapshotRef> create_mirror_snapshot(
       const storage::ImageSpec& image) override;
-  // Polls the production site's image every `poll`.
+  // Polls the production site's image every `poll`; an image not there yet is waited for.
   Status wait_for_snapshot(const storage::ImageSpec& image, const storage::MirrorSnapshotRef& ref,
                            storage::Deadline deadline) override;
   Result<storage::MirrorSnapshotRef> demote(const storage::ImageSpec& image) override;

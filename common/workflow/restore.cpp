@@ -453,16 +453,7 @@ DomainDef backup_domain(const model::SecondDescription& second, const model::Bac
   def.vcpus = vm.spec.vcpus;
   def.memory_mib = vm.spec.memory_mib;
   for (const auto& d : vm.disks) {
-    DiskDef disk;
-    disk.target = d.target;
-    disk.rbd = true;
-    disk.pool = d.pool;
-    disk.image = d.image;
-    disk.monitors = config.ceph.monitors;
-    disk.auth_user = config.ceph.user;
-    disk.secret_uuid = config.ceph.secret_uuid;
-    disk.config_file = config.ceph.client_conf;
-    def.disks.push_back(std::move(disk));
+    def.disks.push_back(rbd_disk(config.ceph, d.pool, d.image, d.target));
   }
   if (config.console_log_dir) def.serial_log = *config.console_log_dir + "/" + vm.name + ".log";
   Membership m;

@@ -6,10 +6,11 @@
 #      non-primary, no APP1 VM may run there at any sample, and site-a may take no new primary
 #      mirror snapshot (its demotions aside);
 #   2. `drpair reprotect app1 --wait`; the reverse lag (site-b -> site-a) must stay under twice the
-#      snapshot interval; marker generation 3 written at site-b must be read back from site-a;
+#      snapshot interval; marker generation 3 written at site-b must be read back from site-a; a
+#      disk added to app1-app1 at site-b must be paired by the DR agent's own reprotect (drift);
 #   3. `drpair failback app1 --wait`; APP1 whole at site-a with generation 3 (every VM running,
-#      every NIC on its portgroup and VLAN), no APP1 domain at site-b, every image primary only at
-#      site-a; a second failback is refused;
+#      every NIC on its portgroup and VLAN) and the added disk attached to app1-app1 there, no APP1
+#      domain at site-b, every image primary only at site-a; a second failback is refused;
 #   4. a second disaster and `drpair failover app1 --type disaster --wait`: APP1 whole at site-b,
 #      generation 3.
 # Prints the report lines (fence, reprotect, reverse lag, failback); exits 1 naming the first
@@ -156,6 +157,27 @@ done
 "$lab_root/deploy/lab/app1.sh" read-marker "$prod_site" 3 ||
   lab_die "site-a's replica does not hold marker generation 3 written at site-b"
 
+say "round trip 2b: a disk added at site-b while APP1 runs there is paired (drift)"
+jobs_before=$(curl -sS --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$DRPAIR_KEY" \
+  "$DRPAIR_DR_URL/v1/jobs?app=app1" | $py -c 'import json,sys; print(max(j["id"] for j in json.load(sys.stdin)["jobs"]))')
+"$lab_root/deploy/lab/app1.sh" add-disk "$dr_site" app1-app1 app1-app1-extra
+paired=
+for _ in $(seq 120); do  # the DR agent's capture interval is 30 s
+  paired=$(curl -sS --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$DRPAIR_KEY" \
+    "$DRPAIR_DR_URL/v1/jobs?app=app1" | $py -c '
+import json, sys
+jobs = [j for j in json.load(sys.stdin)["jobs"] if j["type"] == "reprotect" and j["id"] > int(sys.argv[1])]
+print(jobs[0]["id"] if jobs and jobs[0]["state"] == "succeeded" else "")' "$jobs_before")
+  [ -n "$paired" ] && break
+  sleep 1
+done
+[ -n "$paired" ] || lab_die "the disk added at site-b was not paired by a reprotect within 120 s (see $lab_dir/dr/agent.log)"
+grep -q "app app1 drifted at site-b" "$lab_dir/dr/agent.log" || lab_die "the DR agent did not log the drift"
+[ "$(rbd -c "$DRPAIR_PRODUCTION_CEPH_CONF" --format json info rbd/app1-app1-extra |
+     $py -c 'import json,sys; print(json.load(sys.stdin)["mirroring"]["primary"])')" = False ] ||
+  lab_die "rbd/app1-app1-extra is not a replica at site-a"
+echo "  reprotect job $paired paired rbd/app1-app1-extra; site-a holds its replica"
+
 say "round trip 3: failback (planned, no data lost)"
 drpair failback app1 --reason "home (lab)" --wait
 job=$(curl -sS --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$DRPAIR_KEY" \
@@ -171,9 +193,12 @@ j = json.load(sys.stdin)
 start = [s for s in j["steps"] if s["name"] == "start-production"][0]
 print(f"{at(start['"'"'finishedAt'"'"']) - at(j['"'"'createdAt'"'"']):.1f}")')
 "$lab_root/deploy/lab/app1.sh" check "$prod_site" 3 || lab_die "APP1 is not whole at site-a after the failback"
+virsh -q -c "$DRPAIR_PRODUCTION_LIBVIRT_URI" domblklist app1-app1 | grep -q 'rbd/app1-app1-extra' ||
+  lab_die "the disk added at site-b is not attached to app1-app1 at site-a"
+echo "  rbd/app1-app1-extra, added at site-b, is attached to app1-app1 at site-a"
 left=$(virsh -q -c "$DRPAIR_DR_LIBVIRT_URI" list --all --name | grep -c '^app1-' || true)
 [ "$left" = 0 ] || lab_die "$left APP1 domain(s) left at site-b after the failback"
-for img in app1-web1-root app1-web2-root app1-app1-root app1-db1-root app1-db1-data; do
+for img in app1-web1-root app1-web2-root app1-app1-root app1-db1-root app1-db1-data app1-app1-extra; do
   for conf in "$DRPAIR_PRODUCTION_CEPH_CONF" "$DRPAIR_DR_CEPH_CONF"; do
     primary=$(rbd -c "$conf" --format json info "rbd/$img" |
       $py -c 'import json,sys; print(json.load(sys.stdin)["mirroring"]["primary"])')

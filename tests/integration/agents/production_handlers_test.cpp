@@ -258,6 +258,52 @@ TEST_CASE("reprotect and failback at the production site: only a fenced app, in 
   CHECK(site.running() == before);
 }
 
+TEST_CASE("disks added at the DR site: pairs and start read strict bodies, in the right state",
+          "[production][peer]") {
+  Site site;
+  CHECK(site.as_operator(Method::post, "/v1/peer/apps/app1/pairs", json{{"images", json::array()}})
+            .status == 403);
+  site.store_app1(state::AppState::protected_, 1);
+  const auto bad = site.as_peer(Method::post, "/v1/peer/apps/app1/pairs",
+                                json{{"images", {"rbd/ok", "nopool", 7}}});
+  CHECK(bad.status == 400);
+  CHECK(bad.pointers() == std::vector<std::string>{"/images/1", "/images/2"});
+  CHECK(site.as_peer(Method::post, "/v1/peer/apps/app1/pairs", json{{"imagez", json::array()}})
+            .status == 400);
+  CHECK(site.as_peer(Method::post, "/v1/peer/apps/app1/pairs").status == 400);  // no body
+  const auto wrong_state = site.as_peer(Method::post, "/v1/peer/apps/app1/pairs",
+                                        json{{"images", {"rbd/app1-app1-extra"}}});
+  CHECK(wrong_state.status == 409);
+  CHECK(wrong_state.message.find("needs it failed_over or protected_reverse") != std::string::npos);
+  const auto start = site.as_peer(Method::post, "/v1/peer/apps/app1/start",
+                                  json{{"addedDisks", {{{"vm", "app1-app1"}, {"bus", 1}}}}});
+  CHECK(start.status == 400);
+  // A missing member is named at its object (its message names the key).
+  CHECK(start.pointers() ==
+        std::vector<std::string>{"/addedDisks/0", "/addedDisks/0", "/addedDisks/0/bus"});
+  CHECK(start.message.find("image") != std::string::npos);
+  CHECK(start.message.find("target") != std::string::npos);
+
+  // Failed over: an image of this site's own (primary here) is not a disk added there. This
+  // in-process site's storage holds no image, so the one asked for is "not copied here yet".
+  REQUIRE(workflow::set_app_state(*site.runtime().store, "app1", state::AppState::failing_over));
+  REQUIRE(workflow::set_app_state(*site.runtime().store, "app1", state::AppState::failed_over));
+  auto other = site.runtime().store->get_app("app1");
+  REQUIRE(other);
+  state::AppRecord app2 = *other;
+  app2.id = "app2";
+  app2.version = 0;
+  REQUIRE(site.runtime().store->upsert_app(app2));
+  state::MirrorPairRecord theirs;
+  theirs.source = {"rbd", "app2-root"};
+  theirs.target = theirs.source;
+  REQUIRE(site.runtime().store->replace_mirror_pairs("app2", {theirs}));
+  const auto taken = site.as_peer(Method::post, "/v1/peer/apps/app1/pairs",
+                                  json{{"images", {"rbd/app2-root"}}});
+  CHECK(taken.status == 409);
+  CHECK(taken.message.find("is one of app 'app2''s images at site-a") != std::string::npos);
+}
+
 TEST_CASE("a site that has not heard from its DR agent says it takes no snapshot yet",
           "[production][fence]") {
   Site site;  // its loops do not run here: the DR agent has not been asked

@@ -36,6 +36,7 @@ EXPECTED = {
     ("post", "/v1/peer/apps/{app}/images/{pool}/{image}/promote"),
     ("post", "/v1/peer/apps/{app}/images/{pool}/{image}/resync"),
     ("post", "/v1/peer/apps/{app}/reverse"), ("post", "/v1/peer/apps/{app}/start"),
+    ("post", "/v1/peer/apps/{app}/pairs"),
 }
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 SCHEME_TYPES = {"apiKey", "http", "mutualTLS", "oauth2", "openIdConnect"}

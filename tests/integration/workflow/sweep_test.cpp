@@ -88,8 +88,13 @@ class PlannedProductionPeer final : public api::ProductionPeer {
   Result<api::ProductionAppView> reverse(const std::string& id) override {
     return call("peer reverse " + id, [&] { return inner_.reverse(id); });
   }
-  Result<api::ProductionAppView> start(const std::string& id) override {
-    return call("peer start " + id, [&] { return inner_.start(id); });
+  Result<api::ProductionAppView> pair(const std::string& id,
+                                      const api::PairImages& request) override {
+    return call("peer pair " + id, [&] { return inner_.pair(id, request); });
+  }
+  Result<api::ProductionAppView> start(const std::string& id,
+                                       const api::StartRequest& request) override {
+    return call("peer start " + id, [&] { return inner_.start(id, request); });
   }
 
  private:
@@ -181,9 +186,11 @@ bool at_production(Kind kind) { return kind == Kind::unprotect || kind == Kind::
 // `kind`: a failover at site-b, or an unprotect at site-a. The coming-home kinds start later:
 // after a disaster failover (site-a away meanwhile) and site-a's return, a fence at site-a;
 // after that fence, a reprotect at site-b; after that reprotect, a failback at site-b (the setup
-// runs uncut; the plan counts from the swept job's first call).
+// runs uncut; the plan counts from the swept job's first call). With `added_disk`, a disk is added
+// to app1-app1 at site-b after a first reprotect: the swept reprotect pairs it, the swept failback
+// (after that reprotect) brings it home.
 struct World {
-  explicit World(Kind kind_) : kind(kind_) {
+  explicit World(Kind kind_, bool added_disk_ = false) : kind(kind_), added_disk(added_disk_) {
     const bool planned = kind == Kind::planned;
     const auto second = virt::testing::load_second(kSecond);
     pairs = mirror_pairs_of(second);
@@ -242,11 +249,33 @@ struct World {
       REQUIRE(run_job(*a_store, state::JobType::fence,
                       [&](Steps& steps) { return run_fence(production, "app1", steps); }));
     }
-    if (kind == Kind::failback) {
+    const auto reprotect = [&] {
       REQUIRE(run_job(*b_store, state::JobType::reprotect,
                       [&](Steps& steps) { return run_reprotect(dr, "app1", steps); }));
+    };
+    if (kind == Kind::failback || added_disk) reprotect();
+    if (added_disk) {
+      add_disk_at_site_b();
+      if (kind == Kind::failback) reprotect();
     }
     plan->restart();
+  }
+
+  // A new RBD image at site-b attached to the restored app1-app1 as vdc.
+  void add_disk_at_site_b() {
+    const storage::ImageSpec extra{"rbd", "app1-app1-extra"};
+    const std::string marker = "added at site-b";
+    REQUIRE(mirror.site_b().create_image(extra, 1 << 20));
+    REQUIRE(mirror.site_b().write(extra, 0, std::as_bytes(std::span(marker))));
+    auto def = b_real->get_domain("app1-app1");
+    REQUIRE(def);
+    def->disks.push_back(virt::rbd_disk(b_config.ceph, extra.pool, extra.image, "vdc"));
+    REQUIRE(b_real->define_domain(*def));
+    state::MirrorPairRecord pair;
+    pair.app_id = "app1";
+    pair.source = {extra.pool, extra.image};
+    pair.target = pair.source;
+    pairs.push_back(pair);  // for the picture: its role and data at both sites
   }
 
   template <class F>
@@ -256,7 +285,12 @@ struct World {
     Steps steps(journal);
     auto done = f(steps);
     if (done) REQUIRE(store.set_job_state(id, state::JobState::succeeded, std::nullopt));
-    INFO((done ? "" : done.error().message));
+    if (!done) {  // which step failed, for the report
+      auto entries = journal.entries();
+      for (const auto& e : entries ? *entries : std::vector<StepRecord>{}) {
+        if (e.error) UNSCOPED_INFO(e.name << ": " << e.error->message);
+      }
+    }
     return done;
   }
 
@@ -330,7 +364,8 @@ struct World {
   virt::SiteConfig b_config = virt::testing::load_config("site-b");
   DrSite registry{*b_store, b_storage, *b_hv, b_config, "site-b", "site-a", std::nullopt, {}};
   PlannedDrPeer dr_peer{registry, mirror, plan};
-  ProductionSite production{*a_store, a_storage, *a_hv, nullptr, "site-a", "site-b", dr_peer,
+  virt::SiteConfig a_config = virt::testing::load_config("site-a");
+  ProductionSite production{*a_store, a_storage, *a_hv, &a_config, "site-a", "site-b", dr_peer,
                             std::nullopt, std::chrono::minutes(1), std::chrono::milliseconds(1),
                             std::chrono::seconds(0), 4, {}, {}};
   LocalProductionPeer local_peer{production};
@@ -350,6 +385,7 @@ struct World {
                   std::chrono::minutes(1),
                   std::chrono::milliseconds(1)};
   Kind kind;
+  bool added_disk = false;
   std::vector<state::MirrorPairRecord> pairs;
   state::JobId job_id = 0;
   FailoverRequest request;
@@ -581,6 +617,61 @@ TEST_CASE("a reprotect cut at any call resumes to the same end state, never with
 TEST_CASE("a failback cut at any call resumes to the same end state, never with two primaries",
           "[integration][workflow][sweep]") {
   sweep<World>("failback", Kind::failback);
+}
+
+TEST_CASE("a disk added at the DR site is paired by a reprotect and comes home at failback, cut "
+          "at any call",
+          "[integration][workflow][sweep]") {
+  sweep<World>("reprotect with a disk added at site-b", Kind::reprotect, true);
+  sweep<World>("failback with a disk added at site-b", Kind::failback, true);
+}
+
+TEST_CASE("a disk added at the DR site: paired at both sites, at home after the failback",
+          "[integration][workflow]") {
+  World w(Kind::failback, true);
+  auto added = added_disks(w.dr, "app1");
+  REQUIRE(added);
+  REQUIRE(added->size() == 1);
+  CHECK((*added)[0] == api::AddedDisk{"app1-app1", {"rbd", "app1-app1-extra"}, "vdc", "virtio"});
+  for (auto* store : {w.a_store.get(), w.b_store.get()}) {
+    auto pairs = store->mirror_pairs("app1");
+    REQUIRE(pairs);
+    CHECK(pairs->size() == 6);
+  }
+  REQUIRE(w.run());
+  const storage::ImageSpec extra{"rbd", "app1-app1-extra"};
+  auto role = w.mirror.site_a().mirror_info(extra);
+  REQUIRE(role);
+  CHECK(role->role == storage::ImageRole::primary);
+  auto def = w.a_real->get_domain("app1-app1");
+  REQUIRE(def);
+  const auto vdc = std::find_if(def->disks.begin(), def->disks.end(),
+                                [](const virt::DiskDef& d) { return d.target == "vdc"; });
+  REQUIRE(vdc != def->disks.end());
+  CHECK(vdc->image == "app1-app1-extra");
+  auto running = w.a_real->domain_status("app1-app1");
+  REQUIRE(running);
+  CHECK(running->state == virt::DomainState::running);
+  CHECK_FALSE(w.b_real->domain_status("app1-app1"));  // removed at site-b
+}
+
+TEST_CASE("a failback refuses a disk added at the DR site that is not replicated yet",
+          "[integration][workflow]") {
+  World w(Kind::failback);
+  w.add_disk_at_site_b();  // and no reprotect since
+  auto refused = w.run();
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::failed_precondition);
+  CHECK(refused.error().message.find("'rbd/app1-app1-extra' of vm 'app1-app1', added here, is "
+                                     "not replicated to site-a yet: reprotect first") !=
+        std::string::npos);
+  auto app = w.b_store->get_app("app1");
+  REQUIRE(app);
+  CHECK(app->state == state::AppState::failed);
+  // Nothing changed roles: the app still runs here.
+  auto vm = w.b_real->domain_status("app1-app1");
+  REQUIRE(vm);
+  CHECK(vm->state == virt::DomainState::running);
 }
 
 }  // namespace
