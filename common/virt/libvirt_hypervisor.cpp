@@ -136,6 +136,19 @@ class LibvirtHypervisor final : public Hypervisor {
     return status_of(dom.get(), domain.name);
   }
 
+  Status attach_disk(const std::string& name, const DiskDef& disk) override {
+    auto dom = lookup_domain(name);
+    if (!dom) return dom.error();
+    // The persistent XML as libvirt keeps it, so nothing drpair's model leaves out is lost.
+    CString xml(virDomainGetXMLDesc(dom->get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
+    if (!xml) return last_error(dom_name(name) + ": read its definition");
+    auto changed = with_disk(xml.get(), disk);
+    if (!changed) return changed.error();
+    DomainHandle redefined(virDomainDefineXML(conn_.get(), changed->c_str()));
+    if (!redefined) return last_error(dom_name(name) + ": add disk " + disk.target);
+    return {};
+  }
+
   Status start_domain(const std::string& name) override {
     auto dom = lookup_domain(name);
     if (!dom) return dom.error();

@@ -394,6 +394,45 @@ Result<DomainDef> parse_domain_xml(std::string_view xml) {
   return d;
 }
 
+std::string disk_xml(const DiskDef& disk) {
+  std::string out;
+  if (!disk.rbd) {
+    // Only file disks besides RBD (production-like fixtures); a restore defines RBD disks only.
+    if (disk.file.empty()) return out;
+    put(out, "    <disk type='file' device='", Esc{disk.device}, "'><source file='",
+        Esc{disk.file}, "'/><target dev='", Esc{disk.target}, "'/></disk>\n");
+    return out;
+  }
+  put(out, "    <disk type='network' device='", Esc{disk.device},
+      "'>\n      <driver name='qemu' type='raw' cache='writeback'/>\n");
+  if (disk.auth_user) {
+    put(out, "      <auth username='", Esc{*disk.auth_user}, "'>");
+    if (disk.secret_uuid) put(out, "<secret type='ceph' uuid='", Esc{*disk.secret_uuid}, "'/>");
+    out += "</auth>\n";
+  }
+  put(out, "      <source protocol='rbd' name='", Esc{disk.pool}, "/", Esc{disk.image}, "'>");
+  for (const auto& m : disk.monitors) {
+    put(out, "<host name='", Esc{m.host}, "'");
+    if (m.port) put(out, " port='", static_cast<std::int64_t>(*m.port), "'");
+    out += "/>";
+  }
+  if (disk.config_file) put(out, "<config file='", Esc{*disk.config_file}, "'/>");
+  put(out, "</source>\n      <target dev='", Esc{disk.target}, "' bus='",
+      Esc{disk.bus.empty() ? "virtio" : disk.bus}, "'/>\n    </disk>\n");
+  return out;
+}
+
+Result<std::string> with_disk(std::string_view domain, const DiskDef& disk) {
+  const auto end = domain.rfind("</devices>");
+  if (end == std::string_view::npos) {
+    return fail(Errc::invalid_argument, "domain XML without <devices>: cannot add a disk");
+  }
+  std::string out(domain.substr(0, end));
+  out += disk_xml(disk);
+  out += domain.substr(end);
+  return out;
+}
+
 std::string domain_xml(const DomainDef& d) {
   std::string out;
   out.reserve(2048);
@@ -407,31 +446,7 @@ std::string domain_xml(const DomainDef& d) {
   put(out, "  <memory unit='MiB'>", d.memory_mib, "</memory>\n  <vcpu>",
       static_cast<std::int64_t>(d.vcpus), "</vcpu>\n");
   out += "  <os><type>hvm</type></os>\n  <features><acpi/></features>\n  <devices>\n";
-  for (const auto& disk : d.disks) {
-    if (!disk.rbd) {
-      // Only file disks besides RBD (production-like fixtures); a restore defines RBD disks only.
-      if (disk.file.empty()) continue;
-      put(out, "    <disk type='file' device='", Esc{disk.device}, "'><source file='",
-          Esc{disk.file}, "'/><target dev='", Esc{disk.target}, "'/></disk>\n");
-      continue;
-    }
-    put(out, "    <disk type='network' device='", Esc{disk.device},
-        "'>\n      <driver name='qemu' type='raw' cache='writeback'/>\n");
-    if (disk.auth_user) {
-      put(out, "      <auth username='", Esc{*disk.auth_user}, "'>");
-      if (disk.secret_uuid) put(out, "<secret type='ceph' uuid='", Esc{*disk.secret_uuid}, "'/>");
-      out += "</auth>\n";
-    }
-    put(out, "      <source protocol='rbd' name='", Esc{disk.pool}, "/", Esc{disk.image}, "'>");
-    for (const auto& m : disk.monitors) {
-      put(out, "<host name='", Esc{m.host}, "'");
-      if (m.port) put(out, " port='", static_cast<std::int64_t>(*m.port), "'");
-      out += "/>";
-    }
-    if (disk.config_file) put(out, "<config file='", Esc{*disk.config_file}, "'/>");
-    put(out, "</source>\n      <target dev='", Esc{disk.target}, "' bus='",
-        Esc{disk.bus.empty() ? "virtio" : disk.bus}, "'/>\n    </disk>\n");
-  }
+  for (const auto& disk : d.disks) out += disk_xml(disk);
   for (const auto& nic : d.nics) {
     if (nic.kind == NicKind::network) {
       put(out, "    <interface type='network'><mac address='", Esc{nic.mac},

@@ -17,6 +17,11 @@ namespace dr::virt {
 
 Result<DomainDef> parse_domain_xml(std::string_view xml);
 std::string domain_xml(const DomainDef& domain);
+// One <disk> element as domain_xml writes it.
+std::string disk_xml(const DiskDef& disk);
+// The domain XML with `disk` added at the end of its <devices>, everything else byte for byte
+// (what drpair's model does not keep, e.g. a bridge NIC's <virtualport>, stays).
+Result<std::string> with_disk(std::string_view domain, const DiskDef& disk);
 
 // drpair's membership element as virDomainGetMetadata returns it for kMetadataNamespace: <app>,
 // without the namespace.

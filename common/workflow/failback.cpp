@@ -160,6 +160,37 @@ Result<std::vector<api::AddedDisk>> added_disks(FailoverSite& site, const std::s
   return out;
 }
 
+Result<std::vector<std::string>> changes_not_carried_home(FailoverSite& site,
+                                                          const std::string& app_id) {
+  auto app = site.store.get_app(app_id);
+  if (!app) return app.error();
+  auto second = stored_second(site.store, app_id, app->generation);
+  if (!second) return second.error();
+  std::map<std::string, std::set<std::string>> restored;  // vm -> MACs
+  for (const auto& vm : second->vms) {
+    auto& macs = restored[vm.name];
+    for (const auto& nic : vm.nics) macs.insert(nic.mac);
+  }
+  auto domains = app_domains(site.hypervisor, app_id);
+  if (!domains) return domains.error();
+  std::vector<std::string> out;
+  for (const auto& dom : *domains) {
+    const auto it = restored.find(dom.name);
+    if (it == restored.end()) {
+      out.push_back("vm '" + dom.name + "' was added here");
+      continue;
+    }
+    auto def = site.hypervisor.get_domain(dom.name);
+    if (!def) return def.error();
+    for (const auto& nic : def->nics) {
+      if (it->second.count(nic.mac) == 0) {
+        out.push_back("NIC " + nic.mac + " of vm '" + dom.name + "' was added here");
+      }
+    }
+  }
+  return out;
+}
+
 std::optional<Error> reprotect_refusal(const state::AppRecord& app) {
   // failed: a retry (its checks decide); protected_reverse: again, for disks added here.
   if (app.state == AppState::failed_over || app.state == AppState::reprotecting ||
@@ -273,6 +304,16 @@ Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps)
     // Disks added here since the restore come home too: each must be paired (a reprotect does
     // it), or its data would stay behind.
     auto captured = steps.run("capture", [&]() -> Result<json> {
+      auto unsupported = changes_not_carried_home(site, app_id);
+      if (!unsupported) return unsupported.error();
+      if (!unsupported->empty()) {
+        std::string list;
+        for (const auto& u : *unsupported) list += (list.empty() ? "" : "; ") + u;
+        return fail(Errc::failed_precondition,
+                    "app '" + app_id + "' changed here in a way a failback does not bring home ("
+                    + list + "): only added disks come home; undo the change, or keep the app "
+                    "here and protect it anew");
+      }
       auto added = added_disks(site, app_id);
       if (!added) return added.error();
       for (const auto& d : *added) {

@@ -38,7 +38,8 @@
 //     v                  (protected_reverse), or already protected (a resumed failback)
 //   (app -> failing_back)
 //   capture              the disks added here since the restore; each must be paired (else
-//     v                  refused: reprotect first), and each comes home
+//     v                  refused: reprotect first), and each comes home; a VM or NIC added here
+//     |                  is refused (changes_not_carried_home), nothing changed yet
 //   stop-vms             this site's VMs of the app shut down (ACPI), powered off after the
 //     v                  shutdown timeout
 //   role-change:<image>  x N (in parallel) storage::planned_role_change from this site to the
@@ -80,6 +81,11 @@ std::optional<Error> failback_refusal(const state::AppRecord& app);
 // The RBD disks of the app's domains at this site that the restore of its generation did not
 // make: disks added here while it ran here (each with its VM, image and target).
 Result<std::vector<api::AddedDisk>> added_disks(FailoverSite& site, const std::string& app_id);
+
+// What changed in the app here since its restore that a failback does not carry home: VMs added
+// to it here, NICs added to its VMs here (one line each). A failback refuses while any is left.
+Result<std::vector<std::string>> changes_not_carried_home(FailoverSite& site,
+                                                          const std::string& app_id);
 
 // The DR site's monitor while apps run here protected in reverse (the DR agent runs it every few
 // seconds): each pair's image at the production site (through the peer) gets its status recorded:

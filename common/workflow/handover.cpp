@@ -386,9 +386,9 @@ Status attach_added(ProductionSite& site, const std::string& app_id,
       }
     }
     if (attached) continue;
-    def->disks.push_back(virt::rbd_disk(site.config->ceph, d.image.pool, d.image.image, d.target,
-                                        d.bus));
-    if (auto s = site.hypervisor.define_domain(*def); !s) {
+    const auto disk =
+        virt::rbd_disk(site.config->ceph, d.image.pool, d.image.image, d.target, d.bus);
+    if (auto s = site.hypervisor.attach_disk(d.vm, disk); !s) {
       return with_context(s.error(), "attach rbd image '" + storage::to_string(d.image) +
                                          "' to vm '" + d.vm + "'");
     }

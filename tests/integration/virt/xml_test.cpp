@@ -170,3 +170,31 @@ TEST_CASE("network XML: portgroups, VLANs, netmask and prefix", "[integration][l
   REQUIRE(again);
   CHECK(*again == *n);
 }
+
+TEST_CASE("a disk added to a domain's XML leaves everything else as it was",
+          "[integration][libvirt]") {
+  // A bridge NIC on an Open vSwitch bridge: the model keeps no <virtualport>, libvirt needs it.
+  const std::string xml =
+      "<domain type='qemu'>\n  <name>app1-app1</name>\n  <memory unit='KiB'>65536</memory>\n  "
+      "<vcpu>1</vcpu>\n  <devices>\n"
+      "    <interface type='bridge'><mac address='52:54:00:20:00:02'/>"
+      "<source bridge='ovs-lab-a'/><virtualport type='openvswitch'/></interface>\n"
+      "  </devices>\n</domain>\n";
+  DiskDef disk = sample().disks.front();
+  disk.image = "app1-app1-extra";
+  disk.target = "vdc";
+  auto added = with_disk(xml, disk);
+  REQUIRE(added);
+  CHECK(added->find("<virtualport type='openvswitch'/>") != std::string::npos);
+  CHECK(added->find("name='rbd/app1-app1-extra'") < added->find("</devices>"));
+  auto parsed = parse_domain_xml(*added);
+  REQUIRE(parsed);
+  REQUIRE(parsed->disks.size() == 1);
+  CHECK(parsed->disks[0].target == "vdc");
+  CHECK(parsed->disks[0].image == "app1-app1-extra");
+  CHECK(parsed->nics.size() == 1);
+
+  auto refused = with_disk("<domain><name>x</name></domain>", disk);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == dr::Errc::invalid_argument);
+}
