@@ -65,4 +65,16 @@ state::MirrorPairRecord added_pair(const std::string& app_id, const storage::Ima
   return pair;
 }
 
+Status owning(state::StateStore& store, const std::string& app_id, const Steps& steps,
+              state::AppState during, state::AppState after, const std::function<Status()>& body) {
+  if (auto s = set_app_state(store, app_id, during); !s) return s;
+  auto outcome = body();
+  if (!outcome) {
+    if (outcome.error().code == Errc::aborted && steps.stop_requested()) return outcome.error();
+    (void)set_app_state(store, app_id, state::AppState::failed, outcome.error());
+    return outcome.error();
+  }
+  return set_app_state(store, app_id, after);
+}
+
 }  // namespace dr::workflow

@@ -13,6 +13,7 @@
 #include "model/descriptions.hpp"
 #include "state/state_store.hpp"
 #include "storage/mirror_storage.hpp"
+#include "workflow/steps.hpp"
 
 namespace dr::workflow {
 
@@ -24,6 +25,12 @@ Status update_app(state::StateStore& store, const std::string& app_id,
 // The app moves to `to`, its last error set to `error` (cleared when nullopt).
 Status set_app_state(state::StateStore& store, const std::string& app_id, state::AppState to,
                      const std::optional<Error>& error = std::nullopt);
+
+// A job's hold on the app: the app moves to `during`, `body` runs, and the app moves to `after`,
+// or to failed with the error (not when the agent is stopping the job: it stays `during` and the
+// job resumes at the next start).
+Status owning(state::StateStore& store, const std::string& app_id, const Steps& steps,
+              state::AppState during, state::AppState after, const std::function<Status()>& body);
 
 // The mirror pairs a second description's replication section declares.
 std::vector<state::MirrorPairRecord> mirror_pairs_of(const model::SecondDescription& second);

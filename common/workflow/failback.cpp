@@ -75,20 +75,6 @@ Status checked_production(FailoverSite& site, const state::AppRecord& app, Steps
   return checked.error();
 }
 
-// Runs `body`; on an error the app is failed with it (unless the agent is stopping: the job
-// resumes at the next start).
-Status owning(FailoverSite& site, const std::string& app_id, Steps& steps, AppState during,
-              AppState after, const std::function<Status()>& body) {
-  if (auto s = set_app_state(site.store, app_id, during); !s) return s;
-  auto outcome = body();
-  if (!outcome) {
-    if (outcome.error().code == Errc::aborted && steps.stop_requested()) return outcome.error();
-    (void)set_app_state(site.store, app_id, AppState::failed, outcome.error());
-    return outcome.error();
-  }
-  return set_app_state(site.store, app_id, after);
-}
-
 // The app's newest failover job (the one that brought it here), if any.
 Result<std::optional<state::JobId>> last_failover(state::StateStore& store,
                                                   const std::string& app_id) {
@@ -224,7 +210,7 @@ Status run_reprotect(FailoverSite& site, const std::string& app_id, Steps& steps
   auto pairs = site.store.mirror_pairs(app_id);
   if (!pairs) return pairs.error();
   const auto had = synced_before_promote(site, app_id);
-  return owning(site, app_id, steps, AppState::reprotecting, AppState::protected_reverse, [&] {
+  return owning(site.store, app_id, steps, AppState::reprotecting, AppState::protected_reverse, [&] {
     // Disks added here since the restore (drift while the app runs here) join the pairs.
     auto captured = steps.run("capture", [&]() -> Result<json> {
       auto added = added_disks(site, app_id);
@@ -300,7 +286,7 @@ Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps)
   if (auto s = checked_production(site, *app, steps, true); !s) return s;
   auto pairs = site.store.mirror_pairs(app_id);
   if (!pairs) return pairs.error();
-  return owning(site, app_id, steps, AppState::failing_back, AppState::protected_, [&] {
+  return owning(site.store, app_id, steps, AppState::failing_back, AppState::protected_, [&] {
     // Disks added here since the restore come home too: each must be paired (a reprotect does
     // it), or its data would stay behind.
     auto captured = steps.run("capture", [&]() -> Result<json> {

@@ -152,14 +152,9 @@ Status run_failover(FailoverSite& site, const std::string& app_id, const Failove
       return fenced.error();
     }
   }
-  if (auto s = set_app_state(site.store, app_id, state::AppState::failing_over); !s) return s;
-  auto outcome = fail_over(site, app_id, request, steps);
-  if (!outcome) {
-    if (outcome.error().code == Errc::aborted && steps.stop_requested()) return outcome.error();
-    (void)set_app_state(site.store, app_id, state::AppState::failed, outcome.error());
-    return outcome.error();
-  }
-  return set_app_state(site.store, app_id, state::AppState::failed_over);
+  return owning(site.store, app_id, steps, state::AppState::failing_over,
+                state::AppState::failed_over,
+                [&] { return fail_over(site, app_id, request, steps); });
 }
 
 }  // namespace dr::workflow

@@ -459,8 +459,8 @@ Status run_fence(ProductionSite& site, const std::string& app_id, Steps& steps) 
   });
   if (!checked) return checked.error();
   if (site.log) site.log("fence: " + checked->value("reason", std::string()));
-  if (auto s = set_app_state(site.store, app_id, state::AppState::failing_over); !s) return s;
-  auto fenced = [&]() -> Status {
+  return owning(site.store, app_id, steps, state::AppState::failing_over,
+                state::AppState::failed_over, [&]() -> Status {
     auto off = steps.run("power-off", [&]() -> Result<nlohmann::json> {
       // Powered off at once: what these VMs would write is discarded by the reprotect anyway.
       if (auto s = stop_app_vms(site.hypervisor, app_id, std::chrono::seconds(0), site.log); !s) {
@@ -485,13 +485,7 @@ Status run_fence(ProductionSite& site, const std::string& app_id, Steps& steps) 
       if (!demoted) return demoted.error();
     }
     return {};
-  }();
-  if (!fenced) {
-    if (fenced.error().code == Errc::aborted && steps.stop_requested()) return fenced.error();
-    (void)set_app_state(site.store, app_id, state::AppState::failed, fenced.error());
-    return fenced.error();
-  }
-  return set_app_state(site.store, app_id, state::AppState::failed_over);
+  });
 }
 
 }  // namespace dr::workflow
