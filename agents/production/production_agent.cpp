@@ -1,5 +1,6 @@
 #include "production_agent.hpp"
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -127,7 +128,15 @@ class ProductionAgent final : public service::Service {
     router.add(Method::post, "/v1/peer/apps/{app}/start", kPeerOnly, [this](const Request& r) {
       auto request = api::read_start_request(r.json);
       if (!request) return transport::error_response(request.error());
-      return answer(answers_.start(r.param("app"), *request));
+      auto started = answers_.start(r.param("app"), *request);
+      if (started) {
+        // The DR agent hands the app over (its failback): it is this site's to run and protect.
+        note_dr_check(r.param("app"), state::AppState::failing_back, "", true);
+        // What came home changed the app: its next generation is protected at once, not at the
+        // next capture interval (a disaster meanwhile would restore the DR site's older one).
+        if (!request->empty()) capture_now_ = true;
+      }
+      return answer(std::move(started));
     });
   }
 
@@ -147,14 +156,17 @@ class ProductionAgent final : public service::Service {
     auto next_status = Clock::now();
     auto next_capture = Clock::now() + rt_.config.protection.capture_interval;
     while (!stop.stop_requested()) {
+      // A capture asked for first: the snapshots due at once (all of an app just handed over)
+      // would hold it back by seconds.
+      if (capture_now_.exchange(false) ||
+          (rt_.config.protection.capture_interval.count() > 0 && Clock::now() >= next_capture)) {
+        check_drift();
+        next_capture = Clock::now() + rt_.config.protection.capture_interval;
+      }
       take_due_snapshots();
       if (Clock::now() >= next_status) {
         refresh_status();
         next_status = Clock::now() + std::chrono::seconds(5);
-      }
-      if (rt_.config.protection.capture_interval.count() > 0 && Clock::now() >= next_capture) {
-        check_drift();
-        next_capture = Clock::now() + rt_.config.protection.capture_interval;
       }
       for (int i = 0; i < 10 && !stop.stop_requested(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -498,6 +510,7 @@ class ProductionAgent final : public service::Service {
   };
   std::mutex check_mutex_;
   std::map<std::string, DrCheck> dr_checks_;  // by app id
+  std::atomic<bool> capture_now_{false};      // a drift check at the loop's next turn
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "model/json_io.hpp"
 #include "model/json_reader.hpp"
+#include "model/net_address.hpp"
 
 namespace dr::api {
 namespace {
@@ -352,7 +353,20 @@ Parsed<StartRequest> read_start_request(const json& doc) {
   StartRequest v;
   if (doc.is_null()) return v;
   JsonReader r;
-  if (!r.object(doc, "", {"addedDisks"})) return std::move(r.problems);
+  if (!r.object(doc, "", {"addedVms", "addedDisks", "addedNics"})) return std::move(r.problems);
+  v.added_vms = r.array(doc, "", "addedVms", false, [&](const json& item, const std::string& p) {
+    AddedVm vm;
+    if (r.object(item, p, {"name", "uuid", "vcpus", "memoryMiB", "bootOrder"})) {
+      vm.name = r.string(item, p, "name");
+      vm.uuid = r.string(item, p, "uuid");
+      vm.vcpus = static_cast<int>(r.integer(item, p, "vcpus", 1, 4096));
+      vm.memory_mib = r.integer(item, p, "memoryMiB", 1, JsonReader::kMaxBig);
+      if (auto order = r.opt_integer(item, p, "bootOrder", 0, JsonReader::kMaxInt)) {
+        vm.boot_order = static_cast<int>(*order);
+      }
+    }
+    return vm;
+  });
   v.added_disks = r.array(doc, "", "addedDisks", false, [&](const json& item, const std::string& p) {
     AddedDisk d;
     if (r.object(item, p, {"vm", "image", "target", "bus"})) {
@@ -363,16 +377,44 @@ Parsed<StartRequest> read_start_request(const json& doc) {
     }
     return d;
   });
+  v.added_nics = r.array(doc, "", "addedNics", false, [&](const json& item, const std::string& p) {
+    AddedNic n;
+    if (r.object(item, p, {"vm", "mac", "network", "model"})) {
+      n.vm = r.string(item, p, "vm");
+      n.mac = r.string(item, p, "mac");
+      if (auto canonical = model::canonical_mac(n.mac)) {
+        n.mac = *canonical;
+      } else if (!n.mac.empty()) {
+        r.add(model::pointer_append(p, "mac"),
+              "not a unicast MAC address (six hex pairs, e.g. 52:54:00:10:00:01): '" + n.mac + "'");
+      }
+      n.network = r.string(item, p, "network");
+      n.model = r.opt_string(item, p, "model").value_or("virtio");
+    }
+    return n;
+  });
   return done(r, std::move(v));
 }
 
 json to_json(const StartRequest& v) {
+  json vms = json::array();
+  for (const auto& vm : v.added_vms) {
+    json item{{"name", vm.name}, {"uuid", vm.uuid}, {"vcpus", vm.vcpus},
+              {"memoryMiB", vm.memory_mib}};
+    if (vm.boot_order) item["bootOrder"] = *vm.boot_order;
+    vms.push_back(std::move(item));
+  }
   json disks = json::array();
   for (const auto& d : v.added_disks) {
     disks.push_back({{"vm", d.vm}, {"image", image_text(d.image)}, {"target", d.target},
                      {"bus", d.bus}});
   }
-  return {{"addedDisks", std::move(disks)}};
+  json nics = json::array();
+  for (const auto& n : v.added_nics) {
+    nics.push_back({{"vm", n.vm}, {"mac", n.mac}, {"network", n.network}, {"model", n.model}});
+  }
+  return {{"addedVms", std::move(vms)}, {"addedDisks", std::move(disks)},
+          {"addedNics", std::move(nics)}};
 }
 
 Parsed<ImageSnapshot> read_image_snapshot(const json& doc) {

@@ -123,8 +123,9 @@ struct ImageSnapshot {
   storage::MirrorSnapshotRef snapshot;  // a mirror snapshot or a demotion, taken there
 };
 
-// Coming home: a disk added to one of the app's VMs at the DR site while it ran there. A reprotect
-// pairs its image (PairImages), a failback attaches it at the production site (StartRequest).
+// Coming home: what changed in the app at the DR site while it ran there and comes home with a
+// failback (StartRequest). A disk added to one of its VMs: a reprotect pairs its image
+// (PairImages), the failback attaches it at the production site.
 struct AddedDisk {
   std::string vm;
   storage::ImageSpec image;
@@ -132,11 +133,34 @@ struct AddedDisk {
   std::string bus = "virtio";
   bool operator==(const AddedDisk&) const = default;
 };
+// A NIC added to one of its VMs, on one of the app's networks: named by the production site's
+// network id (its first description's), which the production site resolves to its own switch and
+// portgroup.
+struct AddedNic {
+  std::string vm;
+  std::string mac;      // canonical lower case
+  std::string network;  // a SourceNetwork id
+  std::string model = "virtio";
+  bool operator==(const AddedNic&) const = default;
+};
+// A VM added to the app: defined at the production site with this identity and size (its disks
+// and NICs come as AddedDisk and AddedNic).
+struct AddedVm {
+  std::string name;
+  std::string uuid;
+  int vcpus = 1;
+  std::int64_t memory_mib = 0;
+  std::optional<int> boot_order;
+  bool operator==(const AddedVm&) const = default;
+};
 struct PairImages {
   std::vector<storage::ImageSpec> images;
 };
 struct StartRequest {
+  std::vector<AddedVm> added_vms;
   std::vector<AddedDisk> added_disks;
+  std::vector<AddedNic> added_nics;
+  bool empty() const { return added_vms.empty() && added_disks.empty() && added_nics.empty(); }
 };
 
 // ---- JSON: read_*() is strict (every problem with its pointer), to_json() the wire shape.
@@ -160,7 +184,7 @@ nlohmann::json to_json(const ImageSnapshot& v);
 
 model::Parsed<PairImages> read_pair_images(const nlohmann::json& doc);
 nlohmann::json to_json(const PairImages& v);
-// A missing body (null) is a request without added disks.
+// A missing body (null) is a request with nothing added.
 model::Parsed<StartRequest> read_start_request(const nlohmann::json& doc);
 nlohmann::json to_json(const StartRequest& v);
 
@@ -215,10 +239,12 @@ class ProductionPeer {
   // failed over or protected in reverse); each must be no other app's and not primary there
   // (a copy of the DR site's, or not there yet). Idempotent.
   virtual Result<ProductionAppView> pair(const std::string& app, const PairImages& request) = 0;
-  // Failback's end: with every image of the app primary there, the disks added at the DR site are
-  // attached to its domains there, its VMs start in boot order and the app is protected from there
-  // again (protected); failed_precondition while an image is not primary there or the app is not
-  // protected_reverse (or protected already: idempotent).
+  // Failback's end: with every image of the app primary there, the VMs added at the DR site are
+  // defined there, the disks and NICs added there attached to their domains, its VMs start in
+  // boot order and the app is protected from there again (protected); failed_precondition while
+  // an image is not primary there or the app is not protected_reverse (or protected already:
+  // idempotent), or when an addition clashes with what is there (a target or MAC taken, a name
+  // taken by a domain of no app of this site's); not_found for a network that is not the app's.
   virtual Result<ProductionAppView> start(const std::string& app, const StartRequest& request) = 0;
 };
 

@@ -45,9 +45,11 @@ class Hypervisor {
   virtual Result<DomainDef> get_domain(const std::string& name, bool live = false) = 0;
   // Defines (or redefines, same name and UUID) a persistent domain.
   virtual Result<DomainStatus> define_domain(const DomainDef& domain) = 0;
-  // Adds `disk` to the persistent definition and leaves the rest of it as it is (a running domain
-  // sees it at its next start). REQUIRES: no disk of the domain has its target.
-  virtual Status attach_disk(const std::string& name, const DiskDef& disk) = 0;
+  // Adds `disks` and `nics` to the persistent definition and leaves the rest of it as it is (a
+  // running domain sees them at its next start). REQUIRES: no disk of the domain has the target of
+  // one of `disks`, no NIC the MAC of one of `nics`.
+  virtual Status add_devices(const std::string& name, const std::vector<DiskDef>& disks,
+                             const std::vector<NicDef>& nics) = 0;
   // failed_precondition if it is already running.
   virtual Status start_domain(const std::string& name) = 0;
   // Asks the guest to power off (the ACPI power button) and returns at once, before it has; a

@@ -136,16 +136,17 @@ class LibvirtHypervisor final : public Hypervisor {
     return status_of(dom.get(), domain.name);
   }
 
-  Status attach_disk(const std::string& name, const DiskDef& disk) override {
+  Status add_devices(const std::string& name, const std::vector<DiskDef>& disks,
+                     const std::vector<NicDef>& nics) override {
     auto dom = lookup_domain(name);
     if (!dom) return dom.error();
     // The persistent XML as libvirt keeps it, so nothing drpair's model leaves out is lost.
     CString xml(virDomainGetXMLDesc(dom->get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
     if (!xml) return last_error(dom_name(name) + ": read its definition");
-    auto changed = with_disk(xml.get(), disk);
+    auto changed = with_devices(xml.get(), disks, nics);
     if (!changed) return changed.error();
     DomainHandle redefined(virDomainDefineXML(conn_.get(), changed->c_str()));
-    if (!redefined) return last_error(dom_name(name) + ": add disk " + disk.target);
+    if (!redefined) return last_error(dom_name(name) + ": add devices");
     return {};
   }
 

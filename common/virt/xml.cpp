@@ -422,13 +422,31 @@ std::string disk_xml(const DiskDef& disk) {
   return out;
 }
 
-Result<std::string> with_disk(std::string_view domain, const DiskDef& disk) {
+std::string nic_xml(const NicDef& nic) {
+  std::string out;
+  if (nic.kind == NicKind::network) {
+    put(out, "    <interface type='network'><mac address='", Esc{nic.mac}, "'/><source network='",
+        Esc{nic.network}, "'");
+    if (nic.portgroup) put(out, " portgroup='", Esc{*nic.portgroup}, "'");
+    out += "/>";
+  } else {
+    put(out, "    <interface type='bridge'><mac address='", Esc{nic.mac}, "'/><source bridge='",
+        Esc{nic.bridge}, "'/>");
+  }
+  put(out, "<model type='", Esc{nic.model.empty() ? "virtio" : nic.model},
+      "'/><rom enabled='no'/></interface>\n");
+  return out;
+}
+
+Result<std::string> with_devices(std::string_view domain, const std::vector<DiskDef>& disks,
+                                 const std::vector<NicDef>& nics) {
   const auto end = domain.rfind("</devices>");
   if (end == std::string_view::npos) {
-    return fail(Errc::invalid_argument, "domain XML without <devices>: cannot add a disk");
+    return fail(Errc::invalid_argument, "domain XML without <devices>: cannot add devices");
   }
   std::string out(domain.substr(0, end));
-  out += disk_xml(disk);
+  for (const auto& disk : disks) out += disk_xml(disk);
+  for (const auto& nic : nics) out += nic_xml(nic);
   out += domain.substr(end);
   return out;
 }
@@ -447,19 +465,7 @@ std::string domain_xml(const DomainDef& d) {
       static_cast<std::int64_t>(d.vcpus), "</vcpu>\n");
   out += "  <os><type>hvm</type></os>\n  <features><acpi/></features>\n  <devices>\n";
   for (const auto& disk : d.disks) out += disk_xml(disk);
-  for (const auto& nic : d.nics) {
-    if (nic.kind == NicKind::network) {
-      put(out, "    <interface type='network'><mac address='", Esc{nic.mac},
-          "'/><source network='", Esc{nic.network}, "'");
-      if (nic.portgroup) put(out, " portgroup='", Esc{*nic.portgroup}, "'");
-      out += "/>";
-    } else {
-      put(out, "    <interface type='bridge'><mac address='", Esc{nic.mac},
-          "'/><source bridge='", Esc{nic.bridge}, "'/>");
-    }
-    put(out, "<model type='", Esc{nic.model.empty() ? "virtio" : nic.model},
-        "'/><rom enabled='no'/></interface>\n");
-  }
+  for (const auto& nic : d.nics) out += nic_xml(nic);
   if (d.serial_log) {
     // append='off': the log holds the current boot only. libvirt adds the matching <console>
     // (an alias of serial port 0) itself.

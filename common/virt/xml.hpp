@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.hpp"
 #include "virt/types.hpp"
@@ -17,11 +18,13 @@ namespace dr::virt {
 
 Result<DomainDef> parse_domain_xml(std::string_view xml);
 std::string domain_xml(const DomainDef& domain);
-// One <disk> element as domain_xml writes it.
+// One <disk> or <interface> element as domain_xml writes it.
 std::string disk_xml(const DiskDef& disk);
-// The domain XML with `disk` added at the end of its <devices>, everything else byte for byte
-// (what drpair's model does not keep, e.g. a bridge NIC's <virtualport>, stays).
-Result<std::string> with_disk(std::string_view domain, const DiskDef& disk);
+std::string nic_xml(const NicDef& nic);
+// The domain XML with `disks` and `nics` added at the end of its <devices>, everything else byte
+// for byte (what drpair's model does not keep, e.g. a bridge NIC's <virtualport>, stays).
+Result<std::string> with_devices(std::string_view domain, const std::vector<DiskDef>& disks,
+                                 const std::vector<NicDef>& nics);
 
 // drpair's membership element as virDomainGetMetadata returns it for kMetadataNamespace: <app>,
 // without the namespace.

@@ -39,17 +39,40 @@ std::vector<state::MirrorPairRecord> mirror_pairs_of(const model::SecondDescript
   return pairs;
 }
 
+namespace {
+
+// The stored description of `kind` at `generation`, read with `parse`.
+template <class Document, class Parse>
+Result<Document> stored(state::StateStore& store, const std::string& app_id,
+                        state::DescriptionKind kind, std::int64_t generation, Parse parse) {
+  auto text = store.get_description(app_id, kind, generation);
+  if (!text) return text.error();
+  auto parsed = parse(text->json);
+  if (!parsed) {
+    return fail(Errc::internal, "the stored " + std::string(to_string(kind)) +
+                                    " description of app '" + app_id + "' generation " +
+                                    std::to_string(generation) +
+                                    " is unreadable: " + model::format(parsed.error().front()));
+  }
+  return std::move(*parsed);
+}
+
+}  // namespace
+
+Result<model::FirstDescription> stored_first(state::StateStore& store, const std::string& app_id,
+                                             std::int64_t generation) {
+  return stored<model::FirstDescription>(store, app_id, state::DescriptionKind::first, generation,
+                                         [](const std::string& t) {
+                                           return model::parse_first_description(t);
+                                         });
+}
+
 Result<model::SecondDescription> stored_second(state::StateStore& store, const std::string& app_id,
                                                std::int64_t generation) {
-  auto text = store.get_description(app_id, state::DescriptionKind::second, generation);
-  if (!text) return text.error();
-  auto second = model::parse_second_description(text->json);
-  if (!second) {
-    return fail(Errc::internal, "the stored second description of app '" + app_id +
-                                    "' generation " + std::to_string(generation) +
-                                    " is unreadable: " + model::format(second.error().front()));
-  }
-  return std::move(*second);
+  return stored<model::SecondDescription>(store, app_id, state::DescriptionKind::second,
+                                          generation, [](const std::string& t) {
+                                            return model::parse_second_description(t);
+                                          });
 }
 
 state::MirrorPairRecord added_pair(const std::string& app_id, const storage::ImageSpec& image,

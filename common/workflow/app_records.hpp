@@ -40,7 +40,9 @@ std::vector<state::MirrorPairRecord> mirror_pairs_of(const model::SecondDescript
 state::MirrorPairRecord added_pair(const std::string& app_id, const storage::ImageSpec& image,
                                    const std::vector<state::MirrorPairRecord>& existing);
 
-// The second description in force for the app (its generation's), read from the store.
+// The first or second description of the app at `generation`, read from the store.
+Result<model::FirstDescription> stored_first(state::StateStore& store, const std::string& app_id,
+                                             std::int64_t generation);
 Result<model::SecondDescription> stored_second(state::StateStore& store, const std::string& app_id,
                                                std::int64_t generation);
 

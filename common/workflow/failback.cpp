@@ -6,6 +6,7 @@
 #include <set>
 #include <string_view>
 
+#include "model/problem.hpp"
 #include "storage/role_change.hpp"
 #include "workflow/app_records.hpp"
 #include "workflow/handover.hpp"
@@ -110,6 +111,36 @@ std::map<std::string, storage::MirrorSnapshotRef> synced_before_promote(Failover
   return out;
 }
 
+// The VMs added here that a failback brought home: their domains here are undefined (the
+// production site holds them now; their disks stay, replicas again). Only domains of the app that
+// no restore made; one gone already is skipped. Answers the names removed.
+Result<std::vector<std::string>> remove_carried_home(virt::Hypervisor& hypervisor,
+                                                     const std::string& app_id,
+                                                     const std::vector<api::AddedVm>& vms) {
+  std::vector<std::string> removed;
+  for (const auto& vm : vms) {
+    auto def = hypervisor.get_domain(vm.name);
+    if (!def && def.error().code == Errc::not_found) continue;
+    if (!def) return def.error();
+    if (!def->membership || def->membership->app_id != app_id || def->membership->source_site) {
+      continue;  // not the domain that came home
+    }
+    auto status = hypervisor.domain_status(vm.name);
+    if (!status) return status.error();
+    if (status->state != virt::DomainState::shutoff) {
+      if (auto s = hypervisor.destroy_domain(vm.name);
+          !s && s.error().code != Errc::failed_precondition) {
+        return s.error();
+      }
+    }
+    if (auto s = hypervisor.undefine_domain(vm.name); !s && s.error().code != Errc::not_found) {
+      return s.error();
+    }
+    removed.push_back(vm.name);
+  }
+  return removed;
+}
+
 // The added disks a journaled step recorded (api::StartRequest's shape).
 std::vector<api::AddedDisk> disks_of(const json& detail) {
   auto parsed = api::read_start_request(detail);
@@ -121,60 +152,105 @@ bool paired(const std::vector<state::MirrorPairRecord>& pairs, const storage::Im
                      [&](const auto& p) { return spec(p.target) == image; });
 }
 
-}  // namespace
-
-Result<std::vector<api::AddedDisk>> added_disks(FailoverSite& site, const std::string& app_id) {
-  auto app = site.store.get_app(app_id);
-  if (!app) return app.error();
-  auto second = stored_second(site.store, app_id, app->generation);
-  if (!second) return second.error();
-  std::set<std::pair<std::string, std::string>> restored;
-  for (const auto& vm : second->vms) {
-    for (const auto& d : vm.disks) restored.emplace(d.pool, d.image);
+// The app's networks here by where they live, (switch, portgroup) -> the production site's
+// network ids (the second description's sources): from the second description and from what
+// restores declared in their domains' metadata (where each network was bound).
+using NetworkKey = std::pair<std::string, std::optional<std::string>>;
+std::map<NetworkKey, std::set<std::string>> networks_here(
+    const model::SecondDescription& second, const std::vector<virt::DomainDef>& restored) {
+  std::map<NetworkKey, std::set<std::string>> out;
+  std::map<std::string, std::string> source_of;  // backup network id -> source id
+  for (const auto& n : second.networks) {
+    source_of[n.id] = n.source;
+    out[{n.switch_name, n.portgroup}].insert(n.source);
   }
-  auto domains = app_domains(site.hypervisor, app_id);
-  if (!domains) return domains.error();
-  std::vector<api::AddedDisk> out;
-  for (const auto& dom : *domains) {
-    auto def = site.hypervisor.get_domain(dom.name);
-    if (!def) return def.error();
-    for (const auto& d : def->disks) {
-      if (!d.rbd || restored.count({d.pool, d.image}) != 0) continue;
-      out.push_back({dom.name, {d.pool, d.image}, d.target, d.bus});
+  for (const auto& def : restored) {
+    if (!def.membership) continue;
+    for (const auto& d : def.membership->networks) {
+      const auto it = d.id ? source_of.find(*d.id) : source_of.end();
+      if (it != source_of.end()) out[{d.switch_name, d.portgroup}].insert(it->second);
     }
   }
   return out;
 }
 
-Result<std::vector<std::string>> changes_not_carried_home(FailoverSite& site,
-                                                          const std::string& app_id) {
+std::string place(const std::string& sw, const std::optional<std::string>& pg) {
+  return "network '" + sw + "'" + (pg ? " portgroup '" + *pg + "'" : std::string());
+}
+
+}  // namespace
+
+Result<ChangesHere> changes_here(FailoverSite& site, const std::string& app_id) {
   auto app = site.store.get_app(app_id);
   if (!app) return app.error();
   auto second = stored_second(site.store, app_id, app->generation);
   if (!second) return second.error();
   std::map<std::string, std::set<std::string>> restored;  // vm -> MACs
+  std::set<std::pair<std::string, std::string>> restored_disks;
   for (const auto& vm : second->vms) {
     auto& macs = restored[vm.name];
     for (const auto& nic : vm.nics) macs.insert(nic.mac);
+    for (const auto& d : vm.disks) restored_disks.emplace(d.pool, d.image);
   }
   auto domains = app_domains(site.hypervisor, app_id);
   if (!domains) return domains.error();
-  std::vector<std::string> out;
+  std::vector<virt::DomainDef> defs;
   for (const auto& dom : *domains) {
-    const auto it = restored.find(dom.name);
-    if (it == restored.end()) {
-      out.push_back("vm '" + dom.name + "' was added here");
-      continue;
-    }
     auto def = site.hypervisor.get_domain(dom.name);
     if (!def) return def.error();
-    for (const auto& nic : def->nics) {
-      if (it->second.count(nic.mac) == 0) {
-        out.push_back("NIC " + nic.mac + " of vm '" + dom.name + "' was added here");
+    defs.push_back(std::move(*def));
+  }
+  // By name: the same changes in the same order at every run (a resumed job compares them).
+  std::sort(defs.begin(), defs.end(),
+            [](const virt::DomainDef& a, const virt::DomainDef& b) { return a.name < b.name; });
+  const auto networks = networks_here(*second, defs);
+  ChangesHere out;
+  for (const auto& def : defs) {
+    const auto it = restored.find(def.name);
+    const bool added_vm = it == restored.end();
+    const std::string vm = "vm '" + def.name + "'";
+    if (added_vm) {
+      out.added.added_vms.push_back({def.name, def.uuid, def.vcpus, def.memory_mib,
+                                     def.membership ? def.membership->boot_order : std::nullopt});
+    }
+    for (const auto& d : def.disks) {
+      if (!d.rbd) {
+        if (d.device != "disk" && d.other_source.empty()) continue;  // an empty drive
+        out.refused.push_back("disk " + d.target + " of " + vm + " is not an RBD image (" +
+                              (d.other_source.empty() ? "no source" : d.other_source) +
+                              "): it cannot replicate home");
+        continue;
       }
+      if (restored_disks.count({d.pool, d.image}) != 0) continue;
+      out.added.added_disks.push_back({def.name, {d.pool, d.image}, d.target, d.bus});
+    }
+    for (const auto& nic : def.nics) {
+      if (!added_vm && it->second.count(nic.mac) != 0) continue;
+      const std::string what = "NIC " + nic.mac + " of " + vm;
+      if (nic.kind != virt::NicKind::network) {
+        out.refused.push_back(what + " is on " +
+                              (nic.kind == virt::NicKind::bridge ? "bridge '" + nic.bridge + "'"
+                                                                 : std::string("no network")) +
+                              ", not on one of the app's networks here");
+        continue;
+      }
+      const auto net = networks.find({nic.network, nic.portgroup});
+      if (net == networks.end() || net->second.size() != 1) {
+        out.refused.push_back(what + " is on " + place(nic.network, nic.portgroup) + ", " +
+                              (net == networks.end() ? "none" : "more than one") +
+                              " of the app's networks here: move it to the portgroup of one");
+        continue;
+      }
+      out.added.added_nics.push_back({def.name, nic.mac, *net->second.begin(), nic.model});
     }
   }
   return out;
+}
+
+Result<std::vector<api::AddedDisk>> added_disks(FailoverSite& site, const std::string& app_id) {
+  auto changes = changes_here(site, app_id);
+  if (!changes) return changes.error();
+  return std::move(changes->added.added_disks);
 }
 
 std::optional<Error> reprotect_refusal(const state::AppRecord& app) {
@@ -215,7 +291,9 @@ Status run_reprotect(FailoverSite& site, const std::string& app_id, Steps& steps
     auto captured = steps.run("capture", [&]() -> Result<json> {
       auto added = added_disks(site, app_id);
       if (!added) return added.error();
-      return ok(api::to_json(api::StartRequest{*added}));
+      api::StartRequest recorded;
+      recorded.added_disks = std::move(*added);
+      return ok(api::to_json(recorded));
     });
     if (!captured) return Status(captured.error());
     api::PairImages request;
@@ -290,19 +368,16 @@ Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps)
     // Disks added here since the restore come home too: each must be paired (a reprotect does
     // it), or its data would stay behind.
     auto captured = steps.run("capture", [&]() -> Result<json> {
-      auto unsupported = changes_not_carried_home(site, app_id);
-      if (!unsupported) return unsupported.error();
-      if (!unsupported->empty()) {
+      auto changes = changes_here(site, app_id);
+      if (!changes) return changes.error();
+      if (!changes->refused.empty()) {
         std::string list;
-        for (const auto& u : *unsupported) list += (list.empty() ? "" : "; ") + u;
+        for (const auto& r : changes->refused) list += (list.empty() ? "" : "; ") + r;
         return fail(Errc::failed_precondition,
-                    "app '" + app_id + "' changed here in a way a failback does not bring home ("
-                    + list + "): only added disks come home; undo the change, or keep the app "
-                    "here and protect it anew");
+                    "app '" + app_id + "' changed here in a way a failback cannot bring home (" +
+                        list + "); undo that change, then fail back again");
       }
-      auto added = added_disks(site, app_id);
-      if (!added) return added.error();
-      for (const auto& d : *added) {
+      for (const auto& d : changes->added.added_disks) {
         if (!paired(*pairs, d.image)) {
           return fail(Errc::failed_precondition,
                       "rbd image '" + storage::to_string(d.image) + "' of vm '" + d.vm +
@@ -311,7 +386,7 @@ Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps)
                           "; the DR agent also starts one when it notices the disk)");
         }
       }
-      return ok(api::to_json(api::StartRequest{*added}));
+      return ok(api::to_json(changes->added));
     });
     if (!captured) return Status(captured.error());
     auto stopped = steps.run("stop-vms", [&]() -> Result<json> {
@@ -336,8 +411,14 @@ Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps)
           });
         });
     if (auto e = first_error(changed)) return Status(*e);
+    const auto carried = api::read_start_request(*captured);
+    if (!carried) {
+      return Status(fail(Errc::internal, "failback of app '" + app_id +
+                                             "': its capture step's record is unreadable: " +
+                                             model::format(carried.error().front())));
+    }
     auto started = steps.run("start-production", [&]() -> Result<json> {
-      auto r = site.peer.start(app_id, api::StartRequest{disks_of(*captured)});
+      auto r = site.peer.start(app_id, *carried);
       if (!r) return with_context(r.error(), "failback needs " + site.peer_site);
       return ok(api::to_json(*r));
     });
@@ -349,12 +430,16 @@ Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps)
       if (!failover) return failover.error();
       std::optional<StoreJournal> restored;
       if (*failover) restored.emplace(site.store, **failover);
+      // The VMs that came home first: the portgroups they were on are the restore's to remove.
+      auto home = remove_carried_home(site.hypervisor, app_id, carried->added_vms);
+      if (!home) return home.error();
       auto report = teardown(site.hypervisor, app_id, restored ? &*restored : nullptr, "restore/");
       if (!report) return report.error();
       return ok({{"domains", report->domains},
                  {"portgroups", report->portgroups},
                  {"networks", report->networks},
-                 {"kept", report->kept}});
+                 {"kept", report->kept},
+                 {"carriedHome", *home}});
     });
     if (!removed) return Status(removed.error());
     if (site.log) site.log("app " + app_id + " failed back to " + site.peer_site);

@@ -37,18 +37,21 @@
 //   check-production     the production agent answers and holds the app as this site's replica
 //     v                  (protected_reverse), or already protected (a resumed failback)
 //   (app -> failing_back)
-//   capture              the disks added here since the restore; each must be paired (else
-//     v                  refused: reprotect first), and each comes home; a VM or NIC added here
-//     |                  is refused (changes_not_carried_home), nothing changed yet
+//   capture              what changed here since the restore (changes_here): VMs, disks and
+//     |                  NICs added here come home; an added disk must be paired (else refused:
+//     |                  reprotect first); what cannot come home (a disk that is not RBD, a NIC
+//     v                  on no network of the app's) is refused, named, with nothing changed yet
 //   stop-vms             this site's VMs of the app shut down (ACPI), powered off after the
 //     v                  shutdown timeout
 //   role-change:<image>  x N (in parallel) storage::planned_role_change from this site to the
 //     |                  production site: sync forward, demote here, demotion complete there,
 //     v                  planned promote there
-//   start-production     the production site attaches the added disks to its domains and starts
-//     v                  its VMs in boot order; protected from there
+//   start-production     the production site defines the added VMs, adds the added disks and
+//     |                  NICs to its domains (workflow/handover.hpp) and starts its VMs in boot
+//     v                  order; protected from there
 //   remove-restored      what restores made here (domains, and portgroups and networks no other
-//     |                  domain uses: workflow/restore.hpp's teardown) removed
+//     |                  domain uses: workflow/restore.hpp's teardown) removed, and the domains
+//     |                  of the VMs that came home (their disks stay: replicas again)
 //     v
 //   (app -> protected: the production agent's snapshots replicate here again; on an error ->
 //    failed, with the error)
@@ -78,14 +81,21 @@ Status run_failback(FailoverSite& site, const std::string& app_id, Steps& steps)
 std::optional<Error> reprotect_refusal(const state::AppRecord& app);
 std::optional<Error> failback_refusal(const state::AppRecord& app);
 
-// The RBD disks of the app's domains at this site that the restore of its generation did not
-// make: disks added here while it ran here (each with its VM, image and target).
-Result<std::vector<api::AddedDisk>> added_disks(FailoverSite& site, const std::string& app_id);
+// What changed in the app here since the restore of its generation, as a failback brings it home:
+// VMs added to it here, RBD disks added to its VMs (or on added VMs), NICs added (each with the
+// production site's id of the app's network it is on: the network of the second description, or
+// of a restore's declared binding, that its switch and portgroup match) - and, one line each, what
+// cannot come home: a disk that is not RBD, a NIC on a bridge or on no network of the app's here.
+// (Disks and NICs removed here, and a VM's size changed here, are not carried: the production
+// site's domains come back as they were.)
+struct ChangesHere {
+  api::StartRequest added;
+  std::vector<std::string> refused;
+};
+Result<ChangesHere> changes_here(FailoverSite& site, const std::string& app_id);
 
-// What changed in the app here since its restore that a failback does not carry home: VMs added
-// to it here, NICs added to its VMs here (one line each). A failback refuses while any is left.
-Result<std::vector<std::string>> changes_not_carried_home(FailoverSite& site,
-                                                          const std::string& app_id);
+// The RBD disks added to the app's domains here (changes_here's).
+Result<std::vector<api::AddedDisk>> added_disks(FailoverSite& site, const std::string& app_id);
 
 // The DR site's monitor while apps run here protected in reverse (the DR agent runs it every few
 // seconds): each pair's image at the production site (through the peer) gets its status recorded:

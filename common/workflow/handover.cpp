@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "storage/role_change.hpp"
@@ -345,22 +346,67 @@ Status start_app_vms(virt::Hypervisor& hypervisor, const std::string& app_id,
   return {};
 }
 
-// Attaches each disk added at the DR site to its VM's domain here (persistently; the domain is
-// shut off): an image of the app's pairs, through this site's Ceph access. A disk already
-// attached is left as it is.
-Status attach_added(ProductionSite& site, const std::string& app_id,
-                    const std::vector<api::AddedDisk>& disks) {
-  if (disks.empty()) return {};
+// Brings home what changed in the app at the DR site (api::StartRequest): each VM added there
+// defined here (this site's domain type and console log, the app's membership), then each VM's
+// added disks (an image of the app's pairs, through this site's Ceph access) and NICs (on the app's
+// network of that id, as this site's first description of the app places it) added in one
+// redefinition of its domain. What is there already (the domain, a disk of that image, a NIC of
+// that MAC) is left as it is, so a call resumed after a cut does nothing twice.
+Status carry_home(ProductionSite& site, const state::AppRecord& app,
+                  const api::StartRequest& request) {
+  if (request.empty()) return {};
+  const std::string& app_id = app.id;
   if (site.config == nullptr) {
     return fail(Errc::failed_precondition,
-                site.site_name + " has no site config: disks added at " + site.peer_site +
-                    " cannot be attached here");
+                site.site_name + " has no site config: what was added to app '" + app_id +
+                    "' at " + site.peer_site + " cannot be brought home");
   }
   auto pairs = site.store.mirror_pairs(app_id);
   if (!pairs) return pairs.error();
-  auto domains = app_domains(site.hypervisor, app_id);
-  if (!domains) return domains.error();
-  for (const auto& d : disks) {
+  auto first = stored_first(site.store, app_id, app.generation);
+  if (!first) return first.error();
+  auto members = site.hypervisor.list_members();
+  if (!members) return members.error();
+  std::set<std::string> ours;       // the app's domains here
+  std::set<std::string> theirs;     // domains of anything else
+  for (const auto& [status, membership] : *members) {
+    (membership && membership->app_id == app_id ? ours : theirs).insert(status.name);
+  }
+  for (const auto& vm : request.added_vms) {
+    if (ours.count(vm.name) != 0) continue;
+    if (theirs.count(vm.name) != 0) {
+      return fail(Errc::failed_precondition,
+                  "vm '" + vm.name + "', added to app '" + app_id + "' at " + site.peer_site +
+                      ", cannot come home: a domain of that name at " + site.site_name +
+                      " is not the app's; rename or remove it, then fail back again");
+    }
+    virt::DomainDef def;
+    def.name = vm.name;
+    def.uuid = vm.uuid;
+    def.type = site.config->domain_type;
+    def.vcpus = vm.vcpus;
+    def.memory_mib = vm.memory_mib;
+    if (site.config->console_log_dir) {
+      def.serial_log = *site.config->console_log_dir + "/" + vm.name + ".log";
+    }
+    virt::Membership m;
+    m.app_id = app_id;
+    m.app_name = first->app.name;
+    m.generation = app.generation;
+    m.boot_order = vm.boot_order;
+    def.membership = std::move(m);
+    if (auto defined = site.hypervisor.define_domain(def); !defined) {
+      return with_context(defined.error(), "define vm '" + vm.name + "' (added at " +
+                                               site.peer_site + ")");
+    }
+    ours.insert(vm.name);
+    if (site.log) {
+      site.log("app " + app_id + ": vm " + vm.name + " defined (added at " + site.peer_site + ")");
+    }
+  }
+  // What each VM gains, by VM.
+  std::map<std::string, std::pair<std::vector<virt::DiskDef>, std::vector<virt::NicDef>>> gains;
+  for (const auto& d : request.added_disks) {
     const bool paired = std::any_of(pairs->begin(), pairs->end(),
                                     [&](const auto& p) { return spec(p.source) == d.image; });
     if (!paired) {
@@ -368,33 +414,63 @@ Status attach_added(ProductionSite& site, const std::string& app_id,
                                                  "' is not one of app '" + app_id +
                                                  "''s images here: reprotect pairs it first");
     }
-    const bool ours = std::any_of(domains->begin(), domains->end(),
-                                  [&](const auto& dom) { return dom.name == d.vm; });
-    if (!ours) {
-      return fail(Errc::not_found, "vm '" + d.vm + "' is not one of app '" + app_id +
-                                       "''s domains at " + site.site_name);
+    gains[d.vm].first.push_back(
+        virt::rbd_disk(site.config->ceph, d.image.pool, d.image.image, d.target, d.bus));
+  }
+  for (const auto& n : request.added_nics) {
+    const auto net = std::find_if(first->networks.begin(), first->networks.end(),
+                                  [&](const model::SourceNetwork& s) { return s.id == n.network; });
+    if (net == first->networks.end()) {
+      return fail(Errc::not_found, "NIC " + n.mac + " of vm '" + n.vm + "': network '" +
+                                       n.network + "' is not one of app '" + app_id +
+                                       "''s networks at " + site.site_name);
     }
-    auto def = site.hypervisor.get_domain(d.vm);
+    virt::NicDef nic;
+    nic.mac = n.mac;
+    nic.network = net->switch_name;
+    nic.portgroup = net->portgroup;
+    nic.model = n.model;
+    gains[n.vm].second.push_back(std::move(nic));
+  }
+  for (auto& [vm, gain] : gains) {
+    if (ours.count(vm) == 0) {
+      return fail(Errc::not_found,
+                  "vm '" + vm + "' is not one of app '" + app_id + "''s domains at " + site.site_name);
+    }
+    auto def = site.hypervisor.get_domain(vm);
     if (!def) return def.error();
-    bool attached = false;
-    for (const auto& disk : def->disks) {
-      if (disk.rbd && disk.pool == d.image.pool && disk.image == d.image.image) attached = true;
-      if (!attached && disk.target == d.target) {
+    auto& [disks, nics] = gain;
+    std::erase_if(disks, [&](const virt::DiskDef& d) {
+      return std::any_of(def->disks.begin(), def->disks.end(), [&](const virt::DiskDef& there) {
+        return there.rbd && there.pool == d.pool && there.image == d.image;
+      });
+    });
+    std::erase_if(nics, [&](const virt::NicDef& n) {
+      return std::any_of(def->nics.begin(), def->nics.end(),
+                         [&](const virt::NicDef& there) { return there.mac == n.mac; });
+    });
+    for (const auto& d : disks) {
+      for (const auto& there : def->disks) {
+        if (there.target != d.target) continue;
         return fail(Errc::failed_precondition,
-                    "vm '" + d.vm + "' at " + site.site_name + " has another disk as " + d.target +
-                        ": rbd image '" + storage::to_string(d.image) + "' cannot be attached");
+                    "vm '" + vm + "' at " + site.site_name + " has another disk as " + d.target +
+                        ": rbd image '" + d.pool + "/" + d.image + "' cannot be attached");
       }
     }
-    if (attached) continue;
-    const auto disk =
-        virt::rbd_disk(site.config->ceph, d.image.pool, d.image.image, d.target, d.bus);
-    if (auto s = site.hypervisor.attach_disk(d.vm, disk); !s) {
-      return with_context(s.error(), "attach rbd image '" + storage::to_string(d.image) +
-                                         "' to vm '" + d.vm + "'");
+    if (disks.empty() && nics.empty()) continue;
+    if (auto s = site.hypervisor.add_devices(vm, disks, nics); !s) {
+      return with_context(s.error(), "add what was added at " + site.peer_site + " to vm '" +
+                                         vm + "'");
     }
     if (site.log) {
-      site.log("app " + app_id + ": rbd image " + storage::to_string(d.image) + " attached to vm " +
-               d.vm + " as " + d.target + " (added at " + site.peer_site + ")");
+      std::string what;
+      for (const auto& d : disks) what += " disk " + d.pool + "/" + d.image + " as " + d.target + ",";
+      for (const auto& n : nics) {
+        what += " NIC " + n.mac + " on " + n.network + (n.portgroup ? "/" + *n.portgroup : "") + ",";
+      }
+      what.pop_back();
+      site.log("app " + app_id + ": vm " + vm + " gained" + what + " (added at " +
+               site.peer_site + ")");
     }
   }
   return {};
@@ -414,7 +490,7 @@ Result<api::ProductionAppView> start_app(ProductionSite& site, const std::string
                     " image(s) not primary at " + site.site_name +
                     ": its VMs start only once every image is (the failback promotes them)");
   }
-  if (auto s = attach_added(site, app_id, request.added_disks); !s) return s.error();
+  if (auto s = carry_home(site, *app, request); !s) return s.error();
   const auto timeout = std::chrono::seconds(site.config ? site.config->start_timeout_seconds : 120);
   if (auto s = start_app_vms(site.hypervisor, app_id, timeout); !s) return s.error();
   if (app->state != state::AppState::protected_) {

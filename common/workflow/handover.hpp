@@ -37,8 +37,9 @@
 // Reprotect (the DR agent's job): pair (images of disks added at the DR site join the app's pairs
 // here), resync (one image thrown away and copied again from the DR site) and reverse (the app is
 // the DR site's replica here: protected_reverse). Failback (the DR agent's job): the role change's
-// calls with this site as `to`, then start: the disks added at the DR site attached to their VMs
-// here, the VMs in boot order, the app protected from here again.
+// calls with this site as `to`, then start: what was added to the app at the DR site brought home
+// (VMs defined here, disks and NICs added to their domains: api::StartRequest), the VMs started in
+// boot order, the app protected from here again.
 //
 // Each call is idempotent: stop finds stopped VMs stopped; a demote of an image demoted here
 // before answers its newest demotion; release of a released app answers it again. An image

@@ -38,18 +38,6 @@ Status finish(ProductionSite& site, const std::string& app_id,
   return stored;
 }
 
-Result<model::FirstDescription> stored_first(ProductionSite& site, const std::string& app_id,
-                                             std::int64_t generation) {
-  auto text = site.store.get_description(app_id, state::DescriptionKind::first, generation);
-  if (!text) return text.error();
-  auto first = model::parse_first_description(text->json);
-  if (!first) {
-    return fail(Errc::internal, "the stored first description of app '" + app_id +
-                                    "' is unreadable: " + model::format(first.error().front()));
-  }
-  return std::move(*first);
-}
-
 Result<model::SecondDescription> mapped_here(ProductionSite& site, const std::string& app_id,
                                              const model::FirstDescription& first) {
   auto inventory = site.peer.inventory();
@@ -81,7 +69,7 @@ Result<std::int64_t> protect(ProductionSite& site, const std::string& app_id,
   });
   if (!captured) return captured.error();
   const std::int64_t generation = (*captured)["generation"].get<std::int64_t>();
-  auto first = stored_first(site, app_id, generation);
+  auto first = stored_first(site.store, app_id, generation);
   if (!first) return first.error();
 
   api::Registration registration{mode, *first, std::nullopt};

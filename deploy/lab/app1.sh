@@ -26,6 +26,15 @@
 #                        every image holds gen=GEN (each mismatch named on stderr).
 #   add-disk SITE VM IMAGE  topology drift: create the (empty, 8 MiB) image at the Ceph site and
 #                        attach it to the running VM, live and persistently, as its next vdX.
+#   add-nic SITE VM MAC PORTGROUP  topology drift: a NIC of that MAC on APP1's PORTGROUP of the
+#                        site's switch, added to the VM's persistent definition (its next boot).
+#   check-nic SITE VM MAC PORTGROUP  that NIC of the running VM on PORTGROUP with its VLAN, in
+#                        libvirt's live XML and in OVS (as check does for APP1's own NICs).
+#   add-vm SITE NAME UUID BOOT MAC PORTGROUP IP GEN  a VM added to APP1 (metadata naming the app,
+#                        boot order BOOT): root image NAME-root (boot sector, marker gen=GEN), one
+#                        NIC of MAC on PORTGROUP declaring IP; defined, started, its marker waited for.
+#   check-vm SITE NAME GEN MAC PORTGROUP  that VM running, its marker gen=GEN, its NIC of MAC on
+#                        PORTGROUP with the VLAN (as check-nic).
 #   check SITE GEN       at any site (production, or DR after a restore): for every APP1 VM,
 #                        running; the last marker in its serial log (path from the live XML:
 #                        <serial type='file'> or a serial's <log file=>) is gen=GEN (a guest
@@ -243,8 +252,21 @@ marker_sector() {
 
 image_exists() { xrbd info "$pool/$1" >/dev/null 2>&1; }
 
+# boot_image IMAGE VM GEN: a new root image, the boot sector then VM's marker of generation GEN.
+boot_image() {
+  local file=$work/$1.raw
+  rm -f "$file"
+  truncate -s "${image_mib}M" "$file"
+  dd if="$work/boot.bin" of="$file" conv=notrunc status=none
+  marker_sector "$work/marker.bin" "$2" "$3"
+  dd if="$work/marker.bin" of="$file" bs=512 seek=1 conv=notrunc status=none
+  xrbd import --no-progress "$file" "$pool/$1" >/dev/null ||
+    die "rbd import of $pool/$1 at $ceph_site failed"
+  rm -f "$file"
+}
+
 ensure_images() {
-  local v name img first file
+  local v name img first
   for v in "${vms[@]}"; do
     name=$(vm_field "$v" 0)
     first=1
@@ -254,15 +276,7 @@ ensure_images() {
         continue
       fi
       if [ $first = 1 ]; then
-        file=$work/$img.raw
-        rm -f "$file"
-        truncate -s "${image_mib}M" "$file"
-        dd if="$work/boot.bin" of="$file" conv=notrunc status=none
-        marker_sector "$work/marker.bin" "$name" 1
-        dd if="$work/marker.bin" of="$file" bs=512 seek=1 conv=notrunc status=none
-        xrbd import --no-progress "$file" "$pool/$img" >/dev/null ||
-          die "rbd import of $pool/$img at $ceph_site failed"
-        rm -f "$file"
+        boot_image "$img" "$name" 1
       else
         xrbd create --size "${image_mib}M" "$pool/$img" || die "rbd create $pool/$img at $ceph_site failed"
       fi
@@ -437,6 +451,80 @@ cmd_add_disk() {
   log "$name: $pool/$img attached as vd$t"
 }
 
+# --- add-nic / check-nic ---------------------------------------------------------------------------
+
+# A topology change: a new NIC on one of APP1's portgroups of the site's switch, in the VM's
+# persistent definition (the guest sees it at its next boot). Idempotent.
+cmd_add_nic() {
+  local name=${1:-} mac=${2:-} pg=${3:-} xml
+  [ -n "$name" ] && [ -n "$mac" ] && [ -n "$pg" ] || die "add-nic needs a VM, a MAC and a portgroup"
+  pg_vlan "$pg" >/dev/null || die "no APP1 portgroup '$pg'"
+  xml=$work/$name.config.xml
+  vsh dumpxml --inactive "$name" >"$xml" 2>/dev/null || die "no domain '$name' in '$site'"
+  if [ -n "$(xpath "$xml" "//devices/interface/mac[@address='$mac']/@address")" ]; then
+    log "$name already has a NIC $mac"
+    return 0
+  fi
+  echo "<interface type='network'><mac address='$mac'/><source network='$switch' portgroup='$pg'/><model type='virtio'/><rom enabled='no'/></interface>" \
+    >"$work/$name.nic.xml"
+  vsh attach-device "$name" "$work/$name.nic.xml" --config >/dev/null ||
+    die "cannot add NIC $mac to $name (XML: $work/$name.nic.xml)"
+  log "$name: NIC $mac on $switch portgroup $pg (from its next boot)"
+}
+
+# A VM added to APP1 (drpair metadata naming the app, boot order BOOT): a root image NAME-root with
+# the boot sector and marker generation GEN, one NIC of MAC on PORTGROUP (address IP); defined,
+# started, waited for until its marker shows. Idempotent.
+cmd_add_vm() {
+  local name=${1:-} uuid=${2:-} boot=${3:-} mac=${4:-} pg=${5:-} ip=${6:-} gen=${7:-} deadline
+  [ -n "$name" ] && [ -n "$uuid" ] && [ -n "$boot" ] && [ -n "$mac" ] && [ -n "$pg" ] &&
+    [ -n "$ip" ] && [ -n "$gen" ] || die "add-vm needs NAME UUID BOOT MAC PORTGROUP IP GEN"
+  pg_vlan "$pg" >/dev/null || die "no APP1 portgroup '$pg'"
+  require_secret
+  assemble_boot
+  image_exists "$name-root" || boot_image "$name-root" "$name" "$gen"
+  domain_xml "$name|$uuid|$boot|$name-root|$mac/$pg/$ip" >"$work/$name.xml"
+  vsh define "$work/$name.xml" >/dev/null || die "cannot define domain $name (XML: $work/$name.xml)"
+  [ "$(dom_state "$name")" = running ] || vsh start "$name" >/dev/null || die "cannot start $name"
+  deadline=$(($(date +%s) + boot_timeout))
+  until has_marker "$name" "$work/serial/$name.log"; do
+    [ "$(date +%s)" -lt $deadline ] || die "no boot marker from $name after ${boot_timeout}s"
+    sleep 0.2
+  done
+  log "$name added to APP1: $(last_marker "$work/serial/$name.log"), NIC $mac on $pg"
+}
+
+# check-vm: the VM runs, its serial log shows its marker of generation GEN, and its NIC of MAC is
+# on PORTGROUP (check_nic).
+cmd_check_vm() {
+  local name=${1:-} gen=${2:-} mac=${3:-} pg=${4:-} xml logp st deadline marker
+  [ -n "$name" ] && [ -n "$gen" ] && [ -n "$mac" ] && [ -n "$pg" ] ||
+    die "check-vm needs NAME GEN MAC PORTGROUP"
+  xml=$work/$name.live.xml
+  vsh dumpxml "$name" >"$xml" 2>/dev/null || die "no domain '$name' in '$site'"
+  st=$(dom_state "$name")
+  [ "$st" = running ] || { log "FAIL $name: state '$st', not running"; return 1; }
+  logp=$(serial_log "$xml")
+  deadline=$(($(date +%s) + boot_timeout))
+  while ! has_marker "$name" "$logp" && [ "$(date +%s)" -lt $deadline ]; do sleep 0.2; done
+  marker=$(last_marker "$logp")
+  printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %s\n' \
+    VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG RESULT
+  check_nic "$name" "$st" "${marker#"DRPAIR vm=$name "}" "$xml" "$mac" "$pg" || return 1
+  [ "$marker" = "DRPAIR vm=$name gen=$gen" ] ||
+    { log "FAIL $name: serial log $logp shows '${marker:-no marker}', expected gen=$gen"; return 1; }
+}
+
+cmd_check_nic() {
+  local name=${1:-} mac=${2:-} pg=${3:-} xml
+  [ -n "$name" ] && [ -n "$mac" ] && [ -n "$pg" ] || die "check-nic needs a VM, a MAC and a portgroup"
+  xml=$work/$name.live.xml
+  vsh dumpxml "$name" >"$xml" 2>/dev/null || die "no domain '$name' in '$site'"
+  printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %s\n' \
+    VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG RESULT
+  check_nic "$name" "$(dom_state "$name")" - "$xml" "$mac" "$pg"
+}
+
 # --- write-marker --------------------------------------------------------------------------------
 
 cmd_write_marker() {
@@ -480,6 +568,52 @@ cmd_read_marker() {
 
 # --- check ---------------------------------------------------------------------------------------
 
+# check_nic NAME STATE MARKER XML MAC PORTGROUP: the NIC of MAC in the VM's live XML is on the
+# switch's PORTGROUP with its VLAN, in libvirt and in OVS (its vnet port's tag); an empty PORTGROUP:
+# untagged on the site bridge (an address-only NIC at production). Prints the NIC's table row;
+# 1 (each failure logged) if it does not hold.
+check_nic() {
+  local name=$1 st=$2 marker=$3 xml=$4 mac=$5 want=$6 want_vlan type net have_pg vlan dev tag res=ok
+  local q="//devices/interface[mac/@address='$mac']"
+  type=$(xpath "$xml" "$q/@type")
+  net=$(xpath "$xml" "$q/source/@network")
+  have_pg=$(xpath "$xml" "$q/source/@portgroup")
+  vlan=$(xpath "$xml" "$q/vlan/tag/@id")
+  dev=$(xpath "$xml" "$q/target/@dev")
+  tag=-
+  if [ -n "$dev" ]; then
+    tag=$(ovs-vsctl --timeout=10 --db="$DRPAIR_OVS_DB" get port "$dev" tag 2>/dev/null || echo '?')
+  fi
+  if [ -z "$type" ]; then
+    res=FAIL
+    log "FAIL $name: no NIC with MAC $mac"
+  elif [ -z "$want" ]; then
+    if [ -n "$net" ] || [ -n "$vlan" ] || [ "$tag" != "[]" ]; then
+      res=FAIL
+      log "FAIL $name: address-only NIC $mac should be untagged on bridge $DRPAIR_OVS_BRIDGE (network '${net}', VLAN '${vlan}', OVS tag '$tag')"
+    fi
+    have_pg=${have_pg:-"(bridge)"}
+  else
+    want_vlan=$(pg_vlan "$want") || die "no APP1 portgroup '$want'"
+    if [ "$net" != "$switch" ] || [ "$have_pg" != "$want" ]; then
+      res=FAIL
+      log "FAIL $name: NIC $mac is on network '${net}' portgroup '${have_pg}', expected '$switch' portgroup '$want'"
+    fi
+    if [ "$vlan" != "$want_vlan" ]; then
+      res=FAIL
+      log "FAIL $name: NIC $mac has VLAN '${vlan}' in libvirt's live XML, expected $want_vlan"
+    fi
+    if [ "$tag" != "$want_vlan" ]; then
+      res=FAIL
+      log "FAIL $name: NIC $mac (port '${dev}') has OVS tag '$tag', expected $want_vlan"
+    fi
+  fi
+  printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %s\n' \
+    "$name" "$st" "$marker" "$mac" "$([ -n "$net" ] && echo "net:$net" || echo "${type:--}")" \
+    "${have_pg:--}" "${vlan:--}" "$tag" "$res"
+  [ "$res" = ok ]
+}
+
 cmd_check() {
   local gen=${1:-} v name bad=0 xml st logp marker restored
   case "$gen" in '' | *[!0-9]*) die "check needs a generation number, got '$gen'" ;; esac
@@ -516,50 +650,13 @@ cmd_check() {
     else
       : >"$xml"
     fi
-    local nic mac pg ip want want_vlan type net have_pg vlan dev tag res
+    local nic mac pg ip
     for nic in $(vm_field "$v" 4 | tr ',' ' '); do
       IFS=/ read -r mac pg ip <<<"$nic"
-      local q="//devices/interface[mac/@address='$mac']"
-      type=$(xpath "$xml" "$q/@type")
-      net=$(xpath "$xml" "$q/source/@network")
-      have_pg=$(xpath "$xml" "$q/source/@portgroup")
-      vlan=$(xpath "$xml" "$q/vlan/tag/@id")
-      dev=$(xpath "$xml" "$q/target/@dev")
-      tag=-
-      if [ -n "$dev" ]; then
-        tag=$(ovs-vsctl --timeout=10 --db="$DRPAIR_OVS_DB" get port "$dev" tag 2>/dev/null || echo '?')
-      fi
-      res=ok
-      if [ -z "$type" ]; then
-        res=FAIL
-        fail "$name: no NIC with MAC $mac"
-      elif [ -z "$pg" ] && [ -z "$restored" ]; then
-        # An address-only NIC at production: on the site bridge, untagged.
-        if [ -n "$net" ] || [ -n "$vlan" ] || [ "$tag" != "[]" ]; then
-          res=FAIL
-          fail "$name: address-only NIC $mac should be untagged on bridge $DRPAIR_OVS_BRIDGE (network '${net}', VLAN '${vlan}', OVS tag '$tag')"
-        fi
-        have_pg=${have_pg:-"(bridge)"}
-      else
-        want=$pg
-        [ -n "$want" ] || want=$(pg_of_ip "$ip")
-        want_vlan=$(pg_vlan "$want")
-        if [ "$net" != "$switch" ] || [ "$have_pg" != "$want" ]; then
-          res=FAIL
-          fail "$name: NIC $mac is on network '${net}' portgroup '${have_pg}', expected '$switch' portgroup '$want'"
-        fi
-        if [ "$vlan" != "$want_vlan" ]; then
-          res=FAIL
-          fail "$name: NIC $mac has VLAN '${vlan}' in libvirt's live XML, expected $want_vlan"
-        fi
-        if [ "$tag" != "$want_vlan" ]; then
-          res=FAIL
-          fail "$name: NIC $mac (port '${dev}') has OVS tag '$tag', expected $want_vlan"
-        fi
-      fi
-      printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %s\n' \
-        "$name" "$st" "$marker" "$mac" "$([ -n "$net" ] && echo "net:$net" || echo "${type:--}")" \
-        "${have_pg:--}" "${vlan:--}" "$tag" "$res"
+      # An address-only NIC at production sits on the site bridge, untagged; after a restore (or
+      # with a portgroup) on the portgroup of its address.
+      if [ -z "$pg" ] && [ -n "$restored" ]; then pg=$(pg_of_ip "$ip"); fi
+      check_nic "$name" "$st" "$marker" "$xml" "$mac" "$pg" || bad=1
     done
   done
   if [ $bad = 0 ]; then
@@ -616,6 +713,10 @@ case "$verb" in
   write-marker) load_site "${1:-}"; cmd_write_marker "${2:-}" ;;
   read-marker) load_site "${1:-}"; cmd_read_marker "${2:-}" ;;
   add-disk) load_site "${1:-}"; cmd_add_disk "${2:-}" "${3:-}" ;;
+  add-nic) load_site "${1:-}"; cmd_add_nic "${2:-}" "${3:-}" "${4:-}" ;;
+  check-nic) load_site "${1:-}"; cmd_check_nic "${2:-}" "${3:-}" "${4:-}" ;;
+  add-vm) load_site "${1:-}"; shift; cmd_add_vm "$@" ;;
+  check-vm) load_site "${1:-}"; shift; cmd_check_vm "$@" ;;
   check) load_site "${1:-}"; cmd_check "${2:-}" ;;
   destroy) load_site "${1:-}"; cmd_destroy ;;
   *) usage ;;

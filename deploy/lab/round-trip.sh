@@ -6,13 +6,18 @@
 #      non-primary, no APP1 VM may run there at any sample, and site-a may take no new primary
 #      mirror snapshot (its demotions aside);
 #   2. `drpair reprotect app1 --wait`; the reverse lag (site-b -> site-a) must stay under twice the
-#      snapshot interval; marker generation 3 written at site-b must be read back from site-a; a
-#      disk added to app1-app1 at site-b must be paired by the DR agent's own reprotect (drift);
+#      snapshot interval; marker generation 3 written at site-b must be read back from site-a; the
+#      app changes at site-b: a disk added to app1-app1, a NIC to app1-web1 (portgroup app1-web),
+#      a VM app1-extra to the app (its own root image with marker 3, a NIC on app1-db); the DR
+#      agent's own reprotects (drift) must pair both new images;
 #   3. `drpair failback app1 --wait`; APP1 whole at site-a with generation 3 (every VM running,
-#      every NIC on its portgroup and VLAN) and the added disk attached to app1-app1 there, no APP1
-#      domain at site-b, every image primary only at site-a; a second failback is refused;
+#      every NIC on its portgroup and VLAN), and what was added at site-b there too: the disk
+#      attached to app1-app1, the NIC of app1-web1 on app1-web, app1-extra running from its
+#      replicated image (marker 3) with its NIC on app1-db; no APP1 domain at site-b, every image
+#      primary only at site-a; a second failback is refused;
+#      site-a protects the changed app at once: site-b holds its next generation;
 #   4. a second disaster and `drpair failover app1 --type disaster --wait`: APP1 whole at site-b,
-#      generation 3.
+#      generation 3, with the VM, NIC and disk added there before.
 # Prints the report lines (fence, reprotect, reverse lag, failback); exits 1 naming the first
 # check that failed.
 set -euo pipefail
@@ -130,45 +135,56 @@ t0=$(now)
 drpair reprotect app1 --reason "site-a is back (lab)" --wait
 reprotect_time=$(secs "$t0" "$(now)")
 drpair status app1 --url "$DRPAIR_DR_URL"
-# Then, at once: marker generation 3 written at site-b and a disk added to app1-app1 there. Until
-# the marker has reached site-a and the DR agent's own reprotect has paired the disk, and for at
-# least one snapshot interval, the reverse lag is sampled every second.
+# Then, at once: marker generation 3 written at site-b, and the app changed there (a disk, a NIC, a
+# VM). Until the marker has reached site-a and the DR agent's own reprotects have paired both new
+# images, and for at least one snapshot interval, the reverse lag is sampled every second.
 jobs_before=$(curl -sS --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$DRPAIR_KEY" \
   "$DRPAIR_DR_URL/v1/jobs?app=app1" | $py -c 'import json,sys; print(max(j["id"] for j in json.load(sys.stdin)["jobs"]))')
 "$lab_root/deploy/lab/app1.sh" write-marker "$dr_site" 3
 written=$(date -u +%Y-%m-%dT%H:%M:%S)
 "$lab_root/deploy/lab/app1.sh" add-disk "$dr_site" app1-app1 app1-app1-extra
+extra_nic=52:54:00:99:00:01 extra_vm=app1-extra extra_vm_nic=52:54:00:99:00:02
+"$lab_root/deploy/lab/app1.sh" add-nic "$dr_site" app1-web1 $extra_nic app1-web
+"$lab_root/deploy/lab/app1.sh" add-vm "$dr_site" $extra_vm 6f1c2a9e-0005-4c1e-9a0b-000000000005 4 \
+  $extra_vm_nic app1-db 192.168.30.41 3
 t0=$(date +%s)
 max_lag=0 replicated='' paired=''
 while :; do
+  # lag, whether every pair's newest sync is after the marker, whether both new images are paired
+  # with the app protected_reverse again
   state=$(drpair status app1 --url "$DRPAIR_DR_URL" --json | $py -c '
 import json, sys
 d = json.load(sys.stdin)
 lags = [i["lagSeconds"] for i in d["images"] if i["lagSeconds"] is not None]
 synced = all(i["lastSyncAt"] and i["lastSyncAt"][:19] > sys.argv[1] for i in d["images"])
-print(max(lags) if lags else -1, "yes" if synced else "no")' "$written")
-  lag=${state% *}
+targets = {i["target"] for i in d["images"]}
+paired = d["state"] == "protected_reverse" and {"rbd/app1-app1-extra", "rbd/app1-extra-root"} <= targets
+print(max(lags) if lags else -1, "yes" if synced else "no", "yes" if paired else "no")' "$written")
+  read -r lag synced both <<<"$state"
   [ "$lag" -lt $((2 * interval)) ] || lab_die "reverse lag $lag s is not under twice the interval ($((2 * interval)) s)"
   [ "$lag" -gt "$max_lag" ] && max_lag=$lag
-  [ "${state#* }" = yes ] && replicated=yes
-  [ -n "$paired" ] || paired=$(curl -sS --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$DRPAIR_KEY" \
-    "$DRPAIR_DR_URL/v1/jobs?app=app1" | $py -c '
-import json, sys
-jobs = [j for j in json.load(sys.stdin)["jobs"] if j["type"] == "reprotect" and j["id"] > int(sys.argv[1])]
-print(jobs[0]["id"] if jobs and jobs[0]["state"] == "succeeded" else "")' "$jobs_before")
+  [ "$synced" = yes ] && replicated=yes
+  [ "$both" = yes ] && paired=yes
   waited=$(($(date +%s) - t0))
   [ -n "$replicated" ] && [ -n "$paired" ] && [ $waited -ge $interval ] && break
-  [ $waited -lt 150 ] || lab_die "after 150 s: marker replicated to site-a: ${replicated:-no}; the disk added at site-b paired: ${paired:-no} (see $lab_dir/dr/agent.log)"
+  [ $waited -lt 240 ] || lab_die "after 240 s: marker replicated to site-a: ${replicated:-no}; the images added at site-b paired: ${paired:-no} (see $lab_dir/dr/agent.log)"
   sleep 1
 done
+paired=$(curl -sS --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$DRPAIR_KEY" \
+  "$DRPAIR_DR_URL/v1/jobs?app=app1" | $py -c '
+import json, sys
+print(" ".join(str(j["id"]) for j in json.load(sys.stdin)["jobs"]
+               if j["type"] == "reprotect" and j["id"] > int(sys.argv[1]) and j["state"] == "succeeded"))' "$jobs_before")
 echo "  reverse lag at most $max_lag s over $waited s (snapshot interval $interval s)"
 "$lab_root/deploy/lab/app1.sh" read-marker "$prod_site" 3 ||
   lab_die "site-a's replica does not hold marker generation 3 written at site-b"
 grep -q "app app1 drifted at site-b" "$lab_dir/dr/agent.log" || lab_die "the DR agent did not log the drift"
-[ "$(rbd -c "$DRPAIR_PRODUCTION_CEPH_CONF" --format json info rbd/app1-app1-extra |
-     $py -c 'import json,sys; print(json.load(sys.stdin)["mirroring"]["primary"])')" = False ] ||
-  lab_die "rbd/app1-app1-extra is not a replica at site-a"
-echo "  reprotect job $paired paired rbd/app1-app1-extra, added at site-b; site-a holds its replica"
+for img in app1-app1-extra app1-extra-root; do
+  [ "$(rbd -c "$DRPAIR_PRODUCTION_CEPH_CONF" --format json info "rbd/$img" |
+       $py -c 'import json,sys; print(json.load(sys.stdin)["mirroring"]["primary"])')" = False ] ||
+    lab_die "rbd/$img is not a replica at site-a"
+done
+echo "  reprotect job(s) $paired paired rbd/app1-app1-extra and rbd/app1-extra-root, added at site-b; site-a holds their replicas"
 
 say "round trip 3: failback (planned, no data lost)"
 drpair failback app1 --reason "home (lab)" --wait
@@ -188,9 +204,14 @@ print(f"{at(start['"'"'finishedAt'"'"']) - at(j['"'"'createdAt'"'"']):.1f}")')
 virsh -q -c "$DRPAIR_PRODUCTION_LIBVIRT_URI" domblklist app1-app1 | grep -q 'rbd/app1-app1-extra' ||
   lab_die "the disk added at site-b is not attached to app1-app1 at site-a"
 echo "  rbd/app1-app1-extra, added at site-b, is attached to app1-app1 at site-a"
+"$lab_root/deploy/lab/app1.sh" check-nic "$prod_site" app1-web1 $extra_nic app1-web ||
+  lab_die "the NIC added to app1-web1 at site-b is not on its portgroup at site-a"
+"$lab_root/deploy/lab/app1.sh" check-vm "$prod_site" $extra_vm 3 $extra_vm_nic app1-db ||
+  lab_die "$extra_vm, added at site-b, does not run whole at site-a"
+echo "  the NIC and the VM added at site-b came home (above)"
 left=$(virsh -q -c "$DRPAIR_DR_LIBVIRT_URI" list --all --name | grep -c '^app1-' || true)
 [ "$left" = 0 ] || lab_die "$left APP1 domain(s) left at site-b after the failback"
-for img in app1-web1-root app1-web2-root app1-app1-root app1-db1-root app1-db1-data app1-app1-extra; do
+for img in app1-web1-root app1-web2-root app1-app1-root app1-db1-root app1-db1-data app1-app1-extra app1-extra-root; do
   for conf in "$DRPAIR_PRODUCTION_CEPH_CONF" "$DRPAIR_DR_CEPH_CONF"; do
     primary=$(rbd -c "$conf" --format json info "rbd/$img" |
       $py -c 'import json,sys; print(json.load(sys.stdin)["mirroring"]["primary"])')
@@ -201,6 +222,20 @@ for img in app1-web1-root app1-web2-root app1-app1-root app1-db1-root app1-db1-d
 done
 echo "  every APP1 image primary at site-a only; no APP1 domain at site-b"
 [ "$(state_at "$DRPAIR_PRODUCTION_URL")" = protected ] || lab_die "APP1 is not protected at site-a after the failback"
+# What came home changed APP1: site-a protects its next generation at once (the DR site must not
+# hold the older one when the next disaster comes).
+gen_of() { drpair status app1 --url "$DRPAIR_DR_URL" --json | $py -c 'import json,sys; d=json.load(sys.stdin); print(d["generation"], d["state"])'; }
+read -r gen_before _ <<<"$(gen_of)"
+t0=$(now)
+for _ in $(seq 120); do
+  read -r gen_now state_now <<<"$(gen_of)"
+  [ "$gen_now" -gt "$gen_before" ] && [ "$state_now" = protected ] && break
+  sleep 0.5
+done
+[ "$gen_now" -gt "$gen_before" ] && [ "$state_now" = protected ] ||
+  lab_die "site-b still holds APP1 generation $gen_now ($state_now) 60 s after the failback: what came home is not protected (see $lab_dir/production/agent.log)"
+reprotected_time=$(secs "$t0" "$(now)")
+echo "  APP1 with what came home protected at site-b as generation $gen_now, $reprotected_time s after the failback"
 if drpair failback app1 2>"$lab_dir/second-failback.err"; then
   lab_die "a second failback was accepted"
 fi
@@ -212,10 +247,16 @@ t0=$(now)
 drpair failover app1 --type disaster --reason "second disaster (lab)" --wait
 second_rto=$(secs "$t0" "$(now)")
 "$lab_root/deploy/lab/app1.sh" check "$dr_site" 3 || lab_die "APP1 is not whole at site-b after the second failover"
+"$lab_root/deploy/lab/app1.sh" check-nic "$dr_site" app1-web1 $extra_nic app1-web &&
+  "$lab_root/deploy/lab/app1.sh" check-vm "$dr_site" $extra_vm 3 $extra_vm_nic app1-db &&
+  virsh -q -c "$DRPAIR_DR_LIBVIRT_URI" domblklist app1-app1 | grep -q 'rbd/app1-app1-extra' ||
+  lab_die "what came home at the failback is not restored at site-b by the second failover"
+echo "  restored with it: app1-extra, the NIC of app1-web1 and the disk of app1-app1 added at site-b"
 
 say "round-trip report"
 echo "  time to fence the returning site (agent start to every image non-primary): $fence_time s"
 echo "  reprotect (resync, command to job done): $reprotect_time s"
 echo "  reverse lag after the reprotect: at most $max_lag s (interval $interval s)"
 echo "  failback (command to every VM running at site-a): $failback_time s"
+echo "  what came home protected again (failback done to its generation registered at site-b): $reprotected_time s"
 echo "  second disaster failover (command to every VM running at site-b): $second_rto s"

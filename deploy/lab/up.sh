@@ -68,17 +68,20 @@ say "site infrastructure: Ceph pair, libvirtd + Open vSwitch per site, certifica
 "$lab_root/deploy/libvirtd.sh" up "$dr_site" >/dev/null
 "$lab_root/deploy/pki/make-pki.sh" "$lab_dir/pki" --sites site-a,site-b --operator ops >/dev/null
 cat "$pki/site-a/ca.crt" "$pki/site-b/ca.crt" >"$pki/agents-ca.pem"
-mkdir -p "$lab_dir/production" "$lab_dir/dr" "$lab_dir/consoles"
+mkdir -p "$lab_dir/production" "$lab_dir/dr" "$lab_dir/consoles/site-a" "$lab_dir/consoles/site-b"
 DRPAIR_SITE_CONFIG=$lab_dir/production/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$prod_site" >/dev/null
 DRPAIR_SITE_CONFIG=$lab_dir/dr/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$dr_site" >/dev/null
-# Restored VMs at site-b keep their serial console in a file the lab can read.
-python3 - "$lab_dir/dr/site.json" "$lab_dir/consoles" <<'PY'
+# VMs drpair defines keep their serial console in a file the lab can read: restored ones at
+# site-b, those a failback brings home (added at site-b) at site-a.
+for agent_site in production:site-a dr:site-b; do
+  python3 - "$lab_dir/${agent_site%%:*}/site.json" "$lab_dir/consoles/${agent_site#*:}" <<'PY'
 import json, sys
 path, consoles = sys.argv[1], sys.argv[2]
 doc = json.load(open(path))
 doc["consoleLogDir"] = consoles
 json.dump(doc, open(path, "w"), indent=2)
 PY
+done
 
 secret_file=$lab_dir/dr/webhook.secret
 [ -s "$secret_file" ] || (umask 077; openssl rand -hex 32 >"$secret_file")

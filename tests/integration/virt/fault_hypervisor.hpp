@@ -45,8 +45,9 @@ class FaultHypervisor final : public Hypervisor {
   Result<DomainStatus> define_domain(const DomainDef& domain) override {
     return call("define_domain " + domain.name, [&] { return inner_->define_domain(domain); });
   }
-  Status attach_disk(const std::string& name, const DiskDef& disk) override {
-    return call("attach_disk " + name, [&] { return inner_->attach_disk(name, disk); });
+  Status add_devices(const std::string& name, const std::vector<DiskDef>& disks,
+                     const std::vector<NicDef>& nics) override {
+    return call("add_devices " + name, [&] { return inner_->add_devices(name, disks, nics); });
   }
   Status start_domain(const std::string& name) override {
     return call("start_domain " + name, [&] { return inner_->start_domain(name); });

@@ -171,7 +171,7 @@ TEST_CASE("network XML: portgroups, VLANs, netmask and prefix", "[integration][l
   CHECK(*again == *n);
 }
 
-TEST_CASE("a disk added to a domain's XML leaves everything else as it was",
+TEST_CASE("disks and NICs added to a domain's XML leave everything else as it was",
           "[integration][libvirt]") {
   // A bridge NIC on an Open vSwitch bridge: the model keeps no <virtualport>, libvirt needs it.
   const std::string xml =
@@ -183,7 +183,11 @@ TEST_CASE("a disk added to a domain's XML leaves everything else as it was",
   DiskDef disk = sample().disks.front();
   disk.image = "app1-app1-extra";
   disk.target = "vdc";
-  auto added = with_disk(xml, disk);
+  NicDef nic;
+  nic.mac = "52:54:00:99:00:01";
+  nic.network = "vswitch0";
+  nic.portgroup = "app1-db";
+  auto added = with_devices(xml, {disk}, {nic});
   REQUIRE(added);
   CHECK(added->find("<virtualport type='openvswitch'/>") != std::string::npos);
   CHECK(added->find("name='rbd/app1-app1-extra'") < added->find("</devices>"));
@@ -192,9 +196,12 @@ TEST_CASE("a disk added to a domain's XML leaves everything else as it was",
   REQUIRE(parsed->disks.size() == 1);
   CHECK(parsed->disks[0].target == "vdc");
   CHECK(parsed->disks[0].image == "app1-app1-extra");
-  CHECK(parsed->nics.size() == 1);
+  REQUIRE(parsed->nics.size() == 2);
+  CHECK(parsed->nics[1].mac == "52:54:00:99:00:01");
+  CHECK(parsed->nics[1].network == "vswitch0");
+  CHECK(parsed->nics[1].portgroup == std::optional<std::string>("app1-db"));
 
-  auto refused = with_disk("<domain><name>x</name></domain>", disk);
+  auto refused = with_devices("<domain><name>x</name></domain>", {disk}, {});
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == dr::Errc::invalid_argument);
 }

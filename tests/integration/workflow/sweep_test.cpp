@@ -186,11 +186,14 @@ bool at_production(Kind kind) { return kind == Kind::unprotect || kind == Kind::
 // `kind`: a failover at site-b, or an unprotect at site-a. The coming-home kinds start later:
 // after a disaster failover (site-a away meanwhile) and site-a's return, a fence at site-a;
 // after that fence, a reprotect at site-b; after that reprotect, a failback at site-b (the setup
-// runs uncut; the plan counts from the swept job's first call). With `added_disk`, a disk is added
-// to app1-app1 at site-b after a first reprotect: the swept reprotect pairs it, the swept failback
-// (after that reprotect) brings it home.
+// runs uncut; the plan counts from the swept job's first call). With `added` other than none,
+// the app changes at site-b after a first reprotect (a disk added to app1-app1; or a VM added to
+// the app with a disk and a NIC, and a NIC added to app1-web1): the swept reprotect pairs the new
+// image, the swept failback (after that reprotect) brings the change home.
+enum class Added { none, disk, vm_and_nic };
+
 struct World {
-  explicit World(Kind kind_, bool added_disk_ = false) : kind(kind_), added_disk(added_disk_) {
+  explicit World(Kind kind_, Added added_ = Added::none) : kind(kind_), added(added_) {
     const bool planned = kind == Kind::planned;
     const auto second = virt::testing::load_second(kSecond);
     pairs = mirror_pairs_of(second);
@@ -217,6 +220,10 @@ struct World {
                                      second.app.source_generation,
                                      model::to_text(model::to_json(second))));
     REQUIRE(b_store->replace_mirror_pairs("app1", pairs));
+    REQUIRE(a_store->put_description("app1", state::DescriptionKind::first,
+                                     second.app.source_generation,
+                                     model::to_text(model::to_json(virt::testing::load_first(
+                                         "descriptions/app1.first.json")))));
     if (kind == Kind::fence || kind == Kind::reprotect || kind == Kind::failback) {
       come_home_setup();
       // One image at a time, so a cut lands on the same call in every run. With 4 threads, 1 of
@@ -257,9 +264,10 @@ struct World {
       REQUIRE(run_job(*b_store, state::JobType::reprotect,
                       [&](Steps& steps) { return run_reprotect(dr, "app1", steps); }));
     };
-    if (kind == Kind::failback || added_disk) reprotect();
-    if (added_disk) {
-      add_disk_at_site_b();
+    if (kind == Kind::failback || added != Added::none) reprotect();
+    if (added != Added::none) {
+      if (added == Added::disk) add_disk_at_site_b();
+      if (added == Added::vm_and_nic) add_vm_and_nic_at_site_b();
       if (kind == Kind::failback) reprotect();
     }
     plan->restart();
@@ -278,6 +286,48 @@ struct World {
     state::MirrorPairRecord pair;
     pair.app_id = "app1";
     pair.source = {extra.pool, extra.image};
+    pair.target = pair.source;
+    pairs.push_back(pair);  // for the picture: its role and data at both sites
+  }
+
+  // A NIC added to app1-web1 at site-b (on the portgroup of its first), and a VM app1-extra added
+  // to the app there, running: boot order 4, an RBD disk of a new image, a NIC on app1-db's
+  // portgroup.
+  void add_vm_and_nic_at_site_b() {
+    auto web = b_real->get_domain("app1-web1");
+    REQUIRE(web);
+    virt::NicDef nic = web->nics.front();
+    nic.mac = "52:54:00:99:00:01";
+    web->nics.push_back(nic);
+    REQUIRE(b_real->define_domain(*web));
+
+    const storage::ImageSpec root{"rbd", "app1-extra-root"};
+    const std::string marker = "a VM added at site-b";
+    REQUIRE(mirror.site_b().create_image(root, 1 << 20));
+    REQUIRE(mirror.site_b().write(root, 0, std::as_bytes(std::span(marker))));
+    auto db = b_real->get_domain("app1-db1");
+    REQUIRE(db);
+    virt::DomainDef extra;
+    extra.name = "app1-extra";
+    extra.uuid = "6c2f1d2e-0000-4000-8000-000000000099";
+    extra.type = b_config.domain_type;
+    extra.vcpus = 1;
+    extra.memory_mib = 256;
+    extra.disks.push_back(virt::rbd_disk(b_config.ceph, root.pool, root.image, "vda"));
+    virt::NicDef db_nic = db->nics.front();
+    db_nic.mac = "52:54:00:99:00:02";
+    extra.nics.push_back(db_nic);
+    virt::Membership m;
+    m.app_id = "app1";
+    m.app_name = "APP1";
+    m.generation = 3;
+    m.boot_order = 4;
+    extra.membership = m;
+    REQUIRE(b_real->define_domain(extra));
+    REQUIRE(b_real->start_domain("app1-extra"));
+    state::MirrorPairRecord pair;
+    pair.app_id = "app1";
+    pair.source = {root.pool, root.image};
     pair.target = pair.source;
     pairs.push_back(pair);  // for the picture: its role and data at both sites
   }
@@ -389,7 +439,7 @@ struct World {
                   std::chrono::minutes(1),
                   std::chrono::milliseconds(1)};
   Kind kind;
-  bool added_disk = false;
+  Added added = Added::none;
   std::vector<state::MirrorPairRecord> pairs;
   state::JobId job_id = 0;
   FailoverRequest request;
@@ -629,13 +679,13 @@ TEST_CASE("a failback cut at any call resumes to the same end state, never with 
 TEST_CASE("a disk added at the DR site is paired by a reprotect and comes home at failback, cut "
           "at any call",
           "[integration][workflow][sweep]") {
-  sweep<World>("reprotect with a disk added at site-b", Kind::reprotect, true);
-  sweep<World>("failback with a disk added at site-b", Kind::failback, true);
+  sweep<World>("reprotect with a disk added at site-b", Kind::reprotect, Added::disk);
+  sweep<World>("failback with a disk added at site-b", Kind::failback, Added::disk);
 }
 
 TEST_CASE("a disk added at the DR site: paired at both sites, at home after the failback",
           "[integration][workflow]") {
-  World w(Kind::failback, true);
+  World w(Kind::failback, Added::disk);
   auto added = added_disks(w.dr, "app1");
   REQUIRE(added);
   REQUIRE(added->size() == 1);
@@ -662,20 +712,126 @@ TEST_CASE("a disk added at the DR site: paired at both sites, at home after the 
   CHECK_FALSE(w.b_real->domain_status("app1-app1"));  // removed at site-b
 }
 
-TEST_CASE("a failback refuses a NIC added at the DR site, naming it, and changes nothing",
+TEST_CASE("a VM and a NIC added at the DR site come home at failback, cut at any call",
+          "[integration][workflow][sweep]") {
+  sweep<World>("failback with a VM and a NIC added at site-b", Kind::failback, Added::vm_and_nic);
+}
+
+TEST_CASE("a VM and a NIC added at the DR site: defined and attached at home, removed there",
+          "[integration][workflow]") {
+  World w(Kind::failback, Added::vm_and_nic);
+  auto changes = changes_here(w.dr, "app1");
+  REQUIRE(changes);
+  CHECK(changes->refused.empty());
+  CHECK(changes->added.added_vms ==
+        std::vector<api::AddedVm>{{"app1-extra", "6c2f1d2e-0000-4000-8000-000000000099", 1, 256, 4}});
+  CHECK(changes->added.added_disks ==
+        std::vector<api::AddedDisk>{{"app1-extra", {"rbd", "app1-extra-root"}, "vda", "virtio"}});
+  // Each NIC named by the production site's network id: the reverse of the mapping.
+  CHECK(changes->added.added_nics ==
+        std::vector<api::AddedNic>{{"app1-extra", "52:54:00:99:00:02", "vswitch0.app1-db", "virtio"},
+                                   {"app1-web1", "52:54:00:99:00:01", "vswitch0.app1-web", "virtio"}});
+  REQUIRE(w.run());
+
+  auto extra = w.a_real->get_domain("app1-extra");
+  REQUIRE(extra);
+  CHECK(extra->uuid == "6c2f1d2e-0000-4000-8000-000000000099");
+  CHECK(extra->type == w.a_config.domain_type);
+  REQUIRE(extra->disks.size() == 1);
+  CHECK(extra->disks[0].image == "app1-extra-root");
+  REQUIRE(extra->nics.size() == 1);
+  CHECK(extra->nics[0].network == "vswitch0");
+  CHECK(extra->nics[0].portgroup == std::optional<std::string>("app1-db"));
+  REQUIRE(extra->membership);
+  CHECK(extra->membership->app_id == "app1");
+  CHECK(extra->membership->boot_order == std::optional<int>(4));
+  CHECK_FALSE(extra->membership->source_site);  // it is production's own now
+  auto web = w.a_real->get_domain("app1-web1");
+  REQUIRE(web);
+  const auto added_nic = std::find_if(web->nics.begin(), web->nics.end(), [](const virt::NicDef& n) {
+    return n.mac == "52:54:00:99:00:01";
+  });
+  REQUIRE(added_nic != web->nics.end());
+  CHECK(added_nic->portgroup == std::optional<std::string>("app1-web"));
+  for (const auto& name : {"app1-extra", "app1-web1"}) {
+    auto running = w.a_real->domain_status(name);
+    REQUIRE(running);
+    CHECK(running->state == virt::DomainState::running);
+    CHECK_FALSE(w.b_real->domain_status(name));  // removed at site-b
+  }
+  auto role = w.mirror.site_a().mirror_info({"rbd", "app1-extra-root"});
+  REQUIRE(role);
+  CHECK(role->role == storage::ImageRole::primary);
+  // The restore's portgroups are gone at site-b, app1-db too (app1-extra, removed first, used it).
+  auto vswitch = w.b_real->get_network("vswitch0");
+  REQUIRE(vswitch);
+  for (const auto& pg : vswitch->portgroups) CHECK_FALSE(pg.name.starts_with("app1-"));
+
+  // The production site checks what it is asked for: a network that is not the app's.
+  api::StartRequest stray;
+  stray.added_nics.push_back({"app1-web1", "52:54:00:99:00:03", "vswitch0.elsewhere", "virtio"});
+  auto refused = w.local_peer.start("app1", stray);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::not_found);
+  CHECK(refused.error().message ==
+        "NIC 52:54:00:99:00:03 of vm 'app1-web1': network 'vswitch0.elsewhere' is not one of "
+        "app 'app1''s networks at site-a");
+  // A disk on a target the VM uses already.
+  stray.added_nics.clear();
+  stray.added_disks.push_back({"app1-web1", {"rbd", "app1-extra-root"}, "vda", "virtio"});
+  auto taken = w.local_peer.start("app1", stray);
+  REQUIRE_FALSE(taken);
+  CHECK(taken.error().code == Errc::failed_precondition);
+  CHECK(taken.error().message ==
+        "vm 'app1-web1' at site-a has another disk as vda: rbd image 'rbd/app1-extra-root' "
+        "cannot be attached");
+}
+
+TEST_CASE("a failback stops when a VM added at the DR site finds its name taken at home, and "
+          "resumes once it is free",
+          "[integration][workflow]") {
+  World w(Kind::failback, Added::vm_and_nic);
+  virt::DomainDef squatter;
+  squatter.name = "app1-extra";
+  squatter.type = w.a_config.domain_type;
+  squatter.memory_mib = 64;
+  REQUIRE(w.a_real->define_domain(squatter));
+  auto stopped = w.run();
+  REQUIRE_FALSE(stopped);
+  CHECK(stopped.error().code == Errc::failed_precondition);
+  CHECK(stopped.error().message.find("vm 'app1-extra', added to app 'app1' at site-b, cannot come "
+                                     "home: a domain of that name at site-a is not the app's") !=
+        std::string::npos);
+  REQUIRE(w.a_real->undefine_domain("app1-extra"));
+  REQUIRE(w.run());
+  auto extra = w.a_real->domain_status("app1-extra");
+  REQUIRE(extra);
+  CHECK(extra->state == virt::DomainState::running);
+}
+
+TEST_CASE("a failback refuses what cannot come home, naming each, and changes nothing",
           "[integration][workflow]") {
   World w(Kind::failback);
   auto def = w.b_real->get_domain("app1-web1");
   REQUIRE(def);
   virt::NicDef nic = def->nics.front();
   nic.mac = "52:54:00:99:00:01";
+  nic.portgroup.reset();  // on the switch itself: none of the app's networks
   def->nics.push_back(nic);
+  virt::DiskDef file;
+  file.target = "vdd";
+  file.file = "/var/lib/libvirt/images/scratch.img";
+  file.other_source = "file " + file.file;
+  def->disks.push_back(file);
   REQUIRE(w.b_real->define_domain(*def));
   auto refused = w.run();
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == Errc::failed_precondition);
-  CHECK(refused.error().message.find("NIC 52:54:00:99:00:01 of vm 'app1-web1' was added here") !=
+  CHECK(refused.error().message.find("NIC 52:54:00:99:00:01 of vm 'app1-web1' is on network "
+                                     "'vswitch0', none of the app's networks here") !=
         std::string::npos);
+  CHECK(refused.error().message.find("disk vdd of vm 'app1-web1' is not an RBD image (file "
+                                     "/var/lib/libvirt/images/scratch.img)") != std::string::npos);
   for (const auto& p : w.pairs) {  // every image still primary at site-b only
     auto b = w.mirror.site_b().mirror_info(spec(p.target));
     REQUIRE(b);

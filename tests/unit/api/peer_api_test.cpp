@@ -90,6 +90,41 @@ TEST_CASE("peer API: a wrong answer names what is wrong", "[unit][api]") {
   CHECK_FALSE(read_dr_app_view(json::array()));
 }
 
+TEST_CASE("peer API: a failback's start request carries what comes home, checked",
+          "[unit][api]") {
+  StartRequest request;
+  request.added_vms.push_back({"app1-extra", "6c2f1d2e-0000-4000-8000-000000000099", 2, 512, 4});
+  request.added_vms.push_back({"app1-tool", "6c2f1d2e-0000-4000-8000-000000000098", 1, 64, {}});
+  request.added_disks.push_back({"app1-extra", {"rbd", "app1-extra-root"}, "vda", "virtio"});
+  request.added_nics.push_back({"app1-extra", "52:54:00:99:00:02", "vswitch0.app1-db", "e1000"});
+  auto back = read_start_request(to_json(request));
+  REQUIRE(back);
+  CHECK(back->added_vms == request.added_vms);
+  CHECK(back->added_disks == request.added_disks);
+  CHECK(back->added_nics == request.added_nics);
+  CHECK_FALSE(to_json(request)["addedVms"][1].contains("bootOrder"));
+
+  auto none = read_start_request(json());  // no body: nothing added
+  REQUIRE(none);
+  CHECK(none->empty());
+  // A MAC in capitals is the same MAC; defaults fill in model and bus.
+  auto upper = read_start_request(json::parse(R"({"addedNics": [{"vm": "a", "mac":
+      "52:54:00:AA:00:01", "network": "n"}]})"));
+  REQUIRE(upper);
+  CHECK(upper->added_nics[0].mac == "52:54:00:aa:00:01");
+  CHECK(upper->added_nics[0].model == "virtio");
+
+  auto wrong = read_start_request(json::parse(R"({"addedVms": [{"name": "a", "vcpus": 0,
+      "memoryMiB": "lots", "bootOrder": -1}], "addedNics": [{"vm": "a", "mac": "01:00:5e:00:00:01",
+      "network": "n", "colour": "red"}], "addedDisks": [{"vm": "a", "image": "noslash",
+      "target": "vdc"}], "extra": 1})"));
+  REQUIRE_FALSE(wrong);
+  CHECK(pointers(wrong.error()) ==
+        std::vector<std::string>{"/extra", "/addedVms/0", "/addedVms/0/vcpus",
+                                 "/addedVms/0/memoryMiB", "/addedVms/0/bootOrder",
+                                 "/addedDisks/0/image", "/addedNics/0/colour", "/addedNics/0/mac"});
+}
+
 TEST_CASE("peer API: a registration carries its documents, problems prefixed", "[unit][api]") {
   auto no_mode = read_registration(json{{"description", json::object()}});
   REQUIRE_FALSE(no_mode);
