@@ -221,19 +221,20 @@ for img in app1-web1-root app1-web2-root app1-app1-root app1-db1-root app1-db1-d
   done
 done
 echo "  every APP1 image primary at site-a only; no APP1 domain at site-b"
-[ "$(state_at "$DRPAIR_PRODUCTION_URL")" = protected ] || lab_die "APP1 is not protected at site-a after the failback"
 # What came home changed APP1: site-a protects its next generation at once (the DR site must not
-# hold the older one when the next disaster comes).
+# hold the older one when the next disaster comes); until then APP1 is protecting at site-a.
 gen_of() { drpair status app1 --url "$DRPAIR_DR_URL" --json | $py -c 'import json,sys; d=json.load(sys.stdin); print(d["generation"], d["state"])'; }
 read -r gen_before _ <<<"$(gen_of)"
 t0=$(now)
 for _ in $(seq 120); do
   read -r gen_now state_now <<<"$(gen_of)"
-  [ "$gen_now" -gt "$gen_before" ] && [ "$state_now" = protected ] && break
+  home=$(state_at "$DRPAIR_PRODUCTION_URL")
+  case "$home" in protected | protecting) ;; *) lab_die "APP1 is $home at site-a after the failback" ;; esac
+  [ "$gen_now" -gt "$gen_before" ] && [ "$state_now" = protected ] && [ "$home" = protected ] && break
   sleep 0.5
 done
-[ "$gen_now" -gt "$gen_before" ] && [ "$state_now" = protected ] ||
-  lab_die "site-b still holds APP1 generation $gen_now ($state_now) 60 s after the failback: what came home is not protected (see $lab_dir/production/agent.log)"
+[ "$gen_now" -gt "$gen_before" ] && [ "$state_now" = protected ] && [ "$home" = protected ] ||
+  lab_die "60 s after the failback APP1 is $home at site-a and site-b holds generation $gen_now ($state_now): what came home is not protected (see $lab_dir/production/agent.log)"
 reprotected_time=$(secs "$t0" "$(now)")
 echo "  APP1 with what came home protected at site-b as generation $gen_now, $reprotected_time s after the failback"
 if drpair failback app1 2>"$lab_dir/second-failback.err"; then
