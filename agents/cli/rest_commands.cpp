@@ -216,6 +216,21 @@ int run_status(const RestArgs& args) {
     out << "peer        " << field(app, "peerSite") << '\n';
   }
   out << "updated     " << field(app, "updatedAt") << '\n';
+  if (const json& check = member(app, "drCheck"); check.is_object()) {  // production agent
+    const json& confirmed = member(check, "confirmed");
+    const json& there = member(check, "drState");
+    out << "dr check    "
+        << (confirmed.is_boolean() && confirmed.get<bool>() ? "confirmed" : "NOT CONFIRMED");
+    if (there.is_string()) out << " (" << there.get<std::string>() << " there)";
+    if (const json& at = member(check, "checkedAt"); at.is_string()) {
+      out << ", checked " << at.get<std::string>();
+    }
+    if (const json& detail = member(check, "detail"); detail.is_string() &&
+                                                      !detail.get<std::string>().empty()) {
+      out << ": " << detail.get<std::string>();
+    }
+    out << '\n';
+  }
   if (const std::string e = error_text({{"error", member(app, "lastError")}}); !e.empty()) {
     out << "last error  " << e << '\n';
   }

@@ -205,17 +205,9 @@ class DrAgent final : public service::Service {
     }
     auto app = rt_.store->get_app(app_id);
     if (!app) return transport::error_response(app.error());
-    auto jobs = rt_.store->list_jobs(app_id);
-    if (!jobs) return transport::error_response(jobs.error());
-    for (const auto& j : *jobs) {
-      const bool unfinished =
-          j.state == state::JobState::pending || j.state == state::JobState::running;
-      if (!unfinished) continue;
-      if (j.type == type) return service::job_accepted(*rt_.store, state::CreatedJob{j, false});
-      return transport::error_response(
-          "failed_precondition", "app '" + app_id + "' has job " + std::to_string(j.id) + " (" +
-                                     to_string(j.type) + ") running; wait for it");
-    }
+    auto running = unfinished_job(app_id, type);
+    if (!running) return transport::error_response(running.error());
+    if (*running) return service::job_accepted(*rt_.store, **running);
     const auto refused = type == state::JobType::reprotect ? workflow::reprotect_refusal(*app)
                                                            : workflow::failback_refusal(*app);
     if (refused) return transport::error_response(*refused);
@@ -294,6 +286,22 @@ class DrAgent final : public service::Service {
     return Response::json(202, {{"jobs", started}, {"ignored", ignored}});
   }
 
+  // The app's unfinished job, when it has one: of `type`, it answers a new request of that type
+  // (created false); of another type, the request is refused until it ends.
+  Result<std::optional<state::CreatedJob>> unfinished_job(const std::string& app_id,
+                                                          state::JobType type) {
+    auto jobs = rt_.store->list_jobs(app_id);
+    if (!jobs) return jobs.error();
+    for (const auto& j : *jobs) {
+      if (!state::is_unfinished(j.state)) continue;
+      if (j.type == type) return std::optional(state::CreatedJob{j, false});
+      return fail(Errc::failed_precondition, "app '" + app_id + "' has job " +
+                                                 std::to_string(j.id) + " (" + to_string(j.type) +
+                                                 ") running; wait for it");
+    }
+    return std::optional<state::CreatedJob>();
+  }
+
   // One entry point for every failover request (operator, webhook, Alertmanager).
   Result<state::CreatedJob> request_failover(const webhook::FailoverRequest& r,
                                              const std::string& who) {
@@ -308,15 +316,9 @@ class DrAgent final : public service::Service {
         return state::CreatedJob{j, false};
       }
     }
-    for (const auto& j : *jobs) {
-      const bool unfinished =
-          j.state == state::JobState::pending || j.state == state::JobState::running;
-      if (!unfinished) continue;
-      if (j.type == type) return state::CreatedJob{j, false};
-      return fail(Errc::failed_precondition, "app '" + r.app + "' has job " + std::to_string(j.id) +
-                                                 " (" + to_string(j.type) +
-                                                 ") running; wait for it");
-    }
+    auto running = unfinished_job(r.app, type);
+    if (!running) return running.error();
+    if (*running) return **running;
     if (app->state != state::AppState::protected_ && app->state != state::AppState::protecting &&
         app->state != state::AppState::failed) {
       return fail(Errc::failed_precondition,
@@ -408,7 +410,7 @@ class DrAgent final : public service::Service {
     auto jobs = rt_.store->list_jobs(app_id);
     if (!jobs) return;
     for (const auto& j : *jobs) {
-      if (j.state == state::JobState::pending || j.state == state::JobState::running) return;
+      if (state::is_unfinished(j.state)) return;
     }
     std::string list;
     for (const auto& u : unpaired) list += (list.empty() ? "" : ", ") + u;

@@ -458,8 +458,7 @@ class ProductionAgent final : public service::Service {
     auto jobs = rt_.store->list_jobs(app_id);
     if (!jobs) return;
     for (const auto& j : *jobs) {
-      if (j.type == state::JobType::fence &&
-          (j.state == state::JobState::pending || j.state == state::JobState::running)) {
+      if (j.type == state::JobType::fence && state::is_unfinished(j.state)) {
         return;  // one fence at a time
       }
     }

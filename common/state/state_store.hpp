@@ -180,6 +180,11 @@ enum class JobType {
 // succeeded and cancelled are final. Staying in the same state is allowed and changes nothing.
 enum class JobState { pending, running, succeeded, failed, cancelled };
 
+// Not over yet: an app has at most one such job at a time.
+constexpr bool is_unfinished(JobState s) noexcept {
+  return s == JobState::pending || s == JobState::running;
+}
+
 constexpr bool is_allowed_transition(JobState from, JobState to) noexcept;
 
 // One request an agent answered that changed something or was refused.

@@ -8,6 +8,7 @@
 //   auto results = parallel_map(4, pairs, [&](const Pair& p) { return promote(p); });
 //
 // Results come back in the order of the items. `f` must be safe to call from several threads.
+// first_error() picks the first failure of such results (items' order), if any.
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +18,8 @@
 #include <thread>
 #include <type_traits>
 #include <vector>
+
+#include "core/result.hpp"
 
 namespace dr::workflow {
 
@@ -40,6 +43,14 @@ auto parallel_map(int workers, const std::vector<Item>& items, F f)
   out.reserve(items.size());
   for (auto& s : slots) out.push_back(std::move(*s));
   return out;
+}
+
+template <class T>
+std::optional<Error> first_error(const std::vector<Result<T>>& results) {
+  for (const auto& r : results) {
+    if (!r) return r.error();
+  }
+  return std::nullopt;
 }
 
 }  // namespace dr::workflow

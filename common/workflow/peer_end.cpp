@@ -98,11 +98,4 @@ json to_json(const storage::ReprotectReport& report) {
   return out;
 }
 
-std::optional<Error> first_error(const std::vector<Result<json>>& results) {
-  for (const auto& r : results) {
-    if (!r) return r.error();
-  }
-  return std::nullopt;
-}
-
 }  // namespace dr::workflow

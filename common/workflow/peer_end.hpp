@@ -49,7 +49,4 @@ class PeerEnd final : public storage::RoleChangeEnd {
 nlohmann::json to_json(const storage::RoleChangeReport& report);
 nlohmann::json to_json(const storage::ReprotectReport& report);
 
-// The first error of per-image step results (workflow/parallel.hpp), if any.
-std::optional<Error> first_error(const std::vector<Result<nlohmann::json>>& results);
-
 }  // namespace dr::workflow

@@ -125,9 +125,7 @@ Result<std::int64_t> protect(ProductionSite& site, const std::string& app_id,
       return ok({{"snapId", ref->snap_id}});
     });
   });
-  for (const auto& m : mirrored) {
-    if (!m) return m.error();
-  }
+  if (auto e = first_error(mirrored)) return *e;
 
   auto registered = steps.run("ship", [&]() -> Result<json> {
     auto answer = site.peer.register_app(app_id, registration);

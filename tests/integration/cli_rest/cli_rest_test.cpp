@@ -164,6 +164,11 @@ json app_detail() {
                                 {"lastSyncAt", nullptr},
                                 {"lagSeconds", nullptr},
                                 {"lastSnapshotAt", nullptr}}});
+  // (A production agent's field; the CLI shows it whoever sends it.)
+  app["drCheck"] = {{"confirmed", false},
+                    {"checkedAt", at(4)},
+                    {"drState", "failed_over"},
+                    {"detail", "it runs there, so here it is fenced"}};
   json recent = scripted_jobs()[9].back();
   recent.erase("steps");
   app["jobs"] = json::array({recent});
@@ -390,6 +395,8 @@ TEST_CASE("status shows state, peer, per-image lag and recent jobs", "[integrati
   CHECK_THAT(r.out, Catch::Contains("state       protected\n"));
   CHECK_THAT(r.out, Catch::Contains("generation  3\n"));
   CHECK_THAT(r.out, Catch::Contains("peer        site-a: reachable, last contact " + at(4)));
+  CHECK_THAT(r.out, Catch::Contains("dr check    NOT CONFIRMED (failed_over there), checked " +
+                                    at(4) + ": it runs there, so here it is fenced\n"));
   CHECK_THAT(r.out, Catch::Contains("IMAGE               TARGET               MODE      STATUS"));
   CHECK_THAT(r.out, Catch::Contains("rbd/app1-web1-root  rbd/app1-web1-root   snapshot  "
                                     "up+replaying  4 s  " +
