@@ -28,6 +28,7 @@ struct RestArgs {
   std::string reason;  // failover --reason
   std::string idempotency_key;
   bool force = false;
+  bool cleanup = false;  // drill --cleanup
   bool wait = false;    // --wait (protect, unprotect, failover)
   std::string job;      // jobs ID
   std::string app_of;   // jobs --app
@@ -234,6 +235,13 @@ int run_status(const RestArgs& args) {
   if (const std::string e = error_text({{"error", member(app, "lastError")}}); !e.empty()) {
     out << "last error  " << e << '\n';
   }
+  if (const json& drill = member(app, "drill"); drill.is_object()) {  // DR agent
+    out << "drill       in place: job " << field(drill, "job") << " (" << field(drill, "state")
+        << ") on " << field(drill, "network") << '\n';
+    for (const json& vm : array_of(drill, "domains")) {
+      out << "            " << field(vm, "name") << "  " << field(vm, "state") << '\n';
+    }
+  }
 
   std::vector<std::vector<std::string>> images;
   for (const json& image : array_of(app, "images")) {
@@ -321,6 +329,49 @@ int run_lifecycle(const RestArgs& args, const char* tail) {
 }
 int run_reprotect(const RestArgs& args) { return run_lifecycle(args, "/reprotect"); }
 int run_failback(const RestArgs& args) { return run_lifecycle(args, "/failback"); }
+
+// A drill's report (workflow/drill.hpp), from its job's report step, in a few lines.
+void print_drill_report(AgentClient& client, std::int64_t id) {
+  auto reply = client.get("/v1/jobs/" + std::to_string(id));
+  if (!reply) return;
+  for (const json& step : array_of(reply->json, "steps")) {
+    if (field(step, "name") != "report") continue;
+    const json& r = member(step, "detail");
+    const json& point = member(r, "recoveryPoint");
+    const json& phases = member(r, "phases");
+    const auto secs = [](const json& ms) {
+      if (!ms.is_number()) return std::string("-");
+      char text[32];
+      std::snprintf(text, sizeof text, "%.1f s", ms.get<double>() / 1000.0);
+      return std::string(text);
+    };
+    std::cout << "recovery point   " << field(point, "at") << " (RPO " << field(point, "rpoSeconds")
+              << " s)\n"
+              << "all VMs running  " << secs(member(r, "toAllRunningMs")) << " after the request"
+              << " (copies " << secs(member(phases, "copyMs")) << ", restore "
+              << secs(member(phases, "restoreMs")) << ")\n"
+              << "drill network    " << field(r, "network") << '\n';
+    for (const json& vm : array_of(member(r, "restore"), "vms")) {
+      std::cout << "  " << field(vm, "name") << "  " << field(vm, "state") << '\n';
+    }
+    std::cout << "clean it up with: drpair drill " << field(r, "app") << " --cleanup --wait\n";
+  }
+}
+
+int run_drill(const RestArgs& args) {
+  auto client = open_client(args, AgentRole::dr);
+  if (!client) return kExitUsage;
+  std::optional<json> body;
+  if (!args.reason.empty()) body = json{{"reason", args.reason}};
+  auto reply =
+      client->call(Method::post, app_path(args, args.cleanup ? "/drill/cleanup" : "/drill"), body);
+  if (!reply) return report(reply.error(), std::cerr);
+  const int rc = job_started(*client, args, *reply);
+  if (rc == kExitOk && args.wait && !args.cleanup && !args.as_json) {
+    if (const auto id = job_id(*reply, *client)) print_drill_report(*client, *id);
+  }
+  return rc;
+}
 
 int show_job(AgentClient& client, std::int64_t id, bool as_json) {
   auto reply = client.get("/v1/jobs/" + std::to_string(id));
@@ -479,6 +530,17 @@ void add_rest_commands(CLI::App& root, Action& action) {
             "Bring a reprotected app home with no data lost: a planned failover back to the "
             "production site (DR agent)",
             run_failback);
+
+  auto [drill, d] = add("drill",
+                        "Test an app's failover without touching production: its VMs from copies "
+                        "of the replicas, on the DR site's isolated drill switch (DR agent)",
+                        run_drill);
+  add_app(drill, *d);
+  drill->add_flag("--cleanup", d->cleanup,
+                  "Remove the drill: its VMs, its copies, the drill switch it created");
+  drill->add_option("--reason", d->reason, "Why, for the record");
+  drill->add_flag("--wait", d->wait, kWait);
+  drill->add_flag("--json", d->as_json, kJson);
 
   auto [jobs, j] =
       add("jobs", "List jobs (DR agent by default), or show or follow one job", run_jobs);

@@ -1,6 +1,6 @@
 #pragma once
-// `drpair apps|status|protect|unprotect|snapshot|failover|jobs`: the agents' operator API
-// (/work/spec/api.md) from the command line, over HTTPS with mutual TLS.
+// `drpair apps|status|protect|unprotect|snapshot|failover|reprotect|failback|drill|jobs|audit`: the
+// agents' operator API (schemas/openapi.yaml) from the command line, over HTTPS with mutual TLS.
 //
 //   drpair apps [--json]                                  GET  /v1/apps
 //   drpair status APP [--json]                            GET  /v1/apps/{app}
@@ -9,6 +9,9 @@
 //   drpair snapshot APP [--json]                          POST /v1/apps/{app}/snapshots
 //   drpair failover APP --type planned|disaster [--force] [--reason TEXT]
 //                       [--idempotency-key KEY] [--wait]  POST /v1/apps/{app}/failover
+//   drpair reprotect|failback APP [--reason TEXT] [--wait] POST /v1/apps/{app}/reprotect|failback
+//   drpair drill APP [--reason TEXT] [--wait]             POST /v1/apps/{app}/drill
+//   drpair drill APP --cleanup [--wait]                   POST /v1/apps/{app}/drill/cleanup
 //   drpair jobs [--app APP] [--json]                      GET  /v1/jobs?app=APP
 //   drpair jobs ID [--follow] [--json]                    GET  /v1/jobs/{id}
 //

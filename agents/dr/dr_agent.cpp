@@ -10,6 +10,7 @@
 #include "transport/error_mapping.hpp"
 #include "webhook/webhook.hpp"
 #include "workflow/app_records.hpp"
+#include "workflow/drill.hpp"
 #include "workflow/failback.hpp"
 #include "workflow/failover.hpp"
 #include "workflow/registry.hpp"
@@ -78,6 +79,13 @@ class DrAgent final : public service::Service {
     router.add(Method::post, "/v1/apps/{app}/failback", kOperatorOnly, [this](const Request& r) {
       return operator_lifecycle(r, state::JobType::failback);
     });
+    router.add(Method::post, "/v1/apps/{app}/drill", kOperatorOnly, [this](const Request& r) {
+      return operator_lifecycle(r, state::JobType::drill);
+    });
+    router.add(Method::post, "/v1/apps/{app}/drill/cleanup", kOperatorOnly,
+               [this](const Request& r) {
+                 return operator_lifecycle(r, state::JobType::drill_cleanup);
+               });
     // The hooks read their own bodies: the signed one only after its HMAC over the raw bytes.
     router.add(
         Method::post, "/v1/hooks/failover", kAnyCaller,
@@ -180,7 +188,20 @@ class DrAgent final : public service::Service {
           service::optional_time(schedule_.last(app_id, image["target"].get<std::string>()));
     }
     out["jobs"] = service::recent_jobs(*rt_.store, app_id);
+    out["drill"] = drill_json(app_id);
     return Response::json(200, out);
+  }
+
+  // The app's drill in place: its job and its domains here, as libvirt has them; null if none.
+  json drill_json(const std::string& app_id) {
+    auto in_place = workflow::drill_in_place(*rt_.store, app_id);
+    if (!in_place || !*in_place) return nullptr;
+    json out{{"job", (*in_place)->id}, {"state", to_string((*in_place)->state)}};
+    if (rt_.config.site.drill_switch) out["network"] = rt_.config.site.drill_switch->switch_name;
+    auto domains = workflow::drill_domains(*rt_.hypervisor, app_id);
+    out["domains"] = domains ? *domains : json(nullptr);
+    if (!domains) out["error"] = domains.error().message;
+    return out;
   }
 
   Response operator_failover(const Request& req) {
@@ -191,8 +212,9 @@ class DrAgent final : public service::Service {
     return service::job_accepted(*rt_.store, *created);
   }
 
-  // Reprotect and failback: an optional body {"reason": "..."}; 409 when the app is in no state
-  // for it (workflow/failback.hpp says what to do instead).
+  // Reprotect, failback, drill and drill cleanup: an optional body {"reason": "..."}; 409 when the
+  // app is in no state for it (workflow/failback.hpp and workflow/drill.hpp say what to do
+  // instead). A cleanup cancels a drill that still runs.
   Response operator_lifecycle(const Request& req, state::JobType type) {
     const auto& app_id = req.param("app");
     std::string reason;
@@ -205,13 +227,17 @@ class DrAgent final : public service::Service {
     }
     auto app = rt_.store->get_app(app_id);
     if (!app) return transport::error_response(app.error());
+    const std::string who = "operator " + req.caller.name;
+    if (type == state::JobType::drill_cleanup) {
+      if (auto s = cancel_drill(app_id, who + "'s drill cleanup", {state::JobType::drill}); !s) {
+        return transport::error_response(s.error());
+      }
+    }
     auto running = unfinished_job(app_id, type);
     if (!running) return transport::error_response(running.error());
     if (*running) return service::job_accepted(*rt_.store, **running);
-    const auto refused = type == state::JobType::reprotect ? workflow::reprotect_refusal(*app)
-                                                           : workflow::failback_refusal(*app);
-    if (refused) return transport::error_response(*refused);
-    const json request{{"reason", reason}, {"requestedBy", "operator " + req.caller.name}};
+    if (const auto refused = refusal(*app, type)) return transport::error_response(*refused);
+    const json request{{"reason", reason}, {"requestedBy", who}};
     auto created = rt_.store->create_job(app_id, type, std::nullopt, request.dump());
     if (!created) return transport::error_response(created.error());
     rt_.log(std::string(to_string(type)) + " of app " + app_id + " requested by operator " +
@@ -286,6 +312,61 @@ class DrAgent final : public service::Service {
     return Response::json(202, {{"jobs", started}, {"ignored", ignored}});
   }
 
+  // Why a job of `type` cannot start for `app` now, if it cannot (a store that cannot answer is a
+  // reason too).
+  std::optional<Error> refusal(const state::AppRecord& app, state::JobType type) {
+    switch (type) {
+      case state::JobType::reprotect:
+        return workflow::reprotect_refusal(app);
+      case state::JobType::failback:
+        return workflow::failback_refusal(app);
+      case state::JobType::drill: {
+        if (auto r = workflow::drill_refusal(app, rt_.config.site)) return r;
+        auto in_place = workflow::drill_in_place(*rt_.store, app.id);
+        if (!in_place) return in_place.error();
+        if (!*in_place) return std::nullopt;
+        return fail(
+            Errc::failed_precondition,
+            "app '" + app.id + "' has a drill in place at " + rt_.config.site_name() + " (job " +
+                std::to_string((*in_place)->id) +
+                "); clean it up first: drpair drill " + app.id + " --cleanup");
+      }
+      case state::JobType::drill_cleanup: {
+        auto jobs = rt_.store->list_jobs(app.id);
+        if (!jobs) return jobs.error();
+        const bool drilled = std::any_of(jobs->begin(), jobs->end(), [](const auto& j) {
+          return j.type == state::JobType::drill;
+        });
+        if (drilled) return std::nullopt;
+        return fail(Errc::failed_precondition,
+                    "app '" + app.id + "' has had no drill at " + rt_.config.site_name() +
+                        ": nothing to clean up");
+      }
+      default:
+        return fail(Errc::internal,
+                    std::string("no operator request starts ") + to_string(type) + " jobs");
+    }
+  }
+
+  // Cancels the app's unfinished job when it is of one of `types` (a drill or its cleanup, which a
+  // failover or a cleanup takes over); its thread ends before the next job of the app runs
+  // (run_job waits for it).
+  Status cancel_drill(const std::string& app_id, const std::string& by,
+                      std::initializer_list<state::JobType> types) {
+    auto jobs = rt_.store->list_jobs(app_id);
+    if (!jobs) return jobs.error();
+    for (const auto& j : *jobs) {
+      if (!state::is_unfinished(j.state) ||
+          std::find(types.begin(), types.end(), j.type) == types.end()) {
+        continue;
+      }
+      auto s = executor_.cancel(j.id, fail(Errc::aborted, "cancelled by " + by));
+      // Ended meanwhile: nothing to cancel.
+      if (!s && s.error().code != Errc::failed_precondition) return s;
+    }
+    return {};
+  }
+
   // The app's unfinished job, when it has one: of `type`, it answers a new request of that type
   // (created false); of another type, the request is refused until it ends.
   Result<std::optional<state::CreatedJob>> unfinished_job(const std::string& app_id,
@@ -315,6 +396,12 @@ class DrAgent final : public service::Service {
       if (!r.idempotency_key.empty() && j.idempotency_key == r.idempotency_key) {
         return state::CreatedJob{j, false};
       }
+    }
+    // A disaster never waits for a drill: the failover cleans it up.
+    if (auto s = cancel_drill(r.app, who + "'s failover",
+                              {state::JobType::drill, state::JobType::drill_cleanup});
+        !s) {
+      return s.error();
     }
     auto running = unfinished_job(r.app, type);
     if (!running) return running.error();
@@ -429,6 +516,16 @@ class DrAgent final : public service::Service {
   // ---- failover jobs ----------------------------------------------------------------------------
 
   Status run_job(const state::JobRecord& job, workflow::Steps& steps) {
+    // A drill (or its cleanup) this job's request cancelled may still be ending its step.
+    if (auto jobs = rt_.store->list_jobs(job.app_id)) {
+      for (const auto& j : *jobs) {
+        if (j.id < job.id && j.state == state::JobState::cancelled) executor_.wait_ended(j.id);
+      }
+    }
+    if (job.type == state::JobType::drill) return workflow::run_drill(site_, job, steps);
+    if (job.type == state::JobType::drill_cleanup) {
+      return workflow::run_drill_cleanup(site_, job.app_id, steps);
+    }
     if (job.type == state::JobType::reprotect) {
       return workflow::run_reprotect(site_, job.app_id, steps);
     }

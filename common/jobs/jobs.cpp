@@ -44,6 +44,25 @@ void JobExecutor::stop() {
   threads.clear();  // joins
 }
 
+Status JobExecutor::cancel(state::JobId id, const Error& reason) {
+  auto cancelled = store_.set_job_state(id, state::JobState::cancelled, reason);
+  if (!cancelled) return cancelled.error();
+  if (log_) log_("job " + std::to_string(id) + " cancelled: " + reason.message);
+  std::lock_guard lock(mutex_);
+  if (const auto it = threads_.find(id); it != threads_.end() && it->second.joinable()) {
+    it->second.request_stop();
+  }
+  return {};
+}
+
+void JobExecutor::wait_ended(state::JobId id) {
+  std::unique_lock lock(mutex_);
+  ended_.wait(lock, [&] {
+    const auto it = threads_.find(id);
+    return it == threads_.end() || !it->second.joinable();
+  });
+}
+
 namespace {
 // Detaches the calling thread's entry of `threads` (the caller holds the executor's lock). After
 // that the thread must not touch the executor: stop() no longer waits for it.
@@ -61,6 +80,7 @@ void JobExecutor::execute(state::JobId id, std::stop_token stop) {
     std::lock_guard lock(mutex_);
     if (log_) log_("job " + std::to_string(id) + ": cannot start: " + job.error().message);
     detach_self(threads_, id);
+    ended_.notify_all();
     return;
   }
   workflow::StoreJournal journal(store_, id);
@@ -77,22 +97,25 @@ void JobExecutor::execute(state::JobId id, std::stop_token stop) {
   // job that is over but whose thread still counts as running here (a retry it would drop), nor
   // a job whose thread is gone but whose end is not recorded (a second run it would start).
   std::lock_guard lock(mutex_);
-  if (!result && result.error().code == Errc::aborted && stop.stop_requested()) {
+  const auto now = store_.get_job(id);
+  if (now && now->state == state::JobState::cancelled) {
+    if (log_) log_("job " + std::to_string(id) + " ended after it was cancelled");
+  } else if (!result && result.error().code == Errc::aborted && stop.stop_requested()) {
     if (log_) log_("job " + std::to_string(id) + " stopped; it resumes at the next start");
-    detach_self(threads_, id);
-    return;
-  }
-  const auto to = result ? state::JobState::succeeded : state::JobState::failed;
-  std::optional<Error> error;
-  if (!result) error = result.error();
-  if (auto r = store_.set_job_state(id, to, error); !r && log_) {
-    log_("job " + std::to_string(id) + ": cannot record its end: " + r.error().message);
-  }
-  if (log_) {
-    log_("job " + std::to_string(id) + " " + to_string(to) +
-         (error ? ": " + std::string(to_string(error->code)) + ": " + error->message : ""));
+  } else {
+    const auto to = result ? state::JobState::succeeded : state::JobState::failed;
+    std::optional<Error> error;
+    if (!result) error = result.error();
+    if (auto r = store_.set_job_state(id, to, error); !r && log_) {
+      log_("job " + std::to_string(id) + ": cannot record its end: " + r.error().message);
+    }
+    if (log_) {
+      log_("job " + std::to_string(id) + " " + to_string(to) +
+           (error ? ": " + std::string(to_string(error->code)) + ": " + error->message : ""));
+    }
   }
   detach_self(threads_, id);
+  ended_.notify_all();
 }
 
 }  // namespace dr::jobs

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -230,6 +231,18 @@ class MirrorStorage {
                        std::span<const std::byte> data) = 0;
   // A 64-bit hash of the whole contents as 16 hex digits (equal contents, equal checksums).
   virtual Result<std::string> checksum(const ImageSpec& image) = 0;
+
+  // Copies image `source` as it is now (its HEAD, not a snapshot) into `target`, a new image of
+  // the same size and object size that is not mirrored, reading and writing only what the source
+  // has allocated (whole objects; zero-filled stretches are skipped), so a thin image copies what
+  // was written. For drills (workflow/drill.hpp): a non-primary source is read while rbd-mirror may
+  // be writing into it, so the copy equals its newest mirror snapshot only if that snapshot was
+  // complete before the copy began and is still the newest after it ended; the caller checks
+  // (docs/platform-notes.md, "A writable copy of a DR image"). Returns the bytes written.
+  // already_exists if `target` exists; aborted when `stop` is requested between chunks. A copy
+  // that fails removes its target; one cut off by a crash leaves it, partial, for the caller.
+  virtual Result<std::uint64_t> copy_image(const ImageSpec& source, const ImageSpec& target,
+                                           std::stop_token stop) = 0;
 
   // ---- mirror pairs
   // Enables mirroring of the image as the primary of a new pair. Idempotent for the same mode;

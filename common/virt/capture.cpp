@@ -31,13 +31,13 @@ class Capturer {
     if (!site) return site.error();
     std::vector<std::pair<DomainDef, DomainState>> members;
     for (const auto& [status, membership] : *site) {
-      if (!membership || membership->app_id != app_id_) continue;
+      if (!virt::is_app_vm(membership, app_id_)) continue;
       auto def = hv_.get_domain(status.name);
       if (!def) {
         if (def.error().code == Errc::not_found) continue;  // undefined meanwhile
         return def.error();
       }
-      if (def->membership && def->membership->app_id == app_id_) {
+      if (virt::is_app_vm(def->membership, app_id_)) {
         members.emplace_back(std::move(*def), status.state);
       }
     }

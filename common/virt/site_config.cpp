@@ -71,6 +71,21 @@ class Reader : public model::JsonReader {
     }
   }
 
+  void drill(const json& v, const std::string& ptr, SiteConfig& out) {
+    if (!object(v, ptr, {"network", "kind", "bridge"})) return;
+    NetworkTemplate t;
+    t.switch_name = opt_string(v, ptr, "network", true).value_or("");
+    if (const auto kind = opt_string(v, ptr, "kind", false)) {
+      if (*kind == "isolated") {
+        t.kind = SwitchKind::isolated;
+      } else if (*kind != "openvswitch") {
+        add(pointer_append(ptr, "kind"), "expected 'openvswitch' or 'isolated'");
+      }
+    }
+    t.bridge = opt_string(v, ptr, "bridge", false).value_or(t.switch_name);
+    out.drill_switch = std::move(t);
+  }
+
   void portgroups(const json& list, const std::string& at, SiteConfig& out) {
     for (std::size_t i = 0; i < list.size(); ++i) {
       const std::string pp = pointer_append(at, i);
@@ -116,7 +131,7 @@ Result<SiteConfig, model::Problems> parse_site_config(std::string_view text) {
   Reader r;
   SiteConfig out;
   if (!r.object(doc, "", {"apiVersion", "kind", "site", "ceph", "domainType", "networks",
-                          "portgroups", "restore", "consoleLogDir"})) {
+                          "portgroups", "restore", "consoleLogDir", "drill"})) {
     return r.problems;
   }
   const auto api = r.opt_string(doc, "", "apiVersion", true);
@@ -139,6 +154,7 @@ Result<SiteConfig, model::Problems> parse_site_config(std::string_view text) {
     while (dir->size() > 1 && dir->back() == '/') dir->pop_back();
     out.console_log_dir = std::move(*dir);
   }
+  if (const auto it = doc.find("drill"); it != doc.end()) r.drill(*it, "/drill", out);
   if (const auto it = doc.find("restore"); it != doc.end()) {
     if (r.object(*it, "/restore", {"parallelism", "startTimeoutSeconds"})) {
       out.parallelism = static_cast<int>(

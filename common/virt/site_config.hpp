@@ -4,7 +4,7 @@
 // Ceph (monitors, cephx user, libvirt secret, client conf), which domain type to define, whether
 // and how a restore may create a missing switch network, the subnets of portgroups on shared
 // switches (docs/contracts.md, "From libvirt to source networks"), where restored VMs log their
-// serial console, and restore tuning.
+// serial console, the isolated switch of drills, and restore tuning.
 //
 // Reading is strict: unknown keys, wrong types and malformed values are problems with a JSON
 // Pointer, all reported at once, as the model readers do. Plain data otherwise; thread-compatible.
@@ -76,6 +76,11 @@ struct SiteConfig {
   int start_timeout_seconds = 120;  // per VM, until libvirt reports it running
   // Absolute; a restored VM logs its serial console (COM1) to <dir>/<vm name>.log.
   std::optional<std::string> console_log_dir;
+  // The isolated switch drills run on (workflow/drill.hpp): `switch_name` is the libvirt network
+  // a drill creates (or finds) on `bridge`, an Open vSwitch bridge with no uplink that the site
+  // provides (or, `isolated`, a Linux bridge libvirt makes: no VLANs on the QEMU driver).
+  // nullopt: this site runs no drills.
+  std::optional<NetworkTemplate> drill_switch;
   bool operator==(const SiteConfig&) const = default;
 };
 

@@ -94,10 +94,16 @@ struct Membership {
   std::optional<int> boot_order;
   std::optional<std::string> source_site;  // set by a restore
   std::optional<std::string> source_vm;    // set by a restore
+  bool drill = false;  // set by a drill's restore (workflow/drill.hpp): never the app itself
   std::vector<DeclaredNic> nics;
   std::vector<DeclaredNetwork> networks;
   bool operator==(const Membership&) const = default;
 };
+
+// The domain is one of app `app_id`'s VMs: its own or restored by a failover, not a drill's.
+inline bool is_app_vm(const std::optional<Membership>& m, const std::string& app_id) {
+  return m && m->app_id == app_id && !m->drill;
+}
 
 struct DomainDef {
   std::string name;

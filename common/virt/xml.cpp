@@ -243,6 +243,10 @@ Result<Membership> read_membership(const xmlNode* app, bool bare = false) {
   }
   m.source_site = attr(app, "source-site");
   m.source_vm = attr(app, "source-vm");
+  if (const auto d = attr(app, "drill")) {
+    if (*d != "yes") return fail(Errc::invalid_argument, "drpair:app drill '" + *d + "'");
+    m.drill = true;
+  }
   Status status;
   each_child(app, nullptr, [&](const xmlNode* c) {
     if (!(bare ? c->ns == nullptr : in_drpair_ns(c)) || !status) return;
@@ -319,6 +323,7 @@ void append_membership(std::string& out, const Membership& m) {
   if (m.boot_order) put_attr(out, "boot-order", std::to_string(*m.boot_order));
   if (m.source_site) put_attr(out, "source-site", *m.source_site);
   if (m.source_vm) put_attr(out, "source-vm", *m.source_vm);
+  if (m.drill) put_attr(out, "drill", "yes");
   out += ">";
   for (const auto& nic : m.nics) {
     out += "<drpair:nic";

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "workflow/app_records.hpp"
+#include "workflow/drill.hpp"
 #include "workflow/parallel.hpp"
 #include "workflow/peer_end.hpp"
 #include "workflow/restore.hpp"
@@ -96,6 +97,13 @@ Status fail_over(FailoverSite& site, const std::string& app_id, const FailoverRe
   if (!second) return second.error();
   auto pairs = site.store.mirror_pairs(app_id);
   if (!pairs) return pairs.error();
+  // A drill in place goes first: its VMs before anything starts, its copies after the restore.
+  auto drill = drill_in_place(site.store, app_id);
+  if (!drill) return drill.error();
+  Steps drill_steps = steps.within("drill-cleanup/");
+  if (*drill) {
+    if (auto s = remove_drill_domains(site, **drill, drill_steps); !s) return s;
+  }
 
   if (request.planned) {
     if (auto s = hand_over(site, app_id, *pairs, steps); !s) return s;
@@ -130,6 +138,9 @@ Status fail_over(FailoverSite& site, const std::string& app_id, const FailoverRe
     return with_context(report.failure->error, "restore step '" + report.failure->step + "'");
   }
   if (!report.ok()) return fail(Errc::internal, "restore ended but not every VM runs");
+  if (*drill) {
+    if (auto s = remove_drill_copies(site, **drill, drill_steps); !s) return s;
+  }
   auto reported = steps.run("report", [&]() -> Result<json> { return ok(to_json(report)); });
   if (!reported) return reported.error();
   return {};

@@ -6,23 +6,36 @@
 //   --------                                  -------
 //   fence                                     (app -> failing_over)
 //     | production unreachable, or answers       |
-//     | and holds nothing (no primary image,     v
-//     | no running VM); else refused unless   stop-production
-//     | force (nothing changed: the app          | the production agent shuts the app's VMs down
-//     | keeps its state)                         | and takes it out of protection there
-//     v                                          v
-//   (app -> failing_over)                     role-change:<image>   x N (in parallel)
+//     | and holds nothing (no primary image,     |
+//     | no running VM); else refused unless      |
+//     | force (nothing changed: the app          |
+//     | keeps its state)                         |
+//     v                                          |
+//   (app -> failing_over)                        |
+//     \___________________  ____________________/
+//                         \/
+//            drill-cleanup/remove-domains   only with a drill in place (workflow/drill.hpp):
+//                         |                 its VMs go before anything of the app starts
+//     ___________________/\____________________
+//    /                                          \ (planned)
+//   promote:<image> x N (forced, parallel)    stop-production
+//     |                                          | the production agent shuts the app's VMs down
+//     |                                          | and takes it out of protection there
+//     |                                          v
+//     |                                       role-change:<image>   x N (in parallel)
 //     |                                          | storage/role_change.hpp with the production
 //     |                                          | image as `from` (through the peer API) and
 //     |                                          | this site's as `to`: sync forward, demote
 //     |                                          | there, demotion complete here, planned promote
-//     v                                          v
-//   promote:<image> x N (forced, parallel)    release-production
+//     |                                          v
+//     |                                       release-production
 //     |                                          | no image primary, no VM running there: the
 //     |                                          | app is failed_over at the production site
 //     \___________________  ____________________/
 //                         \/
 //                 restore/...   the second description on libvirt (workflow/restore.hpp)
+//                         |
+//          drill-cleanup/remove-copy:<image>   the drill's copies (after the app runs)
 //                         |
 //                      report   what runs where, read back from libvirt
 //                         |

@@ -101,7 +101,7 @@ Result<std::vector<virt::DomainStatus>> app_domains(virt::Hypervisor& hypervisor
   if (!members) return members.error();
   std::vector<virt::DomainStatus> out;
   for (const auto& [status, membership] : *members) {
-    if (membership && membership->app_id == app_id) out.push_back(status);
+    if (virt::is_app_vm(membership, app_id)) out.push_back(status);
   }
   return out;
 }
@@ -325,7 +325,7 @@ Status start_app_vms(virt::Hypervisor& hypervisor, const std::string& app_id,
   if (!members) return members.error();
   std::map<int, std::vector<std::string>> groups;  // boot order ascending; none: last
   for (const auto& [status, membership] : *members) {
-    if (!membership || membership->app_id != app_id) continue;
+    if (!virt::is_app_vm(membership, app_id)) continue;
     groups[membership->boot_order.value_or(std::numeric_limits<int>::max())].push_back(
         status.name);
   }
@@ -370,7 +370,7 @@ Status carry_home(ProductionSite& site, const state::AppRecord& app,
   std::set<std::string> ours;       // the app's domains here
   std::set<std::string> theirs;     // domains of anything else
   for (const auto& [status, membership] : *members) {
-    (membership && membership->app_id == app_id ? ours : theirs).insert(status.name);
+    (virt::is_app_vm(membership, app_id) ? ours : theirs).insert(status.name);
   }
   for (const auto& vm : request.added_vms) {
     if (ours.count(vm.name) != 0) continue;

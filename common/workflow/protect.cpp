@@ -164,14 +164,8 @@ Result<std::int64_t> protect(ProductionSite& site, const std::string& app_id,
   return generation;
 }
 
-Result<std::int64_t> unprotect(ProductionSite& site, const std::string& app_id, Steps& steps) {
-  auto unregistered = steps.run("unregister", [&]() -> Result<json> {
-    if (auto s = site.peer.unregister(app_id); !s && s.error().code != Errc::not_found) {
-      return s.error();
-    }
-    return ok();
-  });
-  if (!unregistered) return unregistered.error();
+// After the DR site forgot the app: every pair ended here.
+Result<std::int64_t> unmirror(ProductionSite& site, const std::string& app_id, Steps& steps) {
   auto pairs = site.store.mirror_pairs(app_id);
   if (!pairs) return pairs.error();
   for (const auto& p : *pairs) {
@@ -220,7 +214,24 @@ Status run_protect(ProductionSite& site, const std::string& app_id, api::Registr
 }
 
 Status run_unprotect(ProductionSite& site, const std::string& app_id, Steps& steps) {
-  return finish(site, app_id, unprotect(site, app_id, steps), state::AppState::unprotected);
+  auto unregistered = steps.run("unregister", [&]() -> Result<json> {
+    if (auto s = site.peer.unregister(app_id); !s && s.error().code != Errc::not_found) {
+      return s.error();
+    }
+    return ok();
+  });
+  if (!unregistered) {
+    const Error& refused = unregistered.error();
+    // The DR site said no (the app runs there, or a drill of it is in place) and nothing changed
+    // anywhere: the app stays protected, its snapshots go on, and the error says why.
+    if (refused.code == Errc::failed_precondition) {
+      (void)update_app(site.store, app_id,
+                       [&](state::AppRecord& app) { app.last_error = refused; });
+      return refused;
+    }
+    return finish(site, app_id, refused, state::AppState::unprotected);
+  }
+  return finish(site, app_id, unmirror(site, app_id, steps), state::AppState::unprotected);
 }
 
 }  // namespace dr::workflow

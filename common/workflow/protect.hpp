@@ -74,7 +74,9 @@ Result<model::FirstDescription> capture_next(ProductionSite& site, const std::st
 Status run_protect(ProductionSite& site, const std::string& app_id, api::RegistrationMode mode,
                    Steps& steps);
 
-// Runs (or resumes) an unprotect job; the app ends unprotected, or failed.
+// Runs (or resumes) an unprotect job; the app ends unprotected, or failed. Refused by the DR site
+// (failed_precondition: the app runs there, or a drill of it is in place) the app keeps its state
+// and protection, with the refusal as its last error.
 Status run_unprotect(ProductionSite& site, const std::string& app_id, Steps& steps);
 
 }  // namespace dr::workflow

@@ -7,6 +7,7 @@
 #include "model/json_io.hpp"
 #include "virt/inventory.hpp"
 #include "workflow/app_records.hpp"
+#include "workflow/drill.hpp"
 
 namespace dr::workflow {
 namespace {
@@ -234,6 +235,14 @@ Status unregister_app(DrSite& site, const std::string& app_id) {
     return fail(Errc::failed_precondition, "app '" + app_id + "' is " + to_string(app->state) +
                                                " at " + site.site_name +
                                                "; it is not unregistered");
+  }
+  auto drill = drill_in_place(site.store, app_id);
+  if (!drill) return drill.error();
+  if (*drill) {
+    return fail(Errc::failed_precondition,
+                "app '" + app_id + "' has a drill in place at " + site.site_name + " (job " +
+                    std::to_string((*drill)->id) + "): clean it up there first (drpair drill " +
+                    app_id + " --cleanup), then unprotect");
   }
   if (auto s = site.store.delete_app(app_id, app->version); !s) return s.error();
   if (site.log) site.log("app " + app_id + " unregistered");

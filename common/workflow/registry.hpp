@@ -12,7 +12,8 @@
 //                 at once); then both descriptions and the mirror pairs stored, the app
 //                 protecting (protected again when the same generation is shipped again)
 //   view          each pair's DR image: role, whether a complete mirror snapshot is there, lag
-//   unregister    the app forgotten (refused while it is failing or failed over here)
+//   unregister    the app forgotten (refused while it is failing or failed over here, or while a
+//                 drill of it is in place: workflow/drill.hpp)
 //
 // Ownership: DrSite borrows everything; it must outlive the calls. Thread-safety: the calls may
 // run on several threads at once (the store and the adapters are thread-safe); registrations of

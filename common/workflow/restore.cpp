@@ -81,8 +81,8 @@ NetworkBinding binding_from(const json& j) {
 class Run {
  public:
   Run(const model::SecondDescription& second, const SiteConfig& config, Hypervisor& hv,
-      HypervisorFactory& workers, Steps& steps)
-      : second_(second), config_(config), hv_(hv), workers_(workers), steps_(steps) {
+      HypervisorFactory& workers, RestoreKind kind, Steps& steps)
+      : second_(second), config_(config), hv_(hv), workers_(workers), kind_(kind), steps_(steps) {
     report_.app = second.app.id;
   }
 
@@ -285,6 +285,13 @@ class Run {
                                               "' exists and was not made by a restore; "
                                               "not overwritten");
       }
+      // Nor is a failover's VM a drill's, or the other way round.
+      if (existing->membership->drill != (kind_ == RestoreKind::drill)) {
+        return fail(Errc::already_exists,
+                    what + " of app '" + second_.app.id + "' exists and was made by " +
+                        (existing->membership->drill ? "a drill" : "a failover") +
+                        "; not overwritten");
+      }
       earlier = existing->membership;
       existing_def = std::move(*existing);
       for (auto& nic : existing_def->nics) {  // what only a running domain shows
@@ -314,7 +321,7 @@ class Run {
                                          " does not exist");
       }
     }
-    DomainDef def = backup_domain(second_, vm, config_, bindings_);
+    DomainDef def = backup_domain(second_, vm, config_, bindings_, kind_);
     // A restore redone with a new journal finds what the first one created as existing: the
     // domain's earlier record of what was created must survive, or teardown would leave it.
     for (auto& d : def.membership->networks) {
@@ -422,6 +429,7 @@ class Run {
   const SiteConfig& config_;
   Hypervisor& hv_;
   HypervisorFactory& workers_;
+  RestoreKind kind_;
   Steps& steps_;
   RestoreReport report_;
   std::map<std::string, NetworkBinding> bindings_;
@@ -445,7 +453,8 @@ bool declares(const model::SecondDescription& second, const model::BackupVm& vm,
 
 DomainDef backup_domain(const model::SecondDescription& second, const model::BackupVm& vm,
                         const SiteConfig& config,
-                        const std::map<std::string, NetworkBinding>& bindings) {
+                        const std::map<std::string, NetworkBinding>& bindings,
+                        RestoreKind kind) {
   DomainDef def;
   def.name = vm.name;
   def.uuid = vm.id;
@@ -463,6 +472,7 @@ DomainDef backup_domain(const model::SecondDescription& second, const model::Bac
   m.boot_order = vm.boot_order;
   m.source_site = second.app.source_site;
   m.source_vm = vm.source;
+  m.drill = kind == RestoreKind::drill;
   for (const auto& nic : vm.nics) {
     const NetworkBinding& binding = bindings.at(nic.network);
     NicDef n;
@@ -550,17 +560,19 @@ Status start_and_wait(virt::Hypervisor& hv, const std::string& name,
 }
 
 RestoreWorkflow::RestoreWorkflow(const model::SecondDescription& second, const SiteConfig& config,
-                                 Hypervisor& hypervisor, HypervisorFactory workers)
-    : second_(second), config_(config), hv_(hypervisor), workers_(std::move(workers)) {}
+                                 Hypervisor& hypervisor, HypervisorFactory workers,
+                                 RestoreKind kind)
+    : second_(second), config_(config), hv_(hypervisor), workers_(std::move(workers)),
+      kind_(kind) {}
 
 RestoreReport RestoreWorkflow::run(Steps& steps) {
-  return Run(second_, config_, hv_, workers_, steps).run();
+  return Run(second_, config_, hv_, workers_, kind_, steps).run();
 }
 
 // ---- teardown
 
 Result<TeardownReport> teardown(Hypervisor& hv, const std::string& app_id, Journal* journal,
-                                std::string_view prefix) {
+                                std::string_view prefix, RestoreKind kind) {
   TeardownReport report;
   auto statuses = hv.list_domains();
   if (!statuses) return statuses.error();
@@ -587,7 +599,8 @@ Result<TeardownReport> teardown(Hypervisor& hv, const std::string& app_id, Journ
       return def.error();
     }
     const bool ours = def->membership && def->membership->app_id == app_id &&
-                      def->membership->source_site.has_value();
+                      def->membership->source_site.has_value() &&
+                      def->membership->drill == (kind == RestoreKind::drill);
     if (!ours) {
       for (const auto& nic : def->nics) {
         if (nic.kind == NicKind::network) in_use.emplace_back(nic.network, nic.portgroup);

@@ -85,6 +85,11 @@ struct RestoreReport {
 // "vlan"}], "steps": [{"name","ms"}], and on failure "failed": {"step","code","message"}}.
 nlohmann::json to_json(const RestoreReport& report);
 
+// What a restore brings up: the app itself (a failover) or a drill of it (workflow/drill.hpp),
+// whose domains carry drill="yes" in their metadata. Neither kind redefines or removes the
+// other's domains.
+enum class RestoreKind { recovery, drill };
+
 // Where a backup network lives at this site, as the ensure-network step found or made it.
 struct NetworkBinding {
   std::string switch_name;
@@ -95,11 +100,12 @@ struct NetworkBinding {
 
 // The definition a restore gives backup VM `vm`: its UUID and name, spec, RBD disks with the
 // site's Ceph access, NICs on their bound portgroups, and the drpair metadata (app id and name,
-// source generation, boot order, source site and VM, declared addresses and networks). Pure; no
-// checks. REQUIRES: `bindings` holds every network of `second`.
+// source generation, boot order, source site and VM, declared addresses and networks, and the
+// drill mark for a drill). Pure; no checks. REQUIRES: `bindings` holds every network of `second`.
 virt::DomainDef backup_domain(const model::SecondDescription& second, const model::BackupVm& vm,
                               const virt::SiteConfig& config,
-                              const std::map<std::string, NetworkBinding>& bindings);
+                              const std::map<std::string, NetworkBinding>& bindings,
+                              RestoreKind kind = RestoreKind::recovery);
 
 // Starts domain `name` unless it runs, and waits until libvirt reports it running (polling);
 // deadline_exceeded after `timeout`. A start refused because it already runs counts as started.
@@ -109,7 +115,8 @@ class RestoreWorkflow {
  public:
   // `workers` opens the connections of parallel starts (libvirt_factory / share_one).
   RestoreWorkflow(const model::SecondDescription& second, const virt::SiteConfig& config,
-                  virt::Hypervisor& hypervisor, virt::HypervisorFactory workers);
+                  virt::Hypervisor& hypervisor, virt::HypervisorFactory workers,
+                  RestoreKind kind = RestoreKind::recovery);
 
   // Runs (or resumes) the restore's steps in `steps` (an agent passes its job's steps within
   // "restore/"). The report is always filled in (read back from libvirt); on a failed step it
@@ -121,6 +128,7 @@ class RestoreWorkflow {
   const virt::SiteConfig& config_;
   virt::Hypervisor& hv_;
   virt::HypervisorFactory workers_;
+  RestoreKind kind_;
 };
 
 struct TeardownReport {
@@ -130,13 +138,15 @@ struct TeardownReport {
   std::vector<std::string> kept;        // created by the restore but still used by others
 };
 
-// Removes what restores of `app_id` created at this site: the domains they defined (those whose
-// metadata says they were restored), the portgroups and networks they created (recorded in that
-// metadata and, when given, in the restore's steps in `journal` - named with `prefix` - which
-// cover a restore cut off before any domain was defined), unless other domains still use them.
+// Removes what restores of `app_id` of `kind` created at this site: the domains they defined
+// (those whose metadata says they were restored, with the drill mark for a drill), the portgroups
+// and networks they created (recorded in that metadata and, when given, in the restore's steps in
+// `journal` - named with `prefix` - which cover a restore cut off before any domain was defined),
+// unless other domains still use them.
 // Domains of the app that no restore made (the production site's own) are never touched. The
 // journal is left as it is: its owner forgets it (MemoryJournal::clear) when it wants.
 Result<TeardownReport> teardown(virt::Hypervisor& hypervisor, const std::string& app_id,
-                                Journal* journal = nullptr, std::string_view prefix = {});
+                                Journal* journal = nullptr, std::string_view prefix = {},
+                                RestoreKind kind = RestoreKind::recovery);
 
 }  // namespace dr::workflow

@@ -41,6 +41,10 @@
 #                        still booting is waited for, up to APP1_BOOT_TIMEOUT); every NIC on its expected portgroup with the VLAN, both in libvirt
 #                        (live XML) and in OVS (tag of its vnet port). Prints a table; exit 0 only
 #                        if everything holds, 1 otherwise (each failure named on stderr).
+#   check-drill SITE GEN NETWORK BRIDGE  as check, for APP1's drill (drpair drill): the domains
+#                        NAME-drill, their markers those of NAME (a drill boots copies of the
+#                        replicas), every NIC on the drill network NETWORK in its portgroup with the
+#                        VLAN, its OVS port on the drill bridge BRIDGE.
 #   destroy SITE         undefine APP1's domains, remove its images, portgroups and the secret
 #                        (leaves what does not exist alone; mirrored images are disabled first).
 #   topology             print APP1 as this script defines it (one line per VM), for tests.
@@ -583,6 +587,14 @@ check_nic() {
   tag=-
   if [ -n "$dev" ]; then
     tag=$(ovs-vsctl --timeout=10 --db="$DRPAIR_OVS_DB" get port "$dev" tag 2>/dev/null || echo '?')
+    if [ -n "${drill_bridge:-}" ]; then
+      local on
+      on=$(ovs-vsctl --timeout=10 --db="$DRPAIR_OVS_DB" port-to-br "$dev" 2>/dev/null || echo '?')
+      if [ "$on" != "$drill_bridge" ]; then
+        res=FAIL
+        log "FAIL $name: NIC $mac (port '$dev') is on bridge '$on', expected the drill bridge '$drill_bridge'"
+      fi
+    fi
   fi
   if [ -z "$type" ]; then
     res=FAIL
@@ -614,8 +626,10 @@ check_nic() {
   [ "$res" = ok ]
 }
 
+# cmd_check GEN [SUFFIX]: SUFFIX "-drill" checks the drill's domains (check-drill sets the switch
+# and the bridge their NICs must be on).
 cmd_check() {
-  local gen=${1:-} v name bad=0 xml st logp marker restored
+  local gen=${1:-} suffix=${2:-} v name dom bad=0 xml st logp marker restored
   case "$gen" in '' | *[!0-9]*) die "check needs a generation number, got '$gen'" ;; esac
   # A guest started a moment ago (a restore's last boot group) may not have printed its marker
   # yet: a running VM gets until this deadline to show one. A marker, once shown, is final.
@@ -625,26 +639,27 @@ cmd_check() {
     VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG RESULT
   for v in "${vms[@]}"; do
     name=$(vm_field "$v" 0)
-    xml=$work/$name.live.xml
-    st=$(dom_state "$name")
+    dom=$name$suffix
+    xml=$work/$dom.live.xml
+    st=$(dom_state "$dom")
     [ -n "$st" ] || st=absent
-    [ "$st" = running ] || fail "$name: state '$st', not running"
+    [ "$st" = running ] || fail "$dom: state '$st', not running"
     marker=-
     restored=
-    if vsh dumpxml "$name" >"$xml" 2>/dev/null; then
+    if vsh dumpxml "$dom" >"$xml" 2>/dev/null; then
       restored=$(xpath "$xml" "//metadata/*[local-name()='app']/@source-site")
       logp=$(serial_log "$xml")
       if [ -z "$logp" ]; then
-        fail "$name: no serial log in its live XML (neither <serial type='file'> nor a serial <log file=...>): cannot read its marker"
+        fail "$dom: no serial log in its live XML (neither <serial type='file'> nor a serial <log file=...>): cannot read its marker"
       elif [ ! -f "$logp" ]; then
-        fail "$name: serial log $logp does not exist"
+        fail "$dom: serial log $logp does not exist"
       else
         while [ "$st" = running ] && ! has_marker "$name" "$logp" && [ "$(date +%s)" -lt $deadline ]; do
           sleep 0.2
         done
         marker=$(last_marker "$logp")
         [ "$marker" = "DRPAIR vm=$name gen=$gen" ] ||
-          fail "$name: serial log $logp shows '${marker:-no marker}', expected 'DRPAIR vm=$name gen=$gen'"
+          fail "$dom: serial log $logp shows '${marker:-no marker}', expected 'DRPAIR vm=$name gen=$gen'"
         marker=${marker#"DRPAIR vm=$name "}
       fi
     else
@@ -656,11 +671,11 @@ cmd_check() {
       # An address-only NIC at production sits on the site bridge, untagged; after a restore (or
       # with a portgroup) on the portgroup of its address.
       if [ -z "$pg" ] && [ -n "$restored" ]; then pg=$(pg_of_ip "$ip"); fi
-      check_nic "$name" "$st" "$marker" "$xml" "$mac" "$pg" || bad=1
+      check_nic "$dom" "$st" "$marker" "$xml" "$mac" "$pg" || bad=1
     done
   done
   if [ $bad = 0 ]; then
-    log "APP1 OK at '$site': 4 VMs running, marker gen=$gen, NICs on their portgroups/VLANs"
+    log "APP1${suffix:+ drill} OK at '$site': 4 VMs running, marker gen=$gen, NICs on their portgroups/VLANs of '$switch'"
   fi
   return $bad
 }
@@ -718,6 +733,11 @@ case "$verb" in
   add-vm) load_site "${1:-}"; shift; cmd_add_vm "$@" ;;
   check-vm) load_site "${1:-}"; shift; cmd_check_vm "$@" ;;
   check) load_site "${1:-}"; cmd_check "${2:-}" ;;
+  check-drill)
+    load_site "${1:-}"
+    [ -n "${3:-}" ] && [ -n "${4:-}" ] || die "check-drill needs SITE GEN NETWORK BRIDGE"
+    switch=$3 drill_bridge=$4
+    cmd_check "${2:-}" -drill ;;
   destroy) load_site "${1:-}"; cmd_destroy ;;
   *) usage ;;
 esac

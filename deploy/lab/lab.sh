@@ -54,3 +54,21 @@ start_agent() {
   tail -20 "$dir/agent.log" >&2
   lab_die "$name does not answer on port $port"
 }
+
+# What the lab's scripts share once the lab is up: APP1's state at an agent, the drpair CLI, times.
+py=/usr/bin/python3
+interval=30  # the lab's protection.snapshotIntervalSeconds (up.sh)
+now() { date +%s.%N; }
+secs() { $py -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
+drpair() { "$bin/drpair" "$@"; }
+state_at() { # state_at URL: APP1's state at that agent
+  drpair status app1 --url "$1" --json | $py -c 'import json,sys; print(json.load(sys.stdin)["state"])'
+}
+# Exports lab.env (a script that runs on a lab up.sh made).
+load_lab_env() {
+  [ -f "$lab_dir/lab.env" ] || lab_die "no lab at $lab_dir (run deploy/lab/up.sh first)"
+  set -a
+  # shellcheck disable=SC1091
+  . "$lab_dir/lab.env"
+  set +a
+}

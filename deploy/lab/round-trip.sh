@@ -23,19 +23,7 @@
 set -euo pipefail
 # shellcheck source=deploy/lab/lab.sh
 . "$(dirname "$0")/lab.sh"
-[ -f "$lab_dir/lab.env" ] || lab_die "no lab at $lab_dir (run deploy/lab/up.sh first)"
-set -a
-# shellcheck disable=SC1091
-. "$lab_dir/lab.env"
-set +a
-drpair() { "$bin/drpair" "$@"; }
-py=/usr/bin/python3
-interval=30  # the lab's protection.snapshotIntervalSeconds (up.sh)
-now() { date +%s.%N; }
-secs() { $py -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
-state_at() { # state_at URL: APP1's state at that agent
-  drpair status app1 --url "$1" --json | $py -c 'import json,sys; print(json.load(sys.stdin)["state"])'
-}
+load_lab_env
 [ "$(state_at "$DRPAIR_DR_URL")" = failed_over ] ||
   lab_die "APP1 is not failed over to site-b: the round trip starts after a disaster failover"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The two-site lab (README, first command): drpair doing its whole job on one machine.
 #
-#   deploy/lab/up.sh [--no-failover | --round-trip]
+#   deploy/lab/up.sh [--no-failover | --drill | --round-trip]
 #
 # On a fresh Debian 12 machine: installs the packages, builds drpair, then
 #   1. brings up two Ceph clusters (site-a, site-b) with rbd-mirror, a private libvirtd per site
@@ -9,7 +9,10 @@
 #      and agent certificates per site plus an operator certificate, and both agents on loopback;
 #   2. creates APP1 at site-a: 4 tiny VMs on 3 VLAN portgroups, each booting from its own RBD image
 #      a boot sector that prints the marker kept on its disk ("DRPAIR vm=NAME gen=1");
-#   3. protects APP1 (mode first: the DR agent maps it), waits until every mirror pair synced,
+#   3. protects APP1 (mode first: the DR agent maps it), waits until every mirror pair synced;
+#      with --drill or --round-trip, a drill (deploy/lab/drill.sh 1: APP1 up at site-b on the
+#      isolated drill switch from copies of its replicas, proven, marker generation 2 written at
+#      site-a meanwhile and read back from site-b's replicas, cleaned up, site-b as before);
 #      writes marker generation 2 into the production images, takes a mirror snapshot and waits
 #      until it landed at site-b;
 #   4. unless --no-failover: takes site-a down (deploy/lab/disaster.sh), fires the failover with a
@@ -30,8 +33,9 @@
 #      only at site-a; a second failback is refused;
 #   9. a second disaster, `drpair failover app1 --type disaster --wait`, and APP1 whole at site-b
 #      with generation 3; the report adds the fence, reprotect and failback times and the reverse lag.
-# With --no-failover it stops after step 3: APP1 runs at site-a and is registered at site-b; then
-# deploy/lab/disaster.sh and a signed webhook (see lab.env and the README) fail it over.
+# With --no-failover (or --drill) it stops after step 3: APP1 runs at site-a and is registered at
+# site-b; then `drpair drill app1` by hand, or deploy/lab/disaster.sh and a signed webhook (see
+# lab.env and the README) fail it over.
 # Running it again is safe: what is up stays up. deploy/lab/down.sh removes everything.
 # Environment: see deploy/lab/lab.sh (state folder, ports, build folder).
 set -euo pipefail
@@ -40,16 +44,16 @@ set -euo pipefail
 
 failover=yes
 round_trip=no
+drill=no
 case "${1:-}" in
   --no-failover) failover=no ;;
-  --round-trip) round_trip=yes ;;
+  --drill) failover=no drill=yes ;;
+  --round-trip) round_trip=yes drill=yes ;;
   "") ;;
-  *) echo "usage: $0 [--no-failover | --round-trip]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--no-failover | --drill | --round-trip]" >&2; exit 2 ;;
 esac
 
 started=$(date +%s.%N)
-now() { date +%s.%N; }
-secs() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$2"; }
 
 if [ "${DRPAIR_LAB_SKIP_BUILD:-}" != 1 ]; then
   say "packages and build"
@@ -71,14 +75,24 @@ cat "$pki/site-a/ca.crt" "$pki/site-b/ca.crt" >"$pki/agents-ca.pem"
 mkdir -p "$lab_dir/production" "$lab_dir/dr" "$lab_dir/consoles/site-a" "$lab_dir/consoles/site-b"
 DRPAIR_SITE_CONFIG=$lab_dir/production/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$prod_site" >/dev/null
 DRPAIR_SITE_CONFIG=$lab_dir/dr/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$dr_site" >/dev/null
-# VMs drpair defines keep their serial console in a file the lab can read: restored ones at
-# site-b, those a failback brings home (added at site-b) at site-a.
+# Drills at site-b run on their own Open vSwitch bridge with no uplink (no port but the drill
+# VMs'), named per lab folder: one Open vSwitch serves every lab of the host.
+drill_network=drill0
+drill_bridge=drill-$(printf '%s' "$lab_dir" | md5sum | cut -c1-8)
+ovs-vsctl --db="$(. "$DRPAIR_LIBVIRTD_DIR/$dr_site/env"; echo "$DRPAIR_OVS_DB")" --timeout=20 \
+  --may-exist add-br "$drill_bridge" -- set bridge "$drill_bridge" datapath_type=netdev ||
+  lab_die "cannot make the drill bridge $drill_bridge in Open vSwitch"
+# VMs drpair defines keep their serial console in a file the lab can read: restored ones (and a
+# drill's) at site-b, those a failback brings home (added at site-b) at site-a.
 for agent_site in production:site-a dr:site-b; do
-  python3 - "$lab_dir/${agent_site%%:*}/site.json" "$lab_dir/consoles/${agent_site#*:}" <<'PY'
+  python3 - "$lab_dir/${agent_site%%:*}/site.json" "$lab_dir/consoles/${agent_site#*:}" \
+    "$drill_network" "$drill_bridge" <<'PY'
 import json, sys
-path, consoles = sys.argv[1], sys.argv[2]
+path, consoles, network, bridge = sys.argv[1:]
 doc = json.load(open(path))
 doc["consoleLogDir"] = consoles
+if doc["site"] == "site-b":
+    doc["drill"] = {"network": network, "bridge": bridge, "kind": "openvswitch"}
 json.dump(doc, open(path, "w"), indent=2)
 PY
 done
@@ -150,12 +164,13 @@ DRPAIR_DR_CEPH_CONF=$DRPAIR_CEPH_DIR/site-b/ceph.conf
 DRPAIR_LAB_DIR=$lab_dir
 DRPAIR_CEPH_DIR=$DRPAIR_CEPH_DIR
 DRPAIR_LIBVIRTD_DIR=$DRPAIR_LIBVIRTD_DIR
+DRPAIR_DRILL_NETWORK=$drill_network
+DRPAIR_DRILL_BRIDGE=$drill_bridge
 ENV
 set -a
 # shellcheck disable=SC1090
 . "$lab_env"
 set +a
-drpair() { "$bin/drpair" "$@"; }
 
 say "APP1 at site-a: 4 VMs on 3 VLAN portgroups, booting from RBD"
 "$lab_root/deploy/lab/app1.sh" create "$prod_site"
@@ -173,6 +188,10 @@ if [ "$app_state" != protected ]; then
   drpair protect app1 --mode first --wait
 fi
 drpair status app1 --url "$DRPAIR_DR_URL"
+
+if [ $drill = yes ]; then
+  "$lab_root/deploy/lab/drill.sh" 1
+fi
 
 say "new data at production: marker generation 2, a mirror snapshot, landed at site-b"
 "$lab_root/deploy/lab/app1.sh" write-marker "$prod_site" 2
@@ -203,7 +222,7 @@ lags = [i["lagSeconds"] for i in d["images"] if i["lagSeconds"] is not None]
 print(max(lags) if lags else "unknown")')
 
 if [ $failover = no ]; then
-  say "protected: APP1 runs at site-a and is registered at site-b (no failover: --no-failover)"
+  say "protected: APP1 runs at site-a and is registered at site-b (no failover: ${1:-})"
   echo "lab.env: $lab_env"
   exit 0
 fi

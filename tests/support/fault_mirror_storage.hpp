@@ -70,6 +70,11 @@ class FaultMirrorStorage final : public storage::MirrorStorage {
                std::span<const std::byte> data) override {
     return call("write", image, [&] { return inner_.write(image, offset, data); });
   }
+  Result<std::uint64_t> copy_image(const storage::ImageSpec& source,
+                                   const storage::ImageSpec& target,
+                                   std::stop_token stop) override {
+    return call("copy_image", source, [&] { return inner_.copy_image(source, target, stop); });
+  }
   Result<std::string> checksum(const storage::ImageSpec& image) override {
     return call("checksum", image, [&] { return inner_.checksum(image); });
   }

@@ -46,6 +46,7 @@ Result<bool> OnePoolStorage::image_exists(const storage::ImageSpec&) { return un
 Result<std::uint64_t> OnePoolStorage::image_size(const storage::ImageSpec&) { return unused("image_size"); }
 Status OnePoolStorage::write(const storage::ImageSpec&, std::uint64_t, std::span<const std::byte>) { return unused("write"); }
 Result<std::string> OnePoolStorage::checksum(const storage::ImageSpec&) { return unused("checksum"); }
+Result<std::uint64_t> OnePoolStorage::copy_image(const storage::ImageSpec&, const storage::ImageSpec&, std::stop_token) { return unused("copy_image"); }
 Status OnePoolStorage::enable_mirroring(const storage::ImageSpec&, storage::MirrorMode) { return unused("enable_mirroring"); }
 Status OnePoolStorage::disable_mirroring(const storage::ImageSpec&, bool) { return unused("disable_mirroring"); }
 Result<storage::ImageMirrorInfo> OnePoolStorage::mirror_info(const storage::ImageSpec&) { return unused("mirror_info"); }

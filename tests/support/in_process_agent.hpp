@@ -45,6 +45,8 @@ class OnePoolStorage final : public storage::MirrorStorage {
   Result<std::uint64_t> image_size(const storage::ImageSpec&) override;
   Status write(const storage::ImageSpec&, std::uint64_t, std::span<const std::byte>) override;
   Result<std::string> checksum(const storage::ImageSpec&) override;
+  Result<std::uint64_t> copy_image(const storage::ImageSpec&, const storage::ImageSpec&,
+                                   std::stop_token) override;
   Status enable_mirroring(const storage::ImageSpec&, storage::MirrorMode) override;
   Status disable_mirroring(const storage::ImageSpec&, bool) override;
   Result<storage::ImageMirrorInfo> mirror_info(const storage::ImageSpec&) override;

@@ -208,6 +208,8 @@ const char* to_string(MirrorOp op) noexcept {
       return "write";
     case MirrorOp::checksum:
       return "checksum";
+    case MirrorOp::copy_image:
+      return "copy_image";
     case MirrorOp::enable_mirroring:
       return "enable_mirroring";
     case MirrorOp::disable_mirroring:
@@ -523,6 +525,23 @@ class TwoSiteMirror::Model {
     auto img = find_image(s, spec, "read");
     if (!img) return img.error();
     return checksum_of((*img)->content);
+  }
+
+  // The image's HEAD as it is now, into a new image that is not mirrored (a drill's copy).
+  Result<std::uint64_t> copy_image(std::size_t s, const ImageSpec& source,
+                                   const ImageSpec& target) {
+    auto img = find_image(s, source, "read");
+    if (!img) return img.error();
+    auto p = find_pool(s, target.pool, "create image");
+    if (!p) return p.error();
+    if ((*p)->images.contains(target.image))
+      return fail(Errc::already_exists, site_prefix(s) + image_what(target, "create") + ": exists");
+    Image copy;
+    copy.content = (*img)->content;
+    copy.status_time = now_;
+    const auto written = copy.content.blocks.size() * kBlockBytes;
+    (*p)->images.emplace(target.image, std::move(copy));
+    return static_cast<std::uint64_t>(written);
   }
 
   // ---- mirror pairs
@@ -1056,6 +1075,8 @@ class TwoSiteMirror::Model {
       if (complete) {
         finish_copy(copy, source);
         li.content = copy.content;
+      } else {
+        tear(li.content, source.content);
       }
       li.snaps.push_back(std::move(copy));
       li.status_time = now_;
@@ -1087,6 +1108,15 @@ class TwoSiteMirror::Model {
       });
     }
     if (li.snaps.size() + ri.snaps.size() != before) ++generation_;
+  }
+
+  // A copy under way has written part of the snapshot into the image (docs/platform-notes.md:
+  // the replica's HEAD is the copy's target): its first half of the snapshot's blocks here.
+  static void tear(Content& head, const Content& into) {
+    std::size_t n = (into.blocks.size() + 1) / 2;
+    for (auto it = into.blocks.begin(); n > 0 && it != into.blocks.end(); ++it, --n) {
+      head.blocks[it->first] = it->second;
+    }
   }
 
   static void finish_copy(Snap& copy, const Snap& source) {
@@ -1303,6 +1333,12 @@ class ModelSite final : public storage::MirrorStorage {
   Result<std::string> checksum(const ImageSpec& image) override {
     return model_.call(site_, MirrorOp::checksum, to_string(image),
                        [&] { return model_.checksum(site_, image); });
+  }
+  Result<std::uint64_t> copy_image(const ImageSpec& source, const ImageSpec& target,
+                                   std::stop_token stop) override {
+    if (stop.stop_requested()) return fail(Errc::aborted, to_string(source) + ": copy stopped");
+    return model_.call(site_, MirrorOp::copy_image, to_string(source),
+                       [&] { return model_.copy_image(site_, source, target); });
   }
   Status enable_mirroring(const ImageSpec& image, MirrorMode mode) override {
     return model_.call(site_, MirrorOp::enable_mirroring, to_string(image),

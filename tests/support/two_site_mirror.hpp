@@ -27,6 +27,8 @@
 //  - forced promote needs no peer; with the peer primary both are primary, neither copies, and
 //    both report "local image is primary" (as the real pair does: no "split-brain" there). A
 //    demoted side whose history the primary's does not continue reports "split-brain".
+//  - a copy under way writes into the non-primary image (its HEAD is torn until the copy
+//    completes), so a drill's copy of HEAD is only right between copies.
 //  - a non-primary image refuses writes and snapshots, but reads; resync makes the running
 //    replayer copy the primary again on the next replay (a stopped one: from its next start).
 //  - pruning as seen on the pair: a copy keeps only its newest complete copy, a primary drops its
@@ -73,6 +75,7 @@ enum class MirrorOp {
   image_size,
   write,
   checksum,
+  copy_image,
   enable_mirroring,
   disable_mirroring,
   mirror_info,

@@ -470,6 +470,93 @@ TEST_CASE("reprotect and failback: who may ask, in which state, and what a refus
   }
 }
 
+TEST_CASE("drill and drill cleanup: who may ask, in which state, and what a refusal says",
+          "[dr][drill]") {
+  Site site;
+  site.register_app1();  // protecting
+  SECTION("operators only, and a known app") {
+    CHECK(site.as_peer(Method::post, "/v1/apps/app1/drill").status == 403);
+    CHECK(site.as_peer(Method::post, "/v1/apps/app1/drill/cleanup").status == 403);
+    CHECK(site.as_operator(Method::post, "/v1/apps/nope/drill").status == 404);
+    CHECK(site.as_operator(Method::post, "/v1/apps/nope/drill/cleanup").status == 404);
+    const auto typo = site.as_operator(Method::post, "/v1/apps/app1/drill", json{{"why", "x"}});
+    CHECK(typo.status == 400);
+    CHECK(typo.pointers() == std::vector<std::string>{"/why"});
+  }
+  SECTION("a drill needs a protected app, then a drill switch") {
+    const auto a = site.as_operator(Method::post, "/v1/apps/app1/drill");
+    CHECK(a.status == 409);
+    CHECK(a.message.ends_with(": app 'app1' is protecting at site-b: a drill needs a protected "
+                              "app (its replicas here, production running)"));
+    site.set_state(state::AppState::protected_);
+    const auto b = site.as_operator(Method::post, "/v1/apps/app1/drill");
+    CHECK(b.status == 409);
+    CHECK(b.message.find("site-b has no drill switch") != std::string::npos);
+  }
+  SECTION("no drill, nothing to clean up") {
+    const auto a = site.as_operator(Method::post, "/v1/apps/app1/drill/cleanup");
+    CHECK(a.status == 409);
+    CHECK(a.message.ends_with(": app 'app1' has had no drill at site-b: nothing to clean up"));
+    CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["drill"].is_null());
+  }
+  SECTION("a drill in place: shown, blocks unregistering, cleaned up on request") {
+    // A drill that got as far as its copies and failed there.
+    auto& store = *site.runtime().store;
+    auto drill = store.create_job("app1", state::JobType::drill, std::nullopt, "{}");
+    REQUIRE(drill);
+    const auto id = drill->job.id;
+    REQUIRE(store.set_job_state(id, state::JobState::running, std::nullopt));
+    REQUIRE(store.record_step_intent(id, "plan"));
+    REQUIRE(store.record_step_failed(id, "plan", fail(Errc::unavailable, "x"), "{}"));
+    REQUIRE(store.record_step_intent(id, "copy:rbd/app1-web1-root"));
+    REQUIRE(store.set_job_state(id, state::JobState::failed, fail(Errc::unavailable, "x")));
+    const auto detail = site.as_operator(Method::get, "/v1/apps/app1");
+    REQUIRE(detail.body["drill"].is_object());
+    CHECK(detail.body["drill"]["job"] == id);
+    CHECK(detail.body["drill"]["state"] == "failed");
+    CHECK(detail.body["drill"]["domains"] == json::array());
+    const auto gone = site.as_peer(Method::delete_, "/v1/peer/apps/app1");
+    CHECK(gone.status == 409);
+    CHECK(gone.message.find("has a drill in place at site-b (job " + std::to_string(id) +
+                            "): clean it up there first (drpair drill app1 --cleanup)") !=
+          std::string::npos);
+    site.set_state(state::AppState::protected_);
+    const auto again = site.as_operator(Method::post, "/v1/apps/app1/drill");
+    CHECK(again.status == 409);
+    CHECK(again.message.find("site-b has no drill switch") != std::string::npos);
+    const auto c = site.as_operator(Method::post, "/v1/apps/app1/drill/cleanup");
+    REQUIRE(c.status == 202);
+    CHECK(c.body["job"]["type"] == "drill_cleanup");
+    const auto job = site.finished_job(c.body["job"]["id"].get<std::int64_t>());
+    INFO(job.dump());
+    CHECK(job["state"] == "succeeded");
+    CHECK(site.as_operator(Method::get, "/v1/apps/app1").body["drill"].is_null());
+    CHECK(site.as_peer(Method::delete_, "/v1/peer/apps/app1").status == 204);
+  }
+}
+
+TEST_CASE("a failover request cancels a running drill of the app and goes ahead", "[dr][drill]") {
+  Site site;
+  site.register_app1();
+  site.set_state(state::AppState::protected_);
+  auto& store = *site.runtime().store;
+  auto drill = store.create_job("app1", state::JobType::drill, std::nullopt, "{}");
+  REQUIRE(drill);
+  REQUIRE(store.set_job_state(drill->job.id, state::JobState::running, std::nullopt));
+  // Another job type still waits for the drill.
+  const auto refused = site.as_operator(Method::post, "/v1/apps/app1/reprotect");
+  CHECK(refused.status == 409);
+  const auto a = site.as_operator(Method::post, "/v1/apps/app1/failover",
+                                  json{{"type", "disaster"}, {"reason", "site-a lost"}});
+  REQUIRE(a.status == 202);
+  CHECK(a.body["job"]["type"] == "failover_disaster");
+  auto cancelled = store.get_job(drill->job.id);
+  REQUIRE(cancelled);
+  CHECK(cancelled->state == state::JobState::cancelled);
+  REQUIRE(cancelled->error);
+  CHECK(cancelled->error->message == "cancelled by operator ops's failover");
+}
+
 TEST_CASE("signed webhook: signature, staleness, replay, body, app", "[dr][webhook]") {
   Site site;
   site.register_app1();

@@ -25,6 +25,7 @@ EXPECTED = {
     ("post", "/v1/apps/{app}/protection"), ("delete", "/v1/apps/{app}/protection"),
     ("post", "/v1/apps/{app}/snapshots"), ("post", "/v1/apps/{app}/failover"),
     ("post", "/v1/apps/{app}/reprotect"), ("post", "/v1/apps/{app}/failback"),
+    ("post", "/v1/apps/{app}/drill"), ("post", "/v1/apps/{app}/drill/cleanup"),
     ("get", "/v1/jobs"), ("get", "/v1/jobs/{id}"), ("get", "/v1/audit"),
     ("post", "/v1/hooks/failover"), ("post", "/v1/hooks/alertmanager"),
     ("get", "/v1/peer/inventory"), ("post", "/v1/peer/pools/{pool}/bootstrap"),

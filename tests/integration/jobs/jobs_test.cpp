@@ -273,3 +273,54 @@ TEST_CASE("JobExecutor retries a failed job on start", "[jobs][executor]") {
   CHECK(calls == 2);
 }
 
+
+TEST_CASE("JobExecutor::cancel ends a running job for good: its thread stops and no step of it "
+          "is recorded after",
+          "[jobs][executor]") {
+  auto store = open_store();
+  const auto job = pending_job(*store, "app1");
+  std::atomic<bool> waiting{false};
+  std::atomic<bool> after_wait{false};
+  Status last_step;
+  JobExecutor executor(*store, [&](const JobRecord&, Steps& steps) -> Status {
+    auto a = steps.run("a", [] { return ok({}); });
+    if (!a) return a.error();
+    waiting = true;
+    // A step under way when the cancel comes: it ends (its wait sees the stop), and the step
+    // after it cannot be recorded any more.
+    auto w = steps.run("wait", [&]() -> Result<json> {
+      auto r = poll_until([] { return Result<std::optional<json>>(std::optional<json>()); }, 30s,
+                          2ms, steps.stop_token(), "a drill's copy");
+      (void)r;
+      return ok({});
+    });
+    after_wait = true;
+    last_step = w ? Status() : Status(w.error());
+    return last_step;
+  });
+  executor.start(job.id);
+  REQUIRE(wait_for(waiting));
+  REQUIRE(executor.cancel(job.id, dr::fail(Errc::aborted, "cancelled by a failover")));
+  executor.wait_ended(job.id);
+  CHECK(after_wait);
+  REQUIRE_FALSE(last_step);  // its result could not be recorded: the job is over
+  CHECK(last_step.error().code == Errc::failed_precondition);
+  auto end = store->get_job(job.id);
+  REQUIRE(end);
+  CHECK(end->state == JobState::cancelled);
+  REQUIRE(end->error);
+  CHECK(end->error->message == "cancelled by a failover");
+  // Cancelling again changes nothing; waiting returns at once.
+  CHECK(executor.cancel(job.id, dr::fail(Errc::aborted, "again")));
+  executor.wait_ended(job.id);
+  executor.wait_ended(12345);  // never ran here
+  // A job that succeeded stays so.
+  const auto done = pending_job(*store, "app2");
+  JobExecutor quick(*store, [](const JobRecord&, Steps&) -> Status { return {}; });
+  quick.start(done.id);
+  CHECK(wait_for_state(*store, done.id, JobState::succeeded).state == JobState::succeeded);
+  quick.wait_ended(done.id);
+  auto late = quick.cancel(done.id, dr::fail(Errc::aborted, "too late"));
+  REQUIRE_FALSE(late);
+  CHECK(late.error().code == Errc::failed_precondition);
+}

@@ -30,6 +30,26 @@ TEST_CASE("the fixture site configs read completely", "[integration][libvirt]") 
   CHECK(b.start_timeout_seconds == 30);
   REQUIRE(declared_portgroup(b, "vswitch0", "app1-web") != nullptr);
   CHECK(declared_portgroup(b, "vswitch0", "nope") == nullptr);
+  REQUIRE(b.drill_switch);
+  CHECK(*b.drill_switch == NetworkTemplate{"drill0", SwitchKind::openvswitch, "drillbr0"});
+  CHECK_FALSE(testing::load_config("site-a").drill_switch);
+}
+
+TEST_CASE("the drill switch: a network, its bridge (default: the network) and kind",
+          "[integration][libvirt]") {
+  const std::string head = R"({"apiVersion": "drpair/v1", "kind": "SiteConfig", "site": "b", )";
+  auto plain = parse_site_config(head + R"("drill": {"network": "drill0"}})");
+  REQUIRE(plain);
+  CHECK(*plain->drill_switch == NetworkTemplate{"drill0", SwitchKind::openvswitch, "drill0"});
+  auto isolated =
+      parse_site_config(head + R"("drill": {"network": "d", "kind": "isolated", "bridge": "x"}})");
+  REQUIRE(isolated);
+  CHECK(*isolated->drill_switch == NetworkTemplate{"d", SwitchKind::isolated, "x"});
+  auto bad = parse_site_config(head + R"("drill": {"kind": "linux", "uplink": "eth0"}})");
+  REQUIRE_FALSE(bad);
+  CHECK(has_problem(bad.error(), "/drill", "missing required field 'network'"));
+  CHECK(has_problem(bad.error(), "/drill/kind", "openvswitch"));
+  CHECK(has_problem(bad.error(), "/drill/uplink", "unknown key"));
 }
 
 TEST_CASE("site config problems are reported with JSON pointers, all at once",

@@ -1,7 +1,7 @@
 // The workflows (protect of workflow/protect.hpp; disaster and planned failover of
 // workflow/failover.hpp with the production side's hand-over, workflow/handover.hpp; the fence
-// of the returning production site, reprotect and failback of workflow/failback.hpp) cut at
-// every call they make
+// of the returning production site, reprotect and failback of workflow/failback.hpp; a drill, its
+// cleanup and a failover with a drill in place, workflow/drill.hpp) cut at every call they make
 // and resumed, as an agent killed there and restarted would resume its job: both sites on
 // libvirt's test driver (fixtures site-a, site-b), both Ceph clusters in the two-site mirroring
 // model (tests/support/two_site_mirror.hpp), the state in SQLite, the other site reached in
@@ -14,8 +14,10 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <atomic>
 #include <map>
 #include <memory>
+#include <regex>
 #include <mutex>
 #include <set>
 #include <string>
@@ -29,6 +31,7 @@
 #include "support/fault_plan.hpp"
 #include "support/two_site_mirror.hpp"
 #include "workflow/app_records.hpp"
+#include "workflow/drill.hpp"
 #include "workflow/failback.hpp"
 #include "workflow/handover.hpp"
 #include "workflow/protect.hpp"
@@ -165,7 +168,18 @@ class PlannedDrPeer final : public api::DrPeer {
   std::shared_ptr<FaultPlan> plan_;
 };
 
-enum class Kind { disaster, planned, unprotect, fence, reprotect, failback };
+// drill_cleanup: after an uncut drill; drilled_disaster: a disaster failover with a drill in place.
+enum class Kind {
+  disaster,
+  planned,
+  unprotect,
+  fence,
+  reprotect,
+  failback,
+  drill,
+  drill_cleanup,
+  drilled_disaster
+};
 
 // The job type of each kind, and whether the production site runs it.
 state::JobType job_type(Kind kind) {
@@ -176,6 +190,9 @@ state::JobType job_type(Kind kind) {
     case Kind::fence: return state::JobType::fence;
     case Kind::reprotect: return state::JobType::reprotect;
     case Kind::failback: return state::JobType::failback;
+    case Kind::drill: return state::JobType::drill;
+    case Kind::drill_cleanup: return state::JobType::drill_cleanup;
+    case Kind::drilled_disaster: return state::JobType::failover_disaster;
   }
   return state::JobType::protect;
 }
@@ -231,18 +248,25 @@ struct World {
       // another image's change (left to follow up: the rest of the sweep's checks held).
       dr.parallelism = 1;
     }
+    if (kind == Kind::drill_cleanup || kind == Kind::drilled_disaster) {
+      REQUIRE(run_job(*b_store, state::JobType::drill, [&](Steps& steps) {
+        return run_drill(dr, *b_store->get_job(last_job), steps);
+      }));
+      plan->restart();
+    }
     job_id = new_job(job_store(), job_type(kind));
     request.planned = planned;
-    if (kind == Kind::disaster) {  // site-a is gone
+    if (kind == Kind::disaster || kind == Kind::drilled_disaster) {  // site-a is gone
       mirror.set_up("site-a", false);
       peer.down = true;
     }
   }
 
-  static state::JobId new_job(state::StateStore& store, state::JobType type) {
+  state::JobId new_job(state::StateStore& store, state::JobType type) {
     auto job = store.create_job("app1", type, std::nullopt, "{}");
     REQUIRE(job);
     REQUIRE(store.set_job_state(job->job.id, state::JobState::running, std::nullopt));
+    last_job = job->job.id;
     return job->job.id;
   }
 
@@ -340,6 +364,7 @@ struct World {
     auto done = f(steps);
     if (done) REQUIRE(store.set_job_state(id, state::JobState::succeeded, std::nullopt));
     if (!done) {  // which step failed, for the report
+      REQUIRE(store.set_job_state(id, state::JobState::failed, done.error()));
       auto entries = journal.entries();
       for (const auto& e : entries ? *entries : std::vector<StepRecord>{}) {
         if (e.error) UNSCOPED_INFO(e.name << ": " << e.error->message);
@@ -359,6 +384,8 @@ struct World {
       case Kind::fence: return run_fence(production, "app1", steps);
       case Kind::reprotect: return run_reprotect(dr, "app1", steps);
       case Kind::failback: return run_failback(dr, "app1", steps);
+      case Kind::drill: return run_drill(dr, *b_store->get_job(job_id), steps);
+      case Kind::drill_cleanup: return run_drill_cleanup(dr, "app1", steps);
       default: return run_failover(dr, "app1", request, steps);
     }
   }
@@ -380,8 +407,13 @@ struct World {
       out += "app1: " + std::string(app ? to_string(app->state) : "none") + ", " +
              std::to_string(stored ? stored->size() : 0) + " pairs\n";
     }
-    if (kind != Kind::disaster && kind != Kind::unprotect) {
+    if (kind != Kind::disaster && kind != Kind::unprotect && kind != Kind::drilled_disaster) {
       out += virt::testing::site_picture(*a_real);
+    }
+    for (const auto& p : pairs) {  // a drill's copies: there with the replica's data, or gone
+      const storage::ImageSpec copy{p.target.pool, p.target.image + "-drill"};
+      auto sum = mirror.site_b().checksum(copy);
+      out += storage::to_string(copy) + " " + (sum ? *sum : to_string(sum.error().code)) + "\n";
     }
     if (kind == Kind::reprotect || kind == Kind::failback) {  // the same data at both sites
       mirror.replay();
@@ -442,6 +474,7 @@ struct World {
   Added added = Added::none;
   std::vector<state::MirrorPairRecord> pairs;
   state::JobId job_id = 0;
+  state::JobId last_job = 0;
   FailoverRequest request;
   std::mutex mutex;
   std::vector<std::string> split_brains;
@@ -859,6 +892,292 @@ TEST_CASE("a failback refuses a disk added at the DR site that is not replicated
   auto vm = w.b_real->domain_status("app1-app1");
   REQUIRE(vm);
   CHECK(vm->state == virt::DomainState::running);
+}
+
+// ---- drills
+
+TEST_CASE("a drill cut at any call resumes to the same end state",
+          "[integration][workflow][sweep]") {
+  sweep<World>("drill", Kind::drill);
+}
+
+TEST_CASE("a drill cleanup cut at any call resumes to the same end state",
+          "[integration][workflow][sweep]") {
+  sweep<World>("drill cleanup", Kind::drill_cleanup);
+}
+
+TEST_CASE("a disaster failover with a drill in place cleans it up, cut at any call",
+          "[integration][workflow][sweep]") {
+  sweep<World>("disaster failover with a drill in place", Kind::drilled_disaster);
+}
+
+TEST_CASE("a drill runs APP1 from copies on the drill switch, production and replication "
+          "untouched; its cleanup leaves site-b as it was",
+          "[integration][workflow]") {
+  World w(Kind::drill);
+  const auto b_before = virt::testing::site_picture(*w.b_real);
+  const auto a_before = virt::testing::site_picture(*w.a_real);
+  REQUIRE(w.run());
+  REQUIRE(w.b_store->set_job_state(w.job_id, state::JobState::succeeded, std::nullopt));
+
+  for (const std::string vm : {"app1-web1", "app1-web2", "app1-app1", "app1-db1"}) {
+    INFO(vm);
+    CHECK_FALSE(w.b_real->domain_status(vm));  // no real failover's domain
+    auto def = w.b_real->get_domain(vm + "-drill");
+    REQUIRE(def);
+    REQUIRE(def->membership);
+    CHECK(def->membership->drill);
+    CHECK(def->membership->app_id == "app1");
+    auto status = w.b_real->domain_status(vm + "-drill");
+    REQUIRE(status);
+    CHECK(status->state == virt::DomainState::running);
+    for (const auto& nic : def->nics) CHECK(nic.network == "drill0");
+    for (const auto& disk : def->disks) CHECK(disk.image.ends_with("-drill"));
+  }
+  auto drill_net = w.b_real->get_network("drill0");
+  REQUIRE(drill_net);
+  std::map<std::string, std::optional<int>> vlans;
+  for (const auto& pg : drill_net->portgroups) vlans[pg.name] = pg.vlan;
+  CHECK(vlans == std::map<std::string, std::optional<int>>{
+                     {"app1-web", 101}, {"app1-app", 102}, {"app1-db", 103}});
+  // The app's own switch is as it was: no portgroup added there.
+  auto vswitch = w.b_real->get_network("vswitch0");
+  REQUIRE(vswitch);
+  CHECK(vswitch->portgroups.size() == 1);
+  // Production runs, its images primary, the replicas still replicas; the copies hold their data.
+  CHECK(virt::testing::site_picture(*w.a_real) == a_before);
+  for (const auto& p : w.pairs) {
+    auto a = w.mirror.site_a().mirror_info(spec(p.source));
+    auto b = w.mirror.site_b().mirror_info(spec(p.target));
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(a->role == storage::ImageRole::primary);
+    CHECK(b->role == storage::ImageRole::non_primary);
+    CHECK(*w.mirror.site_b().checksum({p.target.pool, p.target.image + "-drill"}) ==
+          *w.mirror.site_b().checksum(spec(p.target)));
+  }
+  auto app = w.b_store->get_app("app1");
+  REQUIRE(app);
+  CHECK(app->state == state::AppState::protected_);
+  // Replication goes on: new data at site-a reaches the replica, not the copy.
+  const storage::ImageSpec web{"rbd", "app1-web1-root"};
+  const std::string marker = "written during the drill";
+  const auto copy_sum = *w.mirror.site_b().checksum({"rbd", "app1-web1-root-drill"});
+  REQUIRE(w.mirror.site_a().write(web, 0, std::as_bytes(std::span(marker))));
+  REQUIRE(w.mirror.site_a().create_mirror_snapshot(web));
+  w.mirror.replay();
+  CHECK(*w.mirror.site_b().checksum(web) == *w.mirror.site_a().checksum(web));
+  CHECK(*w.mirror.site_b().checksum({"rbd", "app1-web1-root-drill"}) == copy_sum);
+
+  // The report: one recovery point for the app, every copy's snapshot, the phases.
+  StoreJournal journal(*w.b_store, w.job_id);
+  auto report = journal.find("report");
+  REQUIRE(report);
+  REQUIRE(*report);
+  const auto& r = (*report)->detail;
+  CHECK(r["network"] == "drill0");
+  CHECK(r["recoveryPoint"]["images"].size() == 5);
+  CHECK(r["recoveryPoint"]["at"].is_string());
+  CHECK(r["restore"]["vms"].size() == 4);
+  CHECK(r["toAllRunningMs"].get<std::int64_t>() >= 0);
+
+  // A second drill while this one is in place is refused; then the cleanup.
+  auto in_place = drill_in_place(*w.b_store, "app1");
+  REQUIRE(in_place);
+  REQUIRE(*in_place);
+  CHECK((*in_place)->id == w.job_id);
+  auto second = w.run_job(*w.b_store, state::JobType::drill, [&](Steps& steps) {
+    return run_drill(w.dr, *w.b_store->get_job(w.last_job), steps);
+  });
+  REQUIRE_FALSE(second);
+  CHECK(second.error().message.find("has a drill in place (job " + std::to_string(w.job_id) +
+                                    "); clean it up first") != std::string::npos);
+  REQUIRE(w.run_job(*w.b_store, state::JobType::drill_cleanup,
+                    [&](Steps& steps) { return run_drill_cleanup(w.dr, "app1", steps); }));
+  in_place = drill_in_place(*w.b_store, "app1");
+  REQUIRE(in_place);
+  CHECK_FALSE(*in_place);
+  CHECK(virt::testing::site_picture(*w.b_real) == b_before);
+  for (const auto& p : w.pairs) {
+    auto gone = w.mirror.site_b().image_exists({p.target.pool, p.target.image + "-drill"});
+    REQUIRE(gone);
+    CHECK_FALSE(*gone);
+    auto b = w.mirror.site_b().mirror_info(spec(p.target));
+    REQUIRE(b);
+    CHECK(b->role == storage::ImageRole::non_primary);
+  }
+}
+
+TEST_CASE("a disaster failover with a drill in place removes it: no drill VM, no copy left",
+          "[integration][workflow]") {
+  World w(Kind::drilled_disaster);
+  REQUIRE(w.b_real->domain_status("app1-web1-drill"));  // the drill runs
+  REQUIRE(w.run());
+  const auto picture = virt::testing::site_picture(*w.b_real);
+  CHECK(picture.find("-drill") == std::string::npos);
+  CHECK(picture.find("drill0") == std::string::npos);
+  for (const auto& p : w.pairs) {
+    auto copy = w.mirror.site_b().image_exists({p.target.pool, p.target.image + "-drill"});
+    REQUIRE(copy);
+    CHECK_FALSE(*copy);
+  }
+  auto vm = w.b_real->domain_status("app1-web1");
+  REQUIRE(vm);
+  CHECK(vm->state == virt::DomainState::running);
+  StoreJournal journal(*w.b_store, w.job_id);
+  auto removed = journal.find("drill-cleanup/remove-domains");
+  REQUIRE(removed);
+  REQUIRE(*removed);
+  CHECK((*removed)->detail["domains"].size() == 4);
+}
+
+TEST_CASE("an unprotect is refused while a drill is in place at the DR site, and changes nothing",
+          "[integration][workflow]") {
+  World w(Kind::drill_cleanup);  // an uncut drill in place at site-b
+  const auto b_before = virt::testing::site_picture(*w.b_real);
+  const auto unprotect = w.new_job(*w.a_store, state::JobType::unprotect);
+  StoreJournal journal(*w.a_store, unprotect);
+  Steps steps(journal);
+  auto refused = run_unprotect(w.production, "app1", steps);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == Errc::failed_precondition);
+  CHECK(refused.error().message.find("app 'app1' has a drill in place at site-b (job ") !=
+        std::string::npos);
+  CHECK(refused.error().message.find("clean it up there first (drpair drill app1 --cleanup), "
+                                     "then unprotect") != std::string::npos);
+  // Protection goes on: protected at both sites, every pair mirrored, the drill as it was.
+  auto a = w.a_store->get_app("app1");
+  REQUIRE(a);
+  CHECK(a->state == state::AppState::protected_);
+  REQUIRE(a->last_error);
+  CHECK(a->last_error->message == refused.error().message);
+  CHECK(w.b_store->get_app("app1"));
+  for (const auto& p : w.pairs) {
+    auto info = w.mirror.site_a().mirror_info(spec(p.source));
+    REQUIRE(info);
+    CHECK(info->role == storage::ImageRole::primary);
+  }
+  CHECK(virt::testing::site_picture(*w.b_real) == b_before);
+}
+
+TEST_CASE("a drill's copy racing rbd-mirror's next snapshot is discarded and taken again",
+          "[integration][workflow]") {
+  World w(Kind::drill);
+  w.dr.parallelism = 1;
+  const storage::ImageSpec web{"rbd", "app1-web1-root"};
+  std::atomic<int> copies{0};
+  std::atomic<bool> raced{false};
+  // Right after the first copy of app1-web1-root, before the drill looks again: production writes
+  // and snapshots, and rbd-mirror begins copying that snapshot into the replica (its HEAD torn).
+  // Later looks at the replica's snapshots see rbd-mirror finish.
+  w.plan->after_each([&](const std::string& what) {
+    if (what == "site-b copy_image rbd/app1-web1-root" && copies++ == 0) {
+      std::string data(200000, 'n');
+      REQUIRE(w.mirror.site_a().write(web, 0, std::as_bytes(std::span(data))));
+      REQUIRE(w.mirror.site_a().create_mirror_snapshot(web));
+      w.mirror.begin_copies();
+      raced = true;
+    } else if (raced && what == "site-b mirror_snapshots rbd/app1-web1-root" && copies == 1) {
+      static int looks = 0;
+      if (++looks > 1) w.mirror.replay();  // the first look sees the copy under way
+    }
+  });
+  REQUIRE(w.run());
+  CHECK(copies == 2);
+  StoreJournal journal(*w.b_store, w.job_id);
+  auto step = journal.find("copy:rbd/app1-web1-root");
+  REQUIRE(step);
+  REQUIRE(*step);
+  CHECK((*step)->detail["attempts"] == 2);
+  // The copy is the newer snapshot, whole.
+  CHECK(*w.mirror.site_b().checksum({"rbd", "app1-web1-root-drill"}) ==
+        *w.mirror.site_a().checksum(web));
+}
+
+TEST_CASE("a drill is refused before anything changes: not protected, no drill switch, a name "
+          "taken",
+          "[integration][workflow]") {
+  SECTION("no drill switch") {
+    World w(Kind::drill);
+    w.b_config.drill_switch.reset();
+    auto refused = w.run();
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == Errc::failed_precondition);
+    CHECK(refused.error().message ==
+          "site-b has no drill switch: set \"drill\": {\"network\", \"bridge\"} in its site "
+          "config (an Open vSwitch bridge with no uplink)");
+  }
+  SECTION("not protected") {
+    World w(Kind::drill);
+    REQUIRE(set_app_state(*w.b_store, "app1", state::AppState::protecting));
+    auto refused = w.run();
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().message.find("app 'app1' is protecting at site-b: a drill needs a "
+                                       "protected app") != std::string::npos);
+  }
+  SECTION("an image of a drill's name exists") {
+    World w(Kind::drill);
+    REQUIRE(w.mirror.site_b().create_image({"rbd", "app1-db1-data-drill"}, 1 << 20));
+    auto refused = w.run();
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == Errc::already_exists);
+    CHECK(refused.error().message ==
+          "image rbd/app1-db1-data-drill at site-b exists and is not this drill's: remove or "
+          "rename it, then drill again");
+    // Nothing was made, and the drill counts as none: nothing to clean up.
+    CHECK(w.b_real->get_network("drill0").error().code == Errc::not_found);
+    auto in_place = drill_in_place(*w.b_store, "app1");
+    REQUIRE(in_place);
+    CHECK_FALSE(*in_place);
+  }
+}
+
+TEST_CASE("a drill's plan: names, UUIDs, copies and portgroups on the drill switch",
+          "[integration][workflow]") {
+  const auto second = virt::testing::load_second(kSecond);
+  virt::NetworkTemplate drill_switch;
+  drill_switch.switch_name = "drill0";
+  auto plan = plan_drill(second, drill_switch);
+  REQUIRE(plan);
+  REQUIRE(plan->description.vms.size() == second.vms.size());
+  for (std::size_t i = 0; i < second.vms.size(); ++i) {
+    CHECK(plan->description.vms[i].name == second.vms[i].name + "-drill");
+    CHECK(plan->description.vms[i].id == drill_uuid(second.vms[i].id));
+    CHECK(plan->description.vms[i].id != second.vms[i].id);
+    CHECK(plan->description.vms[i].nics == second.vms[i].nics);  // MACs kept
+  }
+  CHECK(plan->images.size() == 5);
+  CHECK(drill_uuid("6C2F1D2E-0000-4000-8000-000000000001") ==
+        drill_uuid("6c2f1d2e-0000-4000-8000-000000000001"));
+  CHECK(std::regex_match(drill_uuid("x"), std::regex("^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-"
+                                                      "[89ab][0-9a-f]{3}-[0-9a-f]{12}$")));
+
+  SECTION("a network that is a whole switch gets a portgroup named after it") {
+    auto whole = second;
+    whole.networks[0].portgroup.reset();
+    auto p = plan_drill(whole, drill_switch);
+    REQUIRE(p);
+    CHECK(p->description.networks[0].switch_name == "drill0");
+    CHECK(p->description.networks[0].portgroup == "vswitch0");
+    CHECK(p->description.networks[0].vlan == 101);
+  }
+  SECTION("two networks wanting one drill portgroup with different VLANs") {
+    auto clash = second;
+    clash.networks[1].switch_name = "vswitch1";
+    clash.networks[1].portgroup = "app1-web";
+    auto p = plan_drill(clash, drill_switch);
+    REQUIRE_FALSE(p);
+    CHECK(p.error().message ==
+          "backup networks 'vswitch0.app1-web' (VLAN 101) and 'vswitch0.app1-app' (VLAN 102) "
+          "both need drill portgroup 'app1-web' on 'drill0': a drill cannot hold them apart");
+  }
+  SECTION("the drill switch is one of the app's") {
+    drill_switch.switch_name = "vswitch0";
+    auto p = plan_drill(second, drill_switch);
+    REQUIRE_FALSE(p);
+    CHECK(p.error().message.find("the drill switch 'vswitch0' is the switch of backup network "
+                                 "'vswitch0.app1-web'") != std::string::npos);
+  }
 }
 
 }  // namespace

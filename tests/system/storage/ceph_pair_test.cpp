@@ -450,3 +450,53 @@ TEST_CASE("ceph pair: journal mode is an option of a pair", "[ceph]") {
 }
 
 }  // namespace
+
+TEST_CASE("ceph pair: a replica's HEAD copies into a plain image with the replicated data, thin",
+          "[ceph][drill]") {
+  MirroredImage m("copy", 40);
+  auto& b = *m.pair.b;
+  const ImageSpec copy{m.image.pool, m.image.image + "-drill"};
+  dr::testing::ImageCleanup copy_cleanup(m.pair, copy);
+  // The replica's newest mirror snapshot is complete (write_and_replicate waited for it).
+  auto snaps = b.mirror_snapshots(m.image);
+  REQUIRE(snaps);
+  REQUIRE_FALSE(snaps->empty());
+  CHECK(snaps->back().complete);
+  const auto t0 = Clock::now();
+  auto bytes = b.copy_image(m.image, copy, {});
+  REQUIRE(bytes);
+  std::printf("copy of a 16 MiB replica with 5 MiB written: %llu bytes in %.2f s\n",
+              static_cast<unsigned long long>(*bytes), seconds_since(t0));
+  // Only what was written (4 MiB, then 1 MiB at some offset), not the whole 16 MiB.
+  CHECK(*bytes <= 8u << 20);
+  CHECK(*bytes >= 4u << 20);
+  auto size = b.image_size(copy);
+  REQUIRE(size);
+  CHECK(*size == kImageBytes);
+  CHECK(*b.checksum(copy) == *m.pair.a->checksum(m.image));
+  CHECK(role(b, copy) == ImageRole::not_mirrored);
+  // Writable, unlike the replica; the replica is untouched.
+  REQUIRE(b.write(copy, 0, dr::testing::test_bytes(4096, 99)));
+  CHECK(*b.checksum(m.image) == *m.pair.a->checksum(m.image));
+  CHECK(role(b, m.image) == ImageRole::non_primary);
+
+  // A copy onto an image that exists is refused, and the image is left alone.
+  const auto before = *b.checksum(copy);
+  auto again = b.copy_image(m.image, copy, {});
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == Errc::already_exists);
+  CHECK(*b.checksum(copy) == before);
+  // A stopped copy removes what it made.
+  std::stop_source stop;
+  stop.request_stop();
+  const ImageSpec stopped{m.image.pool, m.image.image + "-stopped"};
+  dr::testing::ImageCleanup stopped_cleanup(m.pair, stopped);
+  auto aborted = b.copy_image(m.image, stopped, stop.get_token());
+  REQUIRE_FALSE(aborted);
+  CHECK(aborted.error().code == Errc::aborted);
+  CHECK_FALSE(*b.image_exists(stopped));
+  // No such source.
+  auto missing = b.copy_image({"rbd", dr::testing::temp_name("none")}, stopped, {});
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == Errc::not_found);
+}

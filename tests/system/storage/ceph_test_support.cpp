@@ -85,7 +85,8 @@ ImageCleanup::~ImageCleanup() {
   for (auto* site : {pair_.a.get(), pair_.b.get()}) {
     if (site == nullptr) continue;
     auto info = site->mirror_info(image_);
-    if (info && info->role == storage::ImageRole::primary) (void)site->remove_image(image_);
+    // A primary (its copy goes with it), or a plain image (a drill's copy).
+    if (info && info->role != storage::ImageRole::non_primary) (void)site->remove_image(image_);
   }
 }
 

@@ -39,8 +39,8 @@ std::string ceph_cli(const std::string& site, const std::vector<std::string>& ar
 
 storage::Deadline in(std::chrono::seconds s);
 
-// Removes the image at the end of a test (at whichever site is primary), unless
-// DR_TEST_NOCLEANUP is set; rbd-mirror then deletes the copy at the other site.
+// Removes the image at the end of a test (at whichever site is primary, or wherever it is not
+// mirrored), unless DR_TEST_NOCLEANUP is set; rbd-mirror then deletes the copy at the other site.
 class ImageCleanup {
  public:
   ImageCleanup(CephPair& pair, storage::ImageSpec image) : pair_(pair), image_(std::move(image)) {}
