@@ -233,9 +233,9 @@ class MirrorStorage {
   virtual Result<std::string> checksum(const ImageSpec& image) = 0;
 
   // Copies image `source` as it is now (its HEAD, not a snapshot) into `target`, a new image of
-  // the same size and object size that is not mirrored, reading and writing only what the source
-  // has allocated (whole objects; zero-filled stretches are skipped), so a thin image copies what
-  // was written. For drills (workflow/drill.hpp): a non-primary source is read while rbd-mirror may
+  // the same size and object size that is not mirrored, reading only what the source has
+  // allocated (whole objects) and writing only what is not zeros (in 64 KiB pieces), so a thin
+  // image copies what was written. For drills (workflow/drill.hpp): a non-primary source is read while rbd-mirror may
   // be writing into it, so the copy equals its newest mirror snapshot only if that snapshot was
   // complete before the copy began and is still the newest after it ended; the caller checks
   // (docs/platform-notes.md, "A writable copy of a DR image"). Returns the bytes written.

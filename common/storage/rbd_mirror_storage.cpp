@@ -366,11 +366,25 @@ class RbdMirrorStorage final : public MirrorStorage {
           const auto r = rbd_read(src->get(), off, n, buf.data());
           if (r < 0) return from_errno(static_cast<int>(r), what + " (read)");
           if (static_cast<std::size_t>(r) != n) return fail(Errc::internal, what + ": short read");
-          // A fresh image reads as zeros: zero stretches stay unwritten (thin).
-          if (std::any_of(buf.data(), buf.data() + n, [](char c) { return c != 0; })) {
-            const auto w = rbd_write(dst->get(), off, n, buf.data());
+          // A fresh image reads as zeros: zero stretches of 64 KiB stay unwritten (thin), each
+          // run of the others is one write.
+          constexpr std::size_t kBlock = 64u << 10;
+          const auto zero = [&](std::size_t at) {
+            const char* b = buf.data() + at;
+            return std::all_of(b, b + std::min(kBlock, n - at), [](char c) { return c == 0; });
+          };
+          for (std::size_t at = 0; at < n;) {
+            if (zero(at)) {
+              at += kBlock;
+              continue;
+            }
+            std::size_t end = at + kBlock;
+            while (end < n && !zero(end)) end += kBlock;
+            end = std::min(end, n);
+            const auto w = rbd_write(dst->get(), off + at, end - at, buf.data() + at);
             if (w < 0) return from_errno(static_cast<int>(w), what + " (write)");
-            written += n;
+            written += end - at;
+            at = end;
           }
           off += n;
         }
