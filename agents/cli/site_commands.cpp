@@ -70,6 +70,7 @@ int run_capture(const SiteArgs& args) {
   options.site = site_name(args, config, *hv);
   if (!args.captured_at.empty()) options.captured_at = args.captured_at;
   options.config = config ? &*config : nullptr;
+  options.warn = [](std::string_view w) { std::cerr << "drpair: warning: " << w << '\n'; };
   auto first = virt::capture(*hv, args.app, options);
   if (!first) return report_error(first.error());
   if (auto w = write_output(args.out, model::to_text(model::to_json(*first))); !w) {

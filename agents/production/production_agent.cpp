@@ -28,7 +28,8 @@ using Clock = std::chrono::steady_clock;
 using workflow::image_name;
 using workflow::spec;
 
-// The domains of each app found in libvirt (domains whose metadata names an app).
+// The domains of each app found in libvirt (domains whose metadata names an app, readable or not:
+// a protect of an app with a broken one then names it).
 struct LibvirtApp {
   std::string name;
   std::vector<virt::DomainStatus> domains;
@@ -38,7 +39,8 @@ Result<std::map<std::string, LibvirtApp>> libvirt_apps(virt::Hypervisor& hv) {
   auto site = hv.list_members();
   if (!site) return site.error();
   std::map<std::string, LibvirtApp> apps;
-  for (const auto& [status, membership] : *site) {
+  for (const auto& [status, membership, broken] : *site) {
+    if (broken && broken->app_id) apps[*broken->app_id].domains.push_back(status);
     if (!membership) continue;
     auto& app = apps[membership->app_id];
     if (membership->app_name) app.name = *membership->app_name;

@@ -30,7 +30,15 @@ class Capturer {
     auto site = hv_.list_members();
     if (!site) return site.error();
     std::vector<std::pair<DomainDef, DomainState>> members;
-    for (const auto& [status, membership] : *site) {
+    for (const auto& [status, membership, broken] : *site) {
+      if (broken) {
+        if (broken->app_id == app_id_) return fail(Errc::invalid_argument, broken->message);
+        if (options_.warn) {
+          options_.warn(broken->message + "; skipped: it names " +
+                        (broken->app_id ? "app '" + *broken->app_id + "'" : "no app"));
+        }
+        continue;
+      }
       if (!virt::is_app_vm(membership, app_id_)) continue;
       auto def = hv_.get_domain(status.name);
       if (!def) {
@@ -89,6 +97,13 @@ class Capturer {
         return added.error();
       }
     }
+    // Everything the app holds that drpair cannot protect, at once.
+    if (!refused_.empty()) {
+      std::string all;
+      for (const auto& r : refused_) all += (all.empty() ? "" : "; ") + r;
+      return fail(Errc::failed_precondition,
+                  "app '" + app_id_ + "' cannot be protected as it is: " + all);
+    }
     for (const auto& key : network_order_) out.networks.push_back(networks_.at(key));
     return out;
   }
@@ -102,15 +117,26 @@ class Capturer {
     vm.spec.memory_mib = def.memory_mib;
     vm.boot_order = def.membership->boot_order;
     const std::string dom = "domain '" + def.name + "'";
+    if (def.odd_memory_kib) {
+      refused_.push_back(dom + ": memory " + std::to_string(*def.odd_memory_kib) +
+                         " KiB is not a whole number of MiB (what drpair/v1 carries); give it " +
+                         std::to_string(def.memory_mib) + " or " +
+                         std::to_string(def.memory_mib + 1) + " MiB");
+    }
     for (const auto& disk : def.disks) {
       if (!disk.rbd) {
         // An empty CD-ROM or floppy drive holds no data to protect.
         if (disk.device != "disk" && disk.other_source.empty()) continue;
-        return fail(Errc::failed_precondition,
-                    dom + ": disk '" + disk.target + "' (" +
-                        (disk.other_source.empty() ? "no source" : disk.other_source) +
-                        ") is not an RBD disk and cannot be protected");
+        refused_.push_back(dom + ": disk '" + disk.target + "' (" +
+                           (disk.other_source.empty() ? "no source" : disk.other_source) +
+                           ") is not an RBD disk and cannot be protected");
+        continue;
       }
+      for (const auto& why : disk.uncarried) {
+        refused_.push_back(dom + ": disk '" + disk.target + "' (rbd " + disk.pool + "/" +
+                           disk.image + "): " + why);
+      }
+      if (!disk.uncarried.empty()) continue;
       model::Disk d{disk.target, disk.pool.empty() ? "rbd" : disk.pool, disk.image, std::nullopt};
       auto bytes = hv_.rbd_image_bytes(d.pool, d.image);
       if (!bytes) return bytes.error();
@@ -118,13 +144,31 @@ class Capturer {
       vm.disks.push_back(std::move(d));
     }
     std::optional<std::vector<InterfaceAddress>> observed;
+    std::map<std::string, int> macs;
+    for (const auto& nic : def.nics) ++macs[nic.mac];
+    for (const auto& [mac, n] : macs) {
+      if (n > 1) {
+        refused_.push_back(dom + ": " + std::to_string(n) + " NICs share MAC " + mac +
+                           " (drpair names a NIC by its MAC); give each its own");
+      }
+    }
     for (const auto& nic : def.nics) {
+      if (macs[nic.mac] > 1) continue;
       model::SourceNic out;
       out.mac = nic.mac;
       for (const auto& d : def.membership->nics) {
         if (d.mac == nic.mac) out.ip = d.ip;
       }
-      if (!out.ip && state == DomainState::running) {
+      const std::string which = dom + ": NIC " + nic.mac;
+      if (nic.own_vlan) {
+        refused_.push_back(which + " has a VLAN of its own (" + *nic.own_vlan +
+                           "): drpair carries the VLAN of the NIC's network or portgroup; move "
+                           "the VLAN there");
+        continue;
+      }
+      // Leases exist only on a network with an <ip> (libvirt's DHCP); the guest agent is asked
+      // with them. (libvirt 9.0's test driver crashes the client when asked otherwise.)
+      if (!out.ip && state == DomainState::running && has_leases(nic)) {
         if (!observed) {
           auto addrs = hv_.interface_addresses(def.name);
           if (!addrs) return addrs.error();
@@ -134,23 +178,33 @@ class Capturer {
           if (!out.ip && model::canonical_mac(a.mac).value_or(a.mac) == nic.mac) out.ip = a.ip;
         }
       }
-      const std::string which = dom + ": NIC " + nic.mac;
       if (nic.kind != NicKind::network) {
         if (!out.ip) {
-          return fail(Errc::failed_precondition,
-                      which + " is not on a libvirt network (" +
-                          (nic.kind == NicKind::bridge ? "bridge '" + nic.bridge + "'" : nic.bridge) +
-                          ") and the metadata declares no address for it");
+          refused_.push_back(
+              which + " is not on a libvirt network (" +
+              (nic.kind == NicKind::bridge ? "bridge '" + nic.bridge + "'" : nic.bridge) +
+              ") and the metadata declares no address for it");
+          continue;
         }
         vm.nics.push_back(std::move(out));
         continue;
       }
-      const std::string key = network_key(nic.network, nic.portgroup);
-      if (!declared_.empty() && declared_.count(key) == 0) {
-        return fail(Errc::failed_precondition, which + " is on " + where(nic.network, nic.portgroup) +
-                                                   ", which app '" + app_id_ + "' does not declare");
+      // No portgroup on a network with a default one: libvirt puts the NIC there.
+      auto portgroup = nic.portgroup;
+      if (!portgroup) {
+        auto net = network(nic.network, which);
+        if (!net) return net.error();
+        for (const auto& pg : (*net)->portgroups) {
+          if (pg.is_default) portgroup = pg.name;
+        }
       }
-      auto id = add_network(nic.network, nic.portgroup, which);
+      const std::string key = network_key(nic.network, portgroup);
+      if (!declared_.empty() && declared_.count(key) == 0) {
+        refused_.push_back(which + " is on " + where(nic.network, portgroup) + ", which app '" +
+                           app_id_ + "' does not declare");
+        continue;
+      }
+      auto id = add_network(nic.network, portgroup, which);
       if (!id) return id.error();
       out.network = *id;
       vm.nics.push_back(std::move(out));
@@ -158,11 +212,9 @@ class Capturer {
     return vm;
   }
 
-  // Adds the source network for (switch, portgroup) once; returns its id.
-  Result<std::string> add_network(const std::string& sw, const std::optional<std::string>& pg,
-                                  const std::string& user) {
-    const std::string key = network_key(sw, pg);
-    if (const auto it = networks_.find(key); it != networks_.end()) return it->second.id;
+  // The libvirt network `sw`, read once per capture.
+  Result<const NetworkDef*> network(const std::string& sw, const std::string& user) {
+    if (const auto it = switches_.find(sw); it != switches_.end()) return &it->second;
     auto net = hv_.get_network(sw);
     if (!net) {
       if (net.error().code == Errc::not_found) {
@@ -171,6 +223,23 @@ class Capturer {
       }
       return net.error();
     }
+    return &switches_.emplace(sw, std::move(*net)).first->second;
+  }
+
+  bool has_leases(const NicDef& nic) {
+    if (nic.kind != NicKind::network) return true;  // the guest agent may know
+    auto net = network(nic.network, "");
+    return net && !(*net)->ips.empty();
+  }
+
+  // Adds the source network for (switch, portgroup) once; returns its id.
+  Result<std::string> add_network(const std::string& sw, const std::optional<std::string>& pg,
+                                  const std::string& user) {
+    const std::string key = network_key(sw, pg);
+    if (const auto it = networks_.find(key); it != networks_.end()) return it->second.id;
+    auto found = network(sw, user);
+    if (!found) return found.error();
+    const NetworkDef* net = *found;
     model::SourceNetwork out;
     const auto declared = declared_.find(key);
     const DeclaredNetwork* d = declared == declared_.end() ? nullptr : &declared->second;
@@ -187,6 +256,17 @@ class Capturer {
                     user + " uses " + where(sw, pg) + ", but that portgroup does not exist");
       }
       if (it->vlan) out.vlan = it->vlan;
+      if (it->uncarried_vlan) {
+        refused_.push_back(where(sw, pg) + " (used by " + user + ") carries " +
+                           *it->uncarried_vlan + ": drpair maps one VLAN per network");
+      }
+    } else if (net->uncarried_vlan) {
+      refused_.push_back(where(sw, pg) + " (used by " + user + ") carries " +
+                         *net->uncarried_vlan + ": drpair maps one VLAN per network");
+    }
+    for (const auto& v6 : net->ipv6) {
+      refused_.push_back(where(sw, pg) + " (used by " + user + ") has IPv6 subnet " + v6 +
+                         ": drpair/v1 carries IPv4 subnets only");
     }
     const DeclaredPortgroup* site =
         pg && options_.config != nullptr ? declared_portgroup(*options_.config, sw, *pg) : nullptr;
@@ -215,6 +295,8 @@ class Capturer {
   std::vector<std::string> declared_order_;
   std::map<std::string, model::SourceNetwork> networks_;
   std::vector<std::string> network_order_;
+  std::map<std::string, NetworkDef> switches_;  // libvirt networks read so far
+  std::vector<std::string> refused_;  // what cannot be protected, each naming its object
 };
 
 }  // namespace

@@ -105,8 +105,14 @@ class LibvirtHypervisor final : public Hypervisor {
     std::vector<DomainMember> out;
     auto listed = each_domain([&](virDomainPtr dom, DomainStatus status) -> Status {
       auto membership = membership_of(dom, status.name);
-      if (!membership) return membership.error();
-      out.push_back({std::move(status), std::move(*membership)});
+      if (!membership) {
+        // Unreadable metadata makes the domain nobody's; the app it names is told (capture).
+        if (membership.error().code != Errc::invalid_argument) return membership.error();
+        out.push_back({std::move(status), std::nullopt,
+                       BrokenMembership{broken_app_id(dom), membership.error().message}});
+        return {};
+      }
+      out.push_back({std::move(status), std::move(*membership), std::nullopt});
       return {};
     });
     if (!listed) return listed.error();
@@ -274,7 +280,7 @@ class LibvirtHypervisor final : public Hypervisor {
   }
 
   Status remove_portgroup(const std::string& network, const std::string& portgroup) override {
-    return update_portgroup(network, portgroup_xml(PortgroupDef{portgroup, std::nullopt, false}),
+    return update_portgroup(network, portgroup_xml(PortgroupDef{portgroup, std::nullopt, false, {}}),
                             VIR_NETWORK_UPDATE_COMMAND_DELETE,
                             "remove portgroup '" + portgroup + "'");
   }
@@ -382,6 +388,13 @@ class LibvirtHypervisor final : public Hypervisor {
 
   // drpair's metadata element of the current definition (the live one while the domain runs);
   // nullopt when the domain has none.
+  std::optional<std::string> broken_app_id(virDomainPtr dom) {
+    CString xml(virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, kMetadataNamespace,
+                                     VIR_DOMAIN_AFFECT_CURRENT));
+    if (!xml) return std::nullopt;
+    return membership_app_id(xml.get());
+  }
+
   Result<std::optional<Membership>> membership_of(virDomainPtr dom, const std::string& name) {
     CString xml(virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, kMetadataNamespace,
                                      VIR_DOMAIN_AFFECT_CURRENT));

@@ -41,6 +41,9 @@ struct DiskDef {
   // drive has no medium (an empty cdrom).
   std::string other_source;
   std::string file;  // type='file' disks: the path (kept so such a domain can be defined again)
+  // What the disk's XML holds that drpair cannot carry to the DR site, each in words for an error
+  // ("opens the image at RBD snapshot 'snap1'"): capture refuses the disk, naming them.
+  std::vector<std::string> uncarried;
   bool operator==(const DiskDef&) const = default;
 };
 
@@ -56,6 +59,8 @@ struct NicDef {
   // Only in the live XML of a running domain:
   std::optional<std::string> target_dev;  // "vnet3": the host-side port
   std::optional<int> live_vlan;           // the VLAN tag libvirt applied
+  // In the persistent XML: the NIC's own <vlan> (tags, a trunk), which drpair cannot carry.
+  std::optional<std::string> own_vlan;
   bool operator==(const NicDef&) const = default;
 };
 
@@ -105,18 +110,29 @@ inline bool is_app_vm(const std::optional<Membership>& m, const std::string& app
   return m && m->app_id == app_id && !m->drill;
 }
 
+// drpair metadata on a domain that cannot be read: the domain belongs to no app, and only the app
+// it names (when its id is readable) is told; every other app and the site go on without it.
+struct BrokenMembership {
+  std::optional<std::string> app_id;  // the id it names, if any
+  std::string message;                // "domain 'x': drpair metadata: drpair:app generation 'y'"
+  bool operator==(const BrokenMembership&) const = default;
+};
+
 struct DomainDef {
   std::string name;
   std::string uuid;
   std::string type = "kvm";  // libvirt domain type: kvm, qemu, test
   int vcpus = 1;
   std::int64_t memory_mib = 0;
+  // Read only: memory that is not a whole number of MiB (drpair/v1 carries MiB), in KiB.
+  std::optional<std::int64_t> odd_memory_kib;
   std::vector<DiskDef> disks;
   std::vector<NicDef> nics;
   // The host file the guest's first serial port (COM1) is logged to: written as <serial
   // type='file'>; read from that or from a serial's <log file=> (a pty serial with a log).
   std::optional<std::string> serial_log;
   std::optional<Membership> membership;
+  std::optional<BrokenMembership> broken_membership;  // read only; then membership is nullopt
   bool operator==(const DomainDef&) const = default;
 };
 
@@ -131,12 +147,15 @@ struct DomainStatus {
 struct DomainMember {
   DomainStatus status;
   std::optional<Membership> membership;
+  std::optional<BrokenMembership> broken;  // then membership is nullopt
 };
 
 struct PortgroupDef {
   std::string name;
   std::optional<int> vlan;
   bool is_default = false;
+  // A VLAN setting drpair cannot carry (a trunk, several tags, a native VLAN), in words.
+  std::optional<std::string> uncarried_vlan;
   bool operator==(const PortgroupDef&) const = default;
 };
 
@@ -153,7 +172,9 @@ struct NetworkDef {
   std::string bridge;
   std::string virtualport;  // "openvswitch" or ""
   std::optional<int> vlan;
-  std::vector<NetworkIp> ips;
+  std::vector<NetworkIp> ips;  // IPv4
+  std::vector<std::string> ipv6;  // IPv6 subnets ("fd00:1::1/64"), which drpair/v1 cannot carry
+  std::optional<std::string> uncarried_vlan;  // as PortgroupDef's, for the whole network
   std::vector<PortgroupDef> portgroups;
   bool active = false;  // filled in by reads, ignored when defining
   bool operator==(const NetworkDef&) const = default;

@@ -91,6 +91,23 @@ std::optional<int> vlan_tag(const xmlNode* parent) {
   return static_cast<int>(*v);
 }
 
+// A <vlan> that is more than one plain tag (libvirt's formatnetwork "Setting VLAN tag"): a trunk,
+// several tags, a native VLAN. drpair maps one VLAN per network, so it names what it cannot carry.
+std::optional<std::string> uncarried_vlan(const xmlNode* parent) {
+  const xmlNode* vlan = child(parent, "vlan");
+  if (vlan == nullptr) return std::nullopt;
+  std::string tags;
+  int count = 0;
+  bool native = false;
+  each_child(vlan, "tag", [&](const xmlNode* tag) {
+    tags += (count++ == 0 ? "" : ", ") + attr_or(tag, "id");
+    native = native || attr(tag, "nativeMode").has_value();
+  });
+  if (attr_or(vlan, "trunk") == "yes" || count > 1) return "a VLAN trunk (tags " + tags + ")";
+  if (native) return "a native VLAN (tag " + tags + ")";
+  return std::nullopt;
+}
+
 // A parsed document and its root element.
 struct Parsed {
   DocHandle doc;
@@ -117,7 +134,8 @@ Result<Parsed> parse(std::string_view xml, const char* root, const char* what) {
 }
 
 // libvirt's memory units (docs: formatdomain "Memory Allocation"); default KiB.
-std::optional<std::int64_t> to_mib(std::int64_t value, std::string unit) {
+// The bytes of `value` in `unit`, or nullopt for a unit libvirt does not know.
+std::optional<double> to_bytes(std::int64_t value, std::string unit) {
   for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   double bytes = 0;
   if (unit.empty() || unit == "k" || unit == "kib") bytes = value * 1024.0;
@@ -130,7 +148,7 @@ std::optional<std::int64_t> to_mib(std::int64_t value, std::string unit) {
   else if (unit == "t" || unit == "tib") bytes = value * 1099511627776.0;
   else if (unit == "tb") bytes = value * 1e12;
   else return std::nullopt;
-  return static_cast<std::int64_t>(bytes / 1048576.0);
+  return bytes;
 }
 
 DiskDef read_disk(const xmlNode* node) {
@@ -151,6 +169,26 @@ DiskDef read_disk(const xmlNode* node) {
     } else {
       d.pool = name.substr(0, slash);
       d.image = name.substr(slash + 1);
+    }
+    // pool/namespace/image (libvirt's formatdomain, "rbd").
+    if (const auto ns = d.image.find('/'); ns != std::string::npos) {
+      d.uncarried.push_back("its image is in RBD namespace '" + d.image.substr(0, ns) + "'");
+      d.image = d.image.substr(ns + 1);
+    }
+    if (const auto snap = attr(child(source, "snapshot"), "name")) {
+      d.uncarried.push_back("it opens the image at RBD snapshot '" + *snap +
+                            "' (a snapshot is not replicated as a disk)");
+    }
+    const xmlNode* encryption = child(source, "encryption");
+    if (encryption == nullptr) encryption = child(node, "encryption");
+    if (encryption != nullptr) {
+      d.uncarried.push_back("it is encrypted (<encryption format='" +
+                            attr_or(encryption, "format", "?") +
+                            "'>): the DR site would need its secret");
+    }
+    if (const auto format = attr(child(node, "driver"), "type"); format && *format != "raw") {
+      d.uncarried.push_back("its driver type is '" + *format +
+                            "' (an RBD disk drpair restores is raw)");
     }
     each_child(source, "host", [&](const xmlNode* h) {
       RbdMonitor m{attr_or(h, "name"), std::nullopt};
@@ -205,6 +243,10 @@ NicDef read_nic(const xmlNode* node) {
   n.model = attr_or(child(node, "model"), "type");
   n.target_dev = attr(child(node, "target"), "dev");
   n.live_vlan = vlan_tag(node);
+  if (child(node, "vlan") != nullptr) {
+    n.own_vlan = uncarried_vlan(node).value_or("VLAN tag " +
+                                               (n.live_vlan ? std::to_string(*n.live_vlan) : "?"));
+  }
   return n;
 }
 
@@ -378,24 +420,28 @@ Result<DomainDef> parse_domain_xml(std::string_view xml) {
   d.vcpus = vcpus ? static_cast<int>(*vcpus) : 1;
   const xmlNode* memory = child(root, "memory");
   const auto mem = to_int(text(memory));
-  const auto mib = mem ? to_mib(*mem, attr_or(memory, "unit")) : std::nullopt;
-  if (!mib) return fail(Errc::invalid_argument, "domain '" + d.name + "': unreadable <memory>");
-  d.memory_mib = *mib;
+  const auto bytes = mem ? to_bytes(*mem, attr_or(memory, "unit")) : std::nullopt;
+  if (!bytes) return fail(Errc::invalid_argument, "domain '" + d.name + "': unreadable <memory>");
+  d.memory_mib = static_cast<std::int64_t>(*bytes / 1048576.0);
+  if (static_cast<double>(d.memory_mib) * 1048576.0 != *bytes) {
+    d.odd_memory_kib = static_cast<std::int64_t>(*bytes / 1024.0);
+  }
   const xmlNode* devices = child(root, "devices");
   each_child(devices, "disk", [&](const xmlNode* n) { d.disks.push_back(read_disk(n)); });
   each_child(devices, "interface", [&](const xmlNode* n) { d.nics.push_back(read_nic(n)); });
   d.serial_log = read_serial_log(devices);
-  Status status;
   each_child(child(root, "metadata"), "app", [&](const xmlNode* n) {
-    if (!in_drpair_ns(n) || d.membership || !status) return;
+    if (!in_drpair_ns(n) || d.membership || d.broken_membership) return;
     auto m = read_membership(n);
     if (!m) {
-      status = fail(Errc::invalid_argument, "domain '" + d.name + "': " + m.error().message);
+      auto id = attr(n, "id");
+      if (id && id->empty()) id.reset();
+      d.broken_membership =
+          BrokenMembership{id, "domain '" + d.name + "': drpair metadata: " + m.error().message};
       return;
     }
     d.membership = std::move(*m);
   });
-  if (!status) return status.error();
   return d;
 }
 
@@ -481,6 +527,14 @@ std::string domain_xml(const DomainDef& d) {
   return out;
 }
 
+std::optional<std::string> membership_app_id(std::string_view xml) {
+  auto doc = parse(xml, "app", "drpair metadata");
+  if (!doc) return std::nullopt;
+  auto id = attr(doc->root, "id");
+  if (id && id->empty()) return std::nullopt;
+  return id;
+}
+
 Result<Membership> parse_membership_xml(std::string_view xml) {
   auto doc = parse(xml, "app", "drpair metadata");
   if (!doc) return doc.error();
@@ -501,8 +555,13 @@ Result<NetworkDef> parse_network_xml(std::string_view xml) {
   n.bridge = attr_or(child(root, "bridge"), "name");
   n.virtualport = attr_or(child(root, "virtualport"), "type");
   n.vlan = vlan_tag(root);
+  n.uncarried_vlan = uncarried_vlan(root);
   each_child(root, "ip", [&](const xmlNode* ip) {
     const std::string family = attr_or(ip, "family", "ipv4");
+    if (family == "ipv6") {
+      n.ipv6.push_back(attr_or(ip, "address") + "/" + attr_or(ip, "prefix", "64"));
+      return;
+    }
     if (family != "ipv4") return;
     NetworkIp out{attr_or(ip, "address"), 24};
     if (const auto prefix = attr(ip, "prefix")) {
@@ -515,7 +574,8 @@ Result<NetworkDef> parse_network_xml(std::string_view xml) {
     n.ips.push_back(std::move(out));
   });
   each_child(root, "portgroup", [&](const xmlNode* pg) {
-    n.portgroups.push_back({attr_or(pg, "name"), vlan_tag(pg), attr_or(pg, "default") == "yes"});
+    n.portgroups.push_back({attr_or(pg, "name"), vlan_tag(pg), attr_or(pg, "default") == "yes",
+                            uncarried_vlan(pg)});
   });
   return n;
 }

@@ -29,6 +29,8 @@ Result<std::string> with_devices(std::string_view domain, const std::vector<Disk
 // drpair's membership element as virDomainGetMetadata returns it for kMetadataNamespace: <app>,
 // without the namespace.
 Result<Membership> parse_membership_xml(std::string_view xml);
+// The app id such an element names, read even when the rest of it is broken.
+std::optional<std::string> membership_app_id(std::string_view xml);
 
 Result<NetworkDef> parse_network_xml(std::string_view xml);
 std::string network_xml(const NetworkDef& network);

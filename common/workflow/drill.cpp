@@ -401,7 +401,7 @@ Result<json> drill_domains(virt::Hypervisor& hypervisor, const std::string& app_
   auto members = hypervisor.list_members();
   if (!members) return members.error();
   std::map<std::string, std::string> found;  // by name
-  for (const auto& [status, membership] : *members) {
+  for (const auto& [status, membership, broken] : *members) {
     if (membership && membership->app_id == app_id && membership->drill) {
       found[status.name] = virt::to_string(status.state);
     }

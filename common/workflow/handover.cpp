@@ -100,7 +100,7 @@ Result<std::vector<virt::DomainStatus>> app_domains(virt::Hypervisor& hypervisor
   auto members = hypervisor.list_members();
   if (!members) return members.error();
   std::vector<virt::DomainStatus> out;
-  for (const auto& [status, membership] : *members) {
+  for (const auto& [status, membership, broken] : *members) {
     if (virt::is_app_vm(membership, app_id)) out.push_back(status);
   }
   return out;
@@ -324,7 +324,7 @@ Status start_app_vms(virt::Hypervisor& hypervisor, const std::string& app_id,
   auto members = hypervisor.list_members();
   if (!members) return members.error();
   std::map<int, std::vector<std::string>> groups;  // boot order ascending; none: last
-  for (const auto& [status, membership] : *members) {
+  for (const auto& [status, membership, broken] : *members) {
     if (!virt::is_app_vm(membership, app_id)) continue;
     groups[membership->boot_order.value_or(std::numeric_limits<int>::max())].push_back(
         status.name);
@@ -369,7 +369,7 @@ Status carry_home(ProductionSite& site, const state::AppRecord& app,
   if (!members) return members.error();
   std::set<std::string> ours;       // the app's domains here
   std::set<std::string> theirs;     // domains of anything else
-  for (const auto& [status, membership] : *members) {
+  for (const auto& [status, membership, broken] : *members) {
     (virt::is_app_vm(membership, app_id) ? ours : theirs).insert(status.name);
   }
   for (const auto& vm : request.added_vms) {

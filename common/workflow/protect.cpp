@@ -190,6 +190,7 @@ Result<model::FirstDescription> capture_next(ProductionSite& site, const std::st
   virt::CaptureOptions options;
   options.site = site.site_name;
   options.config = site.config;
+  options.warn = site.log;
   auto first = virt::capture(site.hypervisor, app_id, options);
   if (!first) return first.error();
   auto latest = site.store.latest_description(app_id, state::DescriptionKind::first);

@@ -213,7 +213,7 @@ class Run {
         def.forward_mode = "bridge";
         def.virtualport = "openvswitch";
       }
-      if (net.portgroup) def.portgroups.push_back({*net.portgroup, net.vlan, false});
+      if (net.portgroup) def.portgroups.push_back({*net.portgroup, net.vlan, false, {}});
       else def.vlan = net.vlan;
       if (auto created = hv_.create_network(def); !created) {
         return fail(created.error().code, what + ": " + created.error().message);
@@ -223,7 +223,7 @@ class Run {
     if (!net.portgroup) return ok(binding_json(b));
     const PortgroupDef* pg = find_portgroup(*existing, *net.portgroup);
     if (pg == nullptr) {
-      if (auto added = hv_.add_portgroup(net.switch_name, {*net.portgroup, net.vlan, false});
+      if (auto added = hv_.add_portgroup(net.switch_name, {*net.portgroup, net.vlan, false, {}});
           !added) {
         return fail(added.error().code, what + ": " + added.error().message);
       }

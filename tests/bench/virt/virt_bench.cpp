@@ -145,7 +145,7 @@ void domain_read(virConnectPtr c, const std::string& name) {
 double raw_restore(const std::vector<virConnectPtr>& conns, const dr::model::SecondDescription& s,
                    const std::vector<DomainDef>& defs, int threads, bool same_calls = false) {
   std::vector<std::string> pg_xml;
-  for (const auto& n : s.networks) pg_xml.push_back(portgroup_xml({*n.portgroup, n.vlan, false}));
+  for (const auto& n : s.networks) pg_xml.push_back(portgroup_xml({*n.portgroup, n.vlan, false, {}}));
   std::vector<std::string> dom_xml;
   for (const auto& d : defs) dom_xml.push_back(domain_xml(d));
   std::map<int, std::vector<std::size_t>> groups;
@@ -330,7 +330,7 @@ void cleanup(virConnectPtr c, const dr::model::SecondDescription& s) {
   virNetworkPtr net = virNetworkLookupByName(c, s.networks[0].switch_name.c_str());
   for (const auto& n : s.networks) {
     if (net == nullptr) break;
-    const std::string x = portgroup_xml({*n.portgroup, std::nullopt, false});
+    const std::string x = portgroup_xml({*n.portgroup, std::nullopt, false, {}});
     virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_PORTGROUP, -1,
                      x.c_str(), VIR_NETWORK_UPDATE_AFFECT_LIVE | VIR_NETWORK_UPDATE_AFFECT_CONFIG);
   }

@@ -1,10 +1,12 @@
 // Capture of an app from a live libvirt (the test driver with the fixture production site).
 #include "virt/capture.hpp"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include "model/json_io.hpp"
+#include "virt/inventory.hpp"
 #include "virt/xml.hpp"
 #include "virt_test_support.hpp"
 
@@ -16,7 +18,7 @@ namespace {
 const std::string kCapturedAt = "2026-11-24T20:00:00Z";
 
 CaptureOptions options(const SiteConfig& config) {
-  return CaptureOptions{config.site, kCapturedAt, &config};
+  return CaptureOptions{config.site, kCapturedAt, &config, {}};
 }
 
 // Adds a domain of APP1 to the site, as production would have defined it.
@@ -62,12 +64,13 @@ TEST_CASE("capture without the site config takes subnets from the libvirt networ
   auto hv = testing::open_site("site-a");
   SiteConfig bare;
   bare.site = "site-a";
-  const auto captured = capture(*hv, "app1", CaptureOptions{"site-a", kCapturedAt, &bare});
+  const auto captured =
+      capture(*hv, "app1", CaptureOptions{"site-a", kCapturedAt, &bare, {}});
   REQUIRE(captured);
   // vswitch0 is a shared switch without <ip>: its portgroups have no subnets unless declared.
   for (const auto& n : captured->networks) CHECK(n.subnets.empty());
   CHECK(captured->app.captured_at == kCapturedAt);
-  const auto now = capture(*hv, "app1", CaptureOptions{"site-a", std::nullopt, &bare});
+  const auto now = capture(*hv, "app1", CaptureOptions{"site-a", std::nullopt, &bare, {}});
   REQUIRE(now);
   REQUIRE(now->app.captured_at);
   CHECK(now->app.captured_at->size() == 20);
@@ -83,7 +86,7 @@ TEST_CASE("each domain's membership read from its metadata alone is the one in i
   REQUIRE(site->size() == domains->size());
   int members = 0;
   for (std::size_t i = 0; i < site->size(); ++i) {
-    const auto& [status, membership] = (*site)[i];
+    const auto& [status, membership, broken] = (*site)[i];
     INFO(status.name);
     CHECK(status == (*domains)[i]);
     auto def = hv->get_domain(status.name);
@@ -94,11 +97,11 @@ TEST_CASE("each domain's membership read from its metadata alone is the one in i
   CHECK(members == 4);
 }
 
-TEST_CASE("broken drpair metadata is invalid_argument naming the domain, for the scan and capture",
+TEST_CASE("broken drpair metadata: nobody's domain, an error only for the app it names",
           "[integration][libvirt]") {
   auto hv = testing::open_site("site-a");
   const SiteConfig config = testing::load_config("site-a");
-  // No app id: the metadata names no app, and nothing may silently skip the domain.
+  // No app id: the metadata names no app.
   DomainDef broken;
   broken.name = "broken";
   broken.uuid = "6f1c2a9e-0009-4c1e-9a0b-000000000009";
@@ -106,17 +109,39 @@ TEST_CASE("broken drpair metadata is invalid_argument naming the domain, for the
   broken.memory_mib = 64;
   broken.membership = Membership{};
   REQUIRE(hv->define_domain(broken));
-  auto membership = hv->list_members();
-  REQUIRE_FALSE(membership);
-  CHECK(membership.error().code == Errc::invalid_argument);
-  CHECK(membership.error().message ==
-        "domain 'broken': drpair metadata: drpair:app without an id");
-  CHECK(error_of(*hv, config, Errc::invalid_argument) == membership.error().message);
+  auto members = hv->list_members();
+  REQUIRE(members);
+  const auto it = std::find_if(members->begin(), members->end(),
+                               [](const DomainMember& m) { return m.status.name == "broken"; });
+  REQUIRE(it != members->end());
+  CHECK_FALSE(it->membership);
+  REQUIRE(it->broken);
+  CHECK(it->broken->message == "domain 'broken': drpair metadata: drpair:app without an id");
+  CHECK_FALSE(it->broken->app_id);
+  // Another app's capture goes on, and is told.
+  std::vector<std::string> warnings;
+  auto opts = options(config);
+  opts.warn = [&](std::string_view w) { warnings.emplace_back(w); };
+  REQUIRE(capture(*hv, "app1", opts));
+  CHECK(warnings == std::vector<std::string>{
+                        "domain 'broken': drpair metadata: drpair:app without an id; skipped: it "
+                        "names no app"});
+  // The site's inventory too (the domain, of no app).
+  auto inv = inventory(*hv, "site-a", &config);
+  REQUIRE(inv);
+  // A domain whose broken metadata names the app stops that app's capture, named once.
+  auto odd = testing::open_site("fidelity");
+  const auto stopped =
+      capture(*odd, "late", CaptureOptions{"site-a", kCapturedAt, nullptr, {}});
+  REQUIRE_FALSE(stopped);
+  CHECK(stopped.error().code == Errc::invalid_argument);
+  CHECK(stopped.error().message ==
+        "domain 'late-vm1': drpair metadata: drpair:app generation 'soon'");
 }
 
 TEST_CASE("capture of an unknown app is not_found", "[integration][libvirt]") {
   auto hv = testing::open_site("site-a");
-  const auto r = capture(*hv, "app9", CaptureOptions{"site-a", kCapturedAt, nullptr});
+  const auto r = capture(*hv, "app9", CaptureOptions{"site-a", kCapturedAt, nullptr, {}});
   REQUIRE_FALSE(r);
   CHECK(r.error().code == Errc::not_found);
   CHECK(r.error().message.find("app9") != std::string::npos);
@@ -208,3 +233,58 @@ TEST_CASE("capture refuses domains of one app that disagree on the generation",
   CHECK(m.find("generation") != std::string::npos);
   CHECK(m.find("app1-extra") != std::string::npos);
 }
+
+TEST_CASE("capture refuses what drpair cannot carry, naming each VM and device, all at once",
+          "[integration][libvirt]") {
+  auto hv = testing::open_site("fidelity");
+  const auto r = capture(*hv, "odd", CaptureOptions{"site-a", kCapturedAt, nullptr, {}});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::failed_precondition);
+  const std::string& m = r.error().message;
+  INFO(m);
+  CHECK(m.starts_with("app 'odd' cannot be protected as it is: "));
+  for (const std::string part : {
+           "domain 'odd-vm1': memory 1048577 KiB is not a whole number of MiB (what drpair/v1 "
+           "carries); give it 1024 or 1025 MiB",
+           "domain 'odd-vm1': disk 'vda' (rbd rbd/odd-root): it opens the image at RBD snapshot "
+           "'golden' (a snapshot is not replicated as a disk)",
+           "domain 'odd-vm1': disk 'vdb' (rbd rbd/odd-data): its image is in RBD namespace "
+           "'tenant1'",
+           "domain 'odd-vm1': disk 'vdc' (rbd rbd/odd-secret): it is encrypted (<encryption "
+           "format='luks'>): the DR site would need its secret",
+           "domain 'odd-vm1': disk 'vdd' (rbd rbd/odd-qcow): its driver type is 'qcow2' (an RBD "
+           "disk drpair restores is raw)",
+           "domain 'odd-vm1': disk 'vde' (file /var/lib/libvirt/images/odd-scratch.img) is not an "
+           "RBD disk and cannot be protected",
+           "domain 'odd-vm1': 2 NICs share MAC 52:54:00:f1:00:04 (drpair names a NIC by its MAC); "
+           "give each its own",
+           "domain 'odd-vm1': NIC 52:54:00:f1:00:02 has a VLAN of its own (VLAN tag 42): drpair "
+           "carries the VLAN of the NIC's network or portgroup; move the VLAN there",
+           "network 'trunks' portgroup 'trunk' (used by domain 'odd-vm1': NIC 52:54:00:f1:00:01) "
+           "carries a VLAN trunk (tags 10, 20): drpair maps one VLAN per network",
+           "network 'dual' (used by domain 'odd-vm1': NIC 52:54:00:f1:00:03) has IPv6 subnet "
+           "fd00:150::1/64: drpair/v1 carries IPv4 subnets only"}) {
+    CHECK(m.find(part) != std::string::npos);
+  }
+}
+
+TEST_CASE("capture carries a NIC on a network's default portgroup there, and asks for no lease "
+          "on a network without <ip>",
+          "[integration][libvirt]") {
+  auto hv = testing::open_site("fidelity");
+  auto status = hv->domain_status("plain-vm1");
+  REQUIRE(status);
+  REQUIRE(status->state == DomainState::running);  // where leases would be asked for
+  const auto r = capture(*hv, "plain", CaptureOptions{"site-a", kCapturedAt, nullptr, {}});
+  REQUIRE(r);
+  REQUIRE(r->networks.size() == 1);
+  CHECK(r->networks[0].switch_name == "trunks");
+  CHECK(r->networks[0].portgroup == "tagged");
+  CHECK(r->networks[0].vlan == 201);
+  REQUIRE(r->vms.size() == 1);
+  CHECK(r->vms[0].spec.memory_mib == 512);
+  REQUIRE(r->vms[0].nics.size() == 1);
+  CHECK(r->vms[0].nics[0].network == r->networks[0].id);
+  CHECK_FALSE(r->vms[0].nics[0].ip);
+}
+

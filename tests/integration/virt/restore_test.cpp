@@ -165,7 +165,7 @@ TEST_CASE("restore then capture at the DR site gives back the app", "[integratio
   REQUIRE(restore(hv, second, config, journal).ok());
 
   const auto captured = capture(*hv, "app1", CaptureOptions{"site-b", "2026-11-25T00:00:00Z",
-                                                             &config});
+                                                             &config, {}});
   REQUIRE(captured);
   CHECK(captured->app.id == second.app.id);
   CHECK(captured->app.name == second.app.name);
@@ -270,7 +270,7 @@ TEST_CASE("restore refuses a portgroup that exists with another VLAN", "[integra
   auto hv = testing::open_site("site-b");
   const SiteConfig config = testing::load_config("site-b");
   const auto second = testing::load_second(kSecond);
-  REQUIRE(hv->add_portgroup("vswitch0", {"app1-app", 555, false}));
+  REQUIRE(hv->add_portgroup("vswitch0", {"app1-app", 555, false, {}}));
   MemoryJournal journal;
   const auto report = restore(hv, second, config, journal);
   REQUIRE(report.failure);
@@ -292,7 +292,7 @@ TEST_CASE("restore reuses a portgroup that exists with the right VLAN, and teard
   auto hv = testing::open_site("site-b");
   const SiteConfig config = testing::load_config("site-b");
   const auto second = testing::load_second(kSecond);
-  REQUIRE(hv->add_portgroup("vswitch0", {"app1-web", 101, false}));
+  REQUIRE(hv->add_portgroup("vswitch0", {"app1-web", 101, false, {}}));
   const std::string before = testing::site_picture(*hv);
   MemoryJournal journal;
   REQUIRE(restore(hv, second, config, journal).ok());
@@ -523,7 +523,7 @@ TEST_CASE("teardown removes exactly what the restore created", "[integration][li
   ops.type = "test";
   ops.memory_mib = 256;
   ops.nics.push_back(NicDef{"52:54:00:90:00:01", NicKind::network, "vswitch0", "ops", "", "virtio",
-                            std::nullopt, std::nullopt});
+                            std::nullopt, std::nullopt, std::nullopt});
   REQUIRE(hv->define_domain(ops));
   const std::string with_ops = testing::site_picture(*hv);
   MemoryJournal journal;

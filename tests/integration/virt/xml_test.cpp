@@ -127,14 +127,22 @@ TEST_CASE("domain XML units and disks other than RBD are read", "[integration][l
   CHECK_FALSE(d->membership);
 }
 
-TEST_CASE("malformed XML and broken metadata are invalid_argument", "[integration][libvirt]") {
+TEST_CASE("malformed XML is invalid_argument; broken metadata makes the domain nobody's",
+          "[integration][libvirt]") {
   CHECK(parse_domain_xml("<domain").error().code == dr::Errc::invalid_argument);
   const auto bad = parse_domain_xml(
       R"(<domain><name>x</name><memory>1024</memory><metadata>
          <drpair:app xmlns:drpair="urn:drpair:app:v1" generation="1"/></metadata></domain>)");
-  REQUIRE_FALSE(bad);
-  CHECK(bad.error().code == dr::Errc::invalid_argument);
-  CHECK(bad.error().message.find("domain 'x'") != std::string::npos);
+  REQUIRE(bad);
+  CHECK_FALSE(bad->membership);
+  CHECK(bad->broken_membership ==
+        BrokenMembership{std::nullopt, "domain 'x': drpair metadata: drpair:app without an id"});
+  const auto named = parse_domain_xml(
+      R"(<domain><name>y</name><memory>1024</memory><metadata>
+         <drpair:app xmlns:drpair="urn:drpair:app:v1" id="a" boot-order="-1"/></metadata></domain>)");
+  REQUIRE(named);
+  REQUIRE(named->broken_membership);
+  CHECK(named->broken_membership->app_id == "a");
 }
 
 TEST_CASE("a document with another root element is refused, naming the root it needs",
@@ -164,8 +172,8 @@ TEST_CASE("network XML: portgroups, VLANs, netmask and prefix", "[integration][l
   CHECK(n->ips[0].prefix == 16);
   CHECK(n->ips[1].prefix == 24);
   REQUIRE(n->portgroups.size() == 2);
-  CHECK(n->portgroups[0] == PortgroupDef{"a", 7, true});
-  CHECK(n->portgroups[1] == PortgroupDef{"b", std::nullopt, false});
+  CHECK(n->portgroups[0] == PortgroupDef{"a", 7, true, {}});
+  CHECK(n->portgroups[1] == PortgroupDef{"b", std::nullopt, false, {}});
   const auto again = parse_network_xml(network_xml(*n));
   REQUIRE(again);
   CHECK(*again == *n);
@@ -205,3 +213,24 @@ TEST_CASE("disks and NICs added to a domain's XML leave everything else as it wa
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == dr::Errc::invalid_argument);
 }
+
+TEST_CASE("network XML: VLAN trunks, native VLANs and IPv6 subnets are read as what drpair cannot "
+          "carry",
+          "[integration][libvirt]") {
+  auto n = parse_network_xml(
+      "<network><name>n</name><vlan trunk='yes'><tag id='5'/><tag id='6'/></vlan>"
+      "<ip address='10.9.0.1' prefix='24'/><ip family='ipv6' address='fd00::1' prefix='48'/>"
+      "<portgroup name='a'><vlan><tag id='7'/></vlan></portgroup>"
+      "<portgroup name='b'><vlan trunk='yes'><tag id='8' nativeMode='tagged'/></vlan></portgroup>"
+      "<portgroup name='c'><vlan><tag id='9' nativeMode='untagged'/></vlan></portgroup>"
+      "</network>");
+  REQUIRE(n);
+  CHECK(n->uncarried_vlan == "a VLAN trunk (tags 5, 6)");
+  CHECK(n->ips.size() == 1);
+  CHECK(n->ipv6 == std::vector<std::string>{"fd00::1/48"});
+  REQUIRE(n->portgroups.size() == 3);
+  CHECK_FALSE(n->portgroups[0].uncarried_vlan);
+  CHECK(n->portgroups[1].uncarried_vlan == "a VLAN trunk (tags 8)");
+  CHECK(n->portgroups[2].uncarried_vlan == "a native VLAN (tag 9)");
+}
+
