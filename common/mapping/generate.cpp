@@ -108,6 +108,9 @@ class Generator {
     }
     for (std::size_t p = 0; p < policy_.pools.size(); ++p) {
       const auto& rule = policy_.pools[p];
+      if (auto why = model::pool_rule_problem(rule); !why.empty()) {
+        add(at("/policy/pools", p, "/target"), why);
+      }
       const auto [it, inserted] = pools_.emplace(rule.source, &rule);
       if (!inserted) {
         add(at("/policy/pools", p, "/source"),

@@ -11,8 +11,9 @@
 //              network's subnets and not its gateway, network or broadcast address; MACs and
 //              addresses unique; at the site: no other domain of that name or id, pools exist,
 //              VM fits the largest host; the app fits the site's free memory, vCPUs and pools;
-//   replication every source disk exactly once, each target the backup VM's disk, targets
-//              unique, target pools exist.
+//   replication every source disk exactly once, each target the backup VM's disk and the same
+//              pool and image as its source (RBD mirroring keeps names), targets unique,
+//              target pools exist.
 // Lookups go through hash maps built once, so validation is linear in the size of the documents.
 
 #include <algorithm>
@@ -684,6 +685,12 @@ class Validator {
         add(at("replication", r, "target"),
             "target image " + image_text(target.first, target.second) + " is also the target of " +
                 at("replication", *other));
+      }
+      if (source != target) {
+        add(at("replication", r, "target"),
+            "RBD mirroring keeps the pool and image name: the target of " +
+                image_text(source.first, source.second) + " must be the same, not " +
+                image_text(target.first, target.second));
       }
       if (inventory_ != nullptr && !site_pools_.contains(pair.target.pool)) {
         add(at("replication", r, "target") + "/pool",

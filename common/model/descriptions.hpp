@@ -171,6 +171,15 @@ struct PoolRule {
   bool operator==(const PoolRule&) const = default;
 };
 
+// RBD mirroring replicates an image into the pool of the same name at the peer site, so a rule
+// that renames a pool cannot be honoured: why, or "" for a rule that keeps the name.
+inline std::string pool_rule_problem(const PoolRule& rule) {
+  if (rule.source.empty() || rule.target.empty() || rule.target == rule.source) return {};
+  return "RBD mirroring keeps pool names: images of pool '" + rule.source +
+         "' replicate to pool '" + rule.source + "' at the DR site, never to '" + rule.target +
+         "'; remove this rule";
+}
+
 enum class IpPolicy { keep, translate };
 
 struct SpecPolicy {

@@ -307,6 +307,7 @@ MappingPolicy read_policy(Reader& r, const json& doc) {
     if (!r.object(x, p, {"source", "target"})) return rule;
     rule.source = r.string(x, p, "source");
     rule.target = r.string(x, p, "target");
+    if (auto why = pool_rule_problem(rule); !why.empty()) r.add(pointer_append(p, "target"), why);
     return rule;
   });
   d.ip =

@@ -146,15 +146,6 @@ Result<api::Registered, Refusal> register_app(DrSite& site, const std::string& a
                                                      "', but this site's peer is '" +
                                                      site.peer_site + "'"});
   }
-  for (std::size_t i = 0; i < second.replication.size(); ++i) {
-    const auto& r = second.replication[i];
-    if (r.source != r.target) {
-      problems.push_back({"/description/replication/" + std::to_string(i) + "/target",
-                          "RBD mirroring keeps the pool and image name: the target of '" +
-                              r.source.pool + "/" + r.source.image + "' must be the same, not '" +
-                              r.target.pool + "/" + r.target.image + "'"});
-    }
-  }
   if (!problems.empty()) {
     return refused(problems, "app '" + app_id + "' cannot be registered at " + site.site_name);
   }

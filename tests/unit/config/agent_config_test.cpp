@@ -62,7 +62,7 @@ const char* kSiteB = R"({"apiVersion": "drpair/v1", "kind": "SiteConfig", "site"
   "ceph": {"monitors": [{"host": "10.1.0.1"}], "user": "libvirt"}, "domainType": "test"})";
 
 const char* kPolicy = R"({"apiVersion": "drpair/v1", "kind": "MappingPolicy", "site": "site-b",
-  "defaultSwitch": "dr-vswitch0", "pools": [{"source": "rbd", "target": "rbd-dr"}]})";
+  "defaultSwitch": "dr-vswitch0"})";
 
 // A folder holding every file a complete DR config names (relative paths), and that config.
 struct Fixture {

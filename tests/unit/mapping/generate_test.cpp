@@ -220,7 +220,7 @@ TEST_CASE("disks keep target, image and size; their pool is mapped by the policy
     CHECK(b[k].target == s[k].target);
     CHECK(b[k].image == s[k].image);
     CHECK(b[k].size_gib == s[k].size_gib);
-    CHECK(b[k].pool == "rbd-dr");
+    CHECK(b[k].pool == "rbd");
   }
   CHECK(app1_second(false).vms[3].disks[1].pool == "rbd");  // no rule: kept
 }
@@ -333,7 +333,7 @@ TEST_CASE("one replication pair per disk, with the policy's mode and interval", 
   REQUIRE(second.replication.size() == 5);
   const auto& db_data = second.replication[4];
   CHECK(db_data.source == dr::model::ImageRef{"rbd", "app1-db1-data"});
-  CHECK(db_data.target == dr::model::ImageRef{"rbd-dr", "app1-db1-data"});
+  CHECK(db_data.target == dr::model::ImageRef{"rbd", "app1-db1-data"});
   CHECK(db_data.mode == dr::model::ReplicationMode::snapshot);
   CHECK(db_data.interval_minutes == 5);
   auto policy = app1_policy();
@@ -407,10 +407,21 @@ TEST_CASE("a source gateway that does not fit the rule's subnet needs the rule's
 
 TEST_CASE("a pool rule given twice is an error", "[unit][mapping]") {
   const auto problems = generate_problems(app1(), policy_with([](MappingPolicy& p) {
-                                            p.pools.push_back({"rbd", "rbd-other"});
+                                            p.pools.push_back({"rbd", "rbd"});
+                                            p.pools.push_back({"rbd", "rbd"});
                                           }));
   CHECK(has(problems, "/policy/pools/1/source",
             "a second rule for pool 'rbd' (the first is /policy/pools/0)"));
+}
+
+TEST_CASE("a pool rule that renames a pool is an error: RBD mirroring keeps pool names",
+          "[unit][mapping]") {
+  const auto problems = generate_problems(app1(), policy_with([](MappingPolicy& p) {
+                                            p.pools.push_back({"rbd", "rbd-dr"});
+                                          }));
+  CHECK(has(problems, "/policy/pools/0/target",
+            "RBD mirroring keeps pool names: images of pool 'rbd' replicate to pool 'rbd' at the "
+            "DR site, never to 'rbd-dr'; remove this rule"));
 }
 
 TEST_CASE("spec percentages of 0 or less are errors", "[unit][mapping]") {
@@ -465,7 +476,8 @@ TEST_CASE("a result that would not validate is refused with the validator's prob
 }
 
 TEST_CASE("generation against an inventory reports what the DR site lacks", "[unit][mapping]") {
-  const auto inventory = site_b();
+  auto inventory = site_b();
+  std::erase_if(inventory.pools, [](const auto& p) { return p.name == "rbd"; });
   const auto problems = generate_problems(app1(), MappingPolicy{}, &inventory);
   CHECK(has(problems, "/networks/0/switch", "switch 'vswitch0' does not exist at site-b"));
   CHECK(has(problems, "/vms/3/disks/1/pool", "pool 'rbd' does not exist at site-b"));

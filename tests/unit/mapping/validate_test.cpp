@@ -149,7 +149,7 @@ TEST_CASE("validate: a source disk missing from its backup VM", "[unit][mapping]
 
 TEST_CASE("validate: a backup disk the source VM does not have", "[unit][mapping]") {
   const auto p = problems_after([](auto& s) {
-    s.vms[3].disks.push_back({"vdc", "rbd-dr", "app1-db1-logs", 5});
+    s.vms[3].disks.push_back({"vdc", "rbd", "app1-db1-logs", 5});
   });
   CHECK(has(p, "/vms/3/disks/2/target", "disk 'vdc' is not a disk of source vm 'app1-db1'"));
 }
@@ -162,7 +162,7 @@ TEST_CASE("validate: two disks with one target in a VM", "[unit][mapping]") {
 TEST_CASE("validate: one image used by two disks", "[unit][mapping]") {
   const auto p = problems_after([](auto& s) { s.vms[1].disks[0].image = "app1-web1-root"; });
   CHECK(has(p, "/vms/1/disks/0/image",
-            "image 'rbd-dr/app1-web1-root' is also the disk /vms/0/disks/0"));
+            "image 'rbd/app1-web1-root' is also the disk /vms/0/disks/0"));
 }
 
 TEST_CASE("validate: a backup disk whose size differs from its source's", "[unit][mapping]") {
@@ -313,16 +313,19 @@ TEST_CASE("validate: a replication pair whose source is no source disk", "[unit]
 }
 
 TEST_CASE("validate: a replication target that is not the backup VM's disk", "[unit][mapping]") {
-  const auto p = problems_after([](auto& s) { s.replication[4].target.pool = "rbd-dr-ssd"; });
+  const auto p = problems_after([](auto& s) { s.replication[4].target.pool = "rbd-ssd"; });
   CHECK(has(p, "/replication/4/target",
-            "target 'rbd-dr-ssd/app1-db1-data' is not the backup disk 'rbd-dr/app1-db1-data' of "
+            "target 'rbd-ssd/app1-db1-data' is not the backup disk 'rbd/app1-db1-data' of "
             "vm 'app1-db1' (/vms/3/disks/1)"));
+  CHECK(has(p, "/replication/4/target",
+            "RBD mirroring keeps the pool and image name: the target of 'rbd/app1-db1-data' must "
+            "be the same, not 'rbd-ssd/app1-db1-data'"));
 }
 
 TEST_CASE("validate: two replication pairs with one target", "[unit][mapping]") {
   const auto p = problems_after([](auto& s) { s.replication[1].target = s.replication[0].target; });
   CHECK(has(p, "/replication/1/target",
-            "target image 'rbd-dr/app1-web1-root' is also the target of /replication/0"));
+            "target image 'rbd/app1-web1-root' is also the target of /replication/0"));
 }
 
 TEST_CASE("validate: a replication interval below one minute", "[unit][mapping]") {
@@ -454,10 +457,10 @@ TEST_CASE("validate at the site: a VM larger than the largest host", "[unit][map
 
 TEST_CASE("validate at the site: disks that do not fit their pool's free space",
           "[unit][mapping]") {
-  // rbd-dr: 10 + 10 + 20 + 20 + 100 GiB; with 50 free, app1-db1's root (to 60) is the first over.
+  // rbd: 10 + 10 + 20 + 20 + 100 GiB; with 50 free, app1-db1's root (to 60) is the first over.
   const auto p = site_problems_after([](auto&) {}, [](auto& inv) { inv.pools[0].free_gib = 50; });
   CHECK(has(p, "/vms/3/disks/0/sizeGiB",
-            "the app's disks in pool 'rbd-dr' need 160 GiB; it has 50 GiB free at site-b"));
+            "the app's disks in pool 'rbd' need 160 GiB; it has 50 GiB free at site-b"));
 }
 
 TEST_CASE("validate at the site: a site without hosts", "[unit][mapping]") {

@@ -172,6 +172,19 @@ TEST_CASE("the mapping policy rejects unknown keys at every level", "[unit][mode
   CHECK(has(r.error(), "/ip", "must be 'keep' or 'translate', found 'rewrite'"));
 }
 
+TEST_CASE("a mapping policy may not rename a pool: RBD mirroring keeps pool names",
+          "[unit][model]") {
+  auto policy = json::parse(read_fixture("app1.policy.json"));
+  policy["pools"] = {{{"source", "rbd"}, {"target", "rbd"}}};
+  REQUIRE(dr::model::read_mapping_policy(policy));  // naming the same pool is harmless
+  policy["pools"].push_back({{"source", "ssd"}, {"target", "ssd-dr"}});
+  auto r = dr::model::read_mapping_policy(policy);
+  REQUIRE_FALSE(r);
+  CHECK(has(r.error(), "/pools/1/target",
+            "RBD mirroring keeps pool names: images of pool 'ssd' replicate to pool 'ssd' at the "
+            "DR site, never to 'ssd-dr'; remove this rule"));
+}
+
 TEST_CASE("a policy of only its header reads with every default", "[unit][model]") {
   auto r = dr::model::parse_mapping_policy(R"({"apiVersion":"drpair/v1","kind":"MappingPolicy"})");
   REQUIRE(r);
