@@ -246,7 +246,6 @@ Status run_drill(FailoverSite& site, const state::JobRecord& job, Steps& steps) 
   const auto started = Clock::now();
   auto app = site.store.get_app(app_id);
   if (!app) return app.error();
-  std::optional<DrillPlan> plan;
   auto planned = steps.run("plan", [&]() -> Result<json> {
     if (auto refused = drill_refusal(*app, site.config)) return *refused;
     auto other = drill_in_place(site.store, app_id);
@@ -291,11 +290,10 @@ Status run_drill(FailoverSite& site, const state::JobRecord& job, Steps& steps) 
   if (!second) return second.error();
   auto p = plan_drill(*second, *site.config.drill_switch);
   if (!p) return p.error();
-  plan = std::move(*p);
   const auto plan_ms = ms_since(started);
 
   const auto copy_start = Clock::now();
-  const auto copied = parallel_map(site.parallelism, plan->images, [&](const DrillImage& i) {
+  const auto copied = parallel_map(site.parallelism, p->images, [&](const DrillImage& i) {
     return steps.run("copy:" + storage::to_string(i.replica),
                      [&] { return copy_replica(site, i, steps.stop_token()); });
   });
@@ -309,7 +307,7 @@ Status run_drill(FailoverSite& site, const state::JobRecord& job, Steps& steps) 
   config.create_networks = true;
   config.network_templates = {*site.config.drill_switch};
   Steps restore_steps = steps.within("restore/");
-  const auto report = RestoreWorkflow(plan->description, config, site.hypervisor, site.workers,
+  const auto report = RestoreWorkflow(p->description, config, site.hypervisor, site.workers,
                                       RestoreKind::drill)
                           .run(restore_steps);
   if (report.failure) {
