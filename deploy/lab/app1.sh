@@ -7,11 +7,17 @@
 # the data a VM booted from is visible from outside, at production and after a failover.
 #
 # Usage: deploy/lab/app1.sh VERB SITE [ARGS]     (SITE: the libvirtd site, as for libvirtd.sh)
-#   site-setup SITE      define the libvirt ceph secret (usage "client.libvirt CEPH_SITE", value:
-#                        that Ceph site's client.libvirt key) and write the site's SiteConfig
-#                        (drpair/v1: site, ceph monitors/user/secretUuid/clientConf, domainType
-#                        qemu, APP1's portgroup subnets, restore tuning); prints the config's path.
-#                        Idempotent. Needed at both sites (the DR restore uses the secret too).
+#   site-setup SITE [production | dr BRIDGE]  define the libvirt ceph secret (usage
+#                        "client.libvirt CEPH_SITE", value: that Ceph site's client.libvirt key)
+#                        and write the site's SiteConfig (drpair/v1: site, ceph monitors/user/
+#                        secretUuid/clientConf, domainType qemu, APP1's portgroups with their
+#                        subnets as the site's role places them, restore tuning); prints the
+#                        config's path. Idempotent. Needed at both sites (the DR restore uses the
+#                        secret too). The role (default production) is kept: every verb after it
+#                        places and expects APP1's networks where that role puts them (below). A
+#                        DR site also gets its second switch: the libvirt network backend0 on the
+#                        Open vSwitch bridge BRIDGE, which must exist.
+#   policy SITE          print the lab's MappingPolicy for APP1 at SITE, its DR site (below).
 #   create SITE          at the production site: APP1's portgroups (with VLANs) on the switch, its
 #                        RBD images (8 MiB, boot sector + marker gen=1; db1 also has a data disk),
 #                        its 4 domains (drpair metadata: app id app1 / name APP1, boot order,
@@ -66,6 +72,14 @@
 # app1/boot.bin (the assembled boot sector), app1/NAME.xml (domain XML as defined),
 # app1/serial/NAME.log (each guest's COM1, truncated at every boot).
 #
+# Where APP1's networks are. At the production site: on the switch, portgroups app1-web/app1-app/
+# app1-db with VLANs 101-103 (the fixture's). At the DR site, by the lab's mapping policy (verb
+# policy; the DR agent maps with it): other VLANs (201-203), app1-db on a second switch (backend0,
+# another Open vSwitch bridge, which the site must have: deploy/lab/up.sh makes it) as portgroup
+# app1-db-dr, and app1-web's subnet translated to 10.10.10.0/24 (ip: translate, so the web NICs'
+# addresses move into it, host part kept). add-nic, add-vm and the checks take a portgroup by its
+# production name and use the site's role to place it.
+#
 # The address-only NICs of the fixture (a second NIC with only an address) are at production
 # <interface type='bridge'> on the site's OVS bridge, untagged, with their address declared in the
 # metadata: capture turns them into address-only NICs and the mapping derives their network. In a
@@ -87,6 +101,14 @@ readonly portgroups=(
   "app1-web|101|192.168.10.0/24|192.168.10.1"
   "app1-app|102|192.168.20.0/24|192.168.20.1"
   "app1-db|103|192.168.30.0/24|192.168.30.1"
+)
+# APP1's networks at its DR site, by the lab's mapping policy:
+#   production portgroup|switch (empty: the site's own, DRPAIR_SWITCH)|portgroup|vlan|cidr|gateway
+readonly second_switch=backend0
+readonly dr_networks=(
+  "app1-web||app1-web|201|10.10.10.0/24|10.10.10.1"
+  "app1-app||app1-app|202|192.168.20.0/24|192.168.20.1"
+  "app1-db|$second_switch|app1-db-dr|203|192.168.30.0/24|192.168.30.1"
 )
 #   name|uuid|boot order|images (first boots)|NICs: mac/portgroup (empty: address-only)/ip, ...
 readonly vms=(
@@ -113,6 +135,34 @@ pg_vlan() {
     [ "${p%%|*}" = "$1" ] && { vm_field "$p" 1; return 0; }
   done
   return 1
+}
+
+# place PORTGROUP: where APP1's network of that (production) portgroup is at this site, by its
+# role: "switch|portgroup|vlan|cidr|gateway". 1 if APP1 has no such portgroup.
+place() {
+  local p
+  if [ "$role" = dr ]; then
+    for p in "${dr_networks[@]}"; do
+      [ "${p%%|*}" = "$1" ] || continue
+      local IFS='|' f
+      read -r -a f <<<"$p"
+      echo "${f[1]:-$switch}|${f[2]}|${f[3]}|${f[4]}|${f[5]}"
+      return 0
+    done
+    return 1
+  fi
+  for p in "${portgroups[@]}"; do
+    [ "${p%%|*}" = "$1" ] && { echo "$switch|$p"; return 0; }
+  done
+  return 1
+}
+
+# placed_ip PORTGROUP IP: the address IP (on the production portgroup) has at this site: its host
+# part in the subnet the site's role places the portgroup in (the lab's subnets are /24s).
+placed_ip() {
+  local cidr
+  cidr=$(vm_field "$(place "$1")" 3)
+  echo "${cidr%.*}.${2##*.}"
 }
 
 # The portgroup whose subnet holds address $1 (the fixture's subnets are /24s).
@@ -165,6 +215,7 @@ load_site() {
   secret_uuid=$(uuidgen --sha1 --namespace @url --name "urn:drpair:lab:ceph-secret:$site:$ceph_site")
   work=$state/app1
   mkdir -p "$work/serial"
+  role=$(cat "$work/role" 2>/dev/null) || role=production
 }
 
 vsh() { virsh -q -c "$uri" "$@"; }
@@ -175,8 +226,43 @@ xpath() { xmllint --xpath "string($2)" "$1" 2>/dev/null || true; }
 
 # --- site-setup ----------------------------------------------------------------------------------
 
+# ensure_second_switch BRIDGE: the libvirt network $second_switch on the Open vSwitch bridge BRIDGE
+# (as libvirtd.sh makes the site's own switch), defined, started and autostarted unless it is.
+ensure_second_switch() {
+  local br=$1 have
+  ovs-vsctl --timeout=10 --db="$DRPAIR_OVS_DB" br-exists "$br" ||
+    die "no Open vSwitch bridge '$br' for the second switch $second_switch (ovs-vsctl add-br it first)"
+  if vsh net-info "$second_switch" >/dev/null 2>&1; then
+    have=$(switch_bridge "$second_switch")
+    [ "$have" = "$br" ] ||
+      die "network $second_switch exists on bridge '$have', not '$br' (virsh net-destroy/net-undefine it)"
+  else
+    cat >"$work/$second_switch.xml" <<EOF
+<network>
+  <name>$second_switch</name>
+  <forward mode='bridge'/>
+  <bridge name='$br'/>
+  <virtualport type='openvswitch'/>
+</network>
+EOF
+    vsh net-define "$work/$second_switch.xml" >/dev/null ||
+      die "cannot define network $second_switch (XML: $work/$second_switch.xml)"
+  fi
+  vsh net-autostart "$second_switch" >/dev/null || die "cannot autostart network $second_switch"
+  [ "$(vsh net-info "$second_switch" | awk '/^Active:/ {print $2}')" = yes ] ||
+    vsh net-start "$second_switch" >/dev/null || die "cannot start network $second_switch"
+}
+
 cmd_site_setup() {
   local key_file=$cdir/client.libvirt.key xml cfg name
+  case "${1:-production}" in
+    production) role=production ;;
+    dr)
+      role=dr
+      [ -n "${2:-}" ] || die "site-setup $site dr needs the Open vSwitch bridge of its second switch"
+      ensure_second_switch "$2" ;;
+    *) die "site-setup: the role is production or dr, not '$1'" ;;
+  esac
   [ -s "$key_file" ] || die "no client.libvirt key at $key_file (ceph-pair.sh writes it at up)"
   xml=$work/secret.xml
   cat >"$xml" <<EOF
@@ -198,18 +284,42 @@ EOF
     printf '  "ceph": {"monitors": [{"host": "127.0.0.1", "port": %s}], "user": "libvirt",\n' "$mon_port"
     printf '           "secretUuid": "%s",\n           "clientConf": "%s"},\n' "$secret_uuid" "$cdir/client.conf"
     printf '  "domainType": "qemu",\n  "portgroups": [\n'
-    local p n=0
+    local p at n=0
     for p in "${portgroups[@]}"; do
       n=$((n + 1))
+      at=$(place "${p%%|*}")
       printf '    {"switch": "%s", "portgroup": "%s", "subnets": [{"cidr": "%s", "gateway": "%s"}]}%s\n' \
-        "$switch" "$(vm_field "$p" 0)" "$(vm_field "$p" 2)" "$(vm_field "$p" 3)" \
+        "$(vm_field "$at" 0)" "$(vm_field "$at" 1)" "$(vm_field "$at" 3)" "$(vm_field "$at" 4)" \
         "$([ $n -lt ${#portgroups[@]} ] && echo ,)"
     done
     printf '  ],\n  "restore": {"parallelism": 2, "startTimeoutSeconds": 60}\n}\n'
   } >"$cfg.tmp"
   mv "$cfg.tmp" "$cfg"
-  log "secret $secret_uuid (client.libvirt of $ceph_site), site config $cfg"
+  echo "$role" >"$work/role"
+  log "secret $secret_uuid (client.libvirt of $ceph_site), site config $cfg ($role site of APP1)"
   echo "$cfg"
+}
+
+# The lab's MappingPolicy for APP1 at its DR site (this site, in the role dr): each network of
+# APP1 as dr_networks places it; a subnet other than production's translated (ip: translate). The
+# source network ids are production's (switch.portgroup): the lab's sites name their switch alike.
+cmd_policy() {
+  local p n=0 at prod
+  printf '{\n  "apiVersion": "drpair/v1",\n  "kind": "MappingPolicy",\n  "site": "%s",\n  "networks": [\n' \
+    "${DRPAIR_SITE_NAME:-$ceph_site}"
+  for p in "${portgroups[@]}"; do
+    n=$((n + 1))
+    at=$(role=dr place "${p%%|*}")
+    printf '    {"source": "%s.%s", "switch": "%s", "portgroup": "%s", "vlan": %s' "$switch" "${p%%|*}" \
+      "$(vm_field "$at" 0)" "$(vm_field "$at" 1)" "$(vm_field "$at" 2)"
+    prod=$(vm_field "$p" 2)
+    if [ "$(vm_field "$at" 3)" != "$prod" ]; then
+      printf ',\n     "subnets": [{"source": "%s", "cidr": "%s", "gateway": "%s"}]' \
+        "$prod" "$(vm_field "$at" 3)" "$(vm_field "$at" 4)"
+    fi
+    printf '}%s\n' "$([ $n -lt ${#portgroups[@]} ] && echo ,)"
+  done
+  printf '  ],\n  "ip": "translate"\n}\n'
 }
 
 require_secret() {
@@ -303,6 +413,18 @@ disk_xml() {
 EOF
 }
 
+# nic_xml MAC PORTGROUP: a virtio NIC on APP1's PORTGROUP where the site's role places it; no
+# PORTGROUP: untagged on the site's OVS bridge (an address-only NIC).
+nic_xml() {
+  local at
+  if [ -z "$2" ]; then
+    echo "<interface type='bridge'><mac address='$1'/><source bridge='$DRPAIR_OVS_BRIDGE'/><virtualport type='openvswitch'/><model type='virtio'/><rom enabled='no'/></interface>"
+    return
+  fi
+  at=$(place "$2") || die "no APP1 portgroup '$2'"
+  echo "<interface type='network'><mac address='$1'/><source network='$(vm_field "$at" 0)' portgroup='$(vm_field "$at" 1)'/><model type='virtio'/><rom enabled='no'/></interface>"
+}
+
 domain_xml() {
   local v=$1 name uuid boot img nic mac pg ip target
   name=$(vm_field "$v" 0)
@@ -336,11 +458,7 @@ EOF
   done
   for nic in $(vm_field "$v" 4 | tr ',' ' '); do
     IFS=/ read -r mac pg ip <<<"$nic"
-    if [ -n "$pg" ]; then
-      echo "    <interface type='network'><mac address='$mac'/><source network='$switch' portgroup='$pg'/><model type='virtio'/><rom enabled='no'/></interface>"
-    else
-      echo "    <interface type='bridge'><mac address='$mac'/><source bridge='$DRPAIR_OVS_BRIDGE'/><virtualport type='openvswitch'/><model type='virtio'/><rom enabled='no'/></interface>"
-    fi
+    echo "    $(nic_xml "$mac" "$pg")"
   done
   cat <<EOF
     <serial type='file'><source path='$work/serial/$name.log' append='off'/><target port='0'/></serial>
@@ -381,6 +499,7 @@ has_marker() {
 
 cmd_create() {
   local v name started=() t0 t_images t_defined t_started
+  [ "$role" = production ] || die "APP1 is created at its production site; '$site' is its $role site"
   t0=$(now_ms)
   require_secret
   ensure_portgroups
@@ -469,11 +588,10 @@ cmd_add_nic() {
     log "$name already has a NIC $mac"
     return 0
   fi
-  echo "<interface type='network'><mac address='$mac'/><source network='$switch' portgroup='$pg'/><model type='virtio'/><rom enabled='no'/></interface>" \
-    >"$work/$name.nic.xml"
+  nic_xml "$mac" "$pg" >"$work/$name.nic.xml"
   vsh attach-device "$name" "$work/$name.nic.xml" --config >/dev/null ||
     die "cannot add NIC $mac to $name (XML: $work/$name.nic.xml)"
-  log "$name: NIC $mac on $switch portgroup $pg (from its next boot)"
+  log "$name: NIC $mac on $(place "$pg" | cut -d'|' -f1,2 --output-delimiter=' portgroup ') (from its next boot)"
 }
 
 # A VM added to APP1 (drpair metadata naming the app, boot order BOOT): a root image NAME-root with
@@ -512,8 +630,7 @@ cmd_check_vm() {
   deadline=$(($(date +%s) + boot_timeout))
   while ! has_marker "$name" "$logp" && [ "$(date +%s)" -lt $deadline ]; do sleep 0.2; done
   marker=$(last_marker "$logp")
-  printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %s\n' \
-    VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG RESULT
+  row VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG IP RESULT
   check_nic "$name" "$st" "${marker#"DRPAIR vm=$name "}" "$xml" "$mac" "$pg" || return 1
   [ "$marker" = "DRPAIR vm=$name gen=$gen" ] ||
     { log "FAIL $name: serial log $logp shows '${marker:-no marker}', expected gen=$gen"; return 1; }
@@ -524,8 +641,7 @@ cmd_check_nic() {
   [ -n "$name" ] && [ -n "$mac" ] && [ -n "$pg" ] || die "check-nic needs a VM, a MAC and a portgroup"
   xml=$work/$name.live.xml
   vsh dumpxml "$name" >"$xml" 2>/dev/null || die "no domain '$name' in '$site'"
-  printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %s\n' \
-    VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG RESULT
+  row VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG IP RESULT
   check_nic "$name" "$(dom_state "$name")" - "$xml" "$mac" "$pg"
 }
 
@@ -572,57 +688,75 @@ cmd_read_marker() {
 
 # --- check ---------------------------------------------------------------------------------------
 
-# check_nic NAME STATE MARKER XML MAC PORTGROUP: the NIC of MAC in the VM's live XML is on the
-# switch's PORTGROUP with its VLAN, in libvirt and in OVS (its vnet port's tag); an empty PORTGROUP:
-# untagged on the site bridge (an address-only NIC at production). Prints the NIC's table row;
-# 1 (each failure logged) if it does not hold.
+# row: one line of the checks' table (header: row VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG IP
+# RESULT).
+row() { printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %-14s %s\n' "$@"; }
+
+# The host bridge of libvirt network $1 at the site (empty if none).
+switch_bridge() {
+  vsh net-dumpxml "$1" 2>/dev/null | xmllint --xpath 'string(//bridge/@name)' - 2>/dev/null || true
+}
+
+# check_nic NAME STATE MARKER XML MAC PORTGROUP [IP]: the NIC of MAC in the VM's live XML is where
+# the site's role places APP1's PORTGROUP: that switch and portgroup with its VLAN in libvirt, and
+# in OVS its vnet port on that switch's bridge with the VLAN as tag (a drill's: on the drill
+# network, portgroup and VLAN as placed, the port on the drill bridge); the VM's drpair metadata
+# declares IP as placed there (the DR site's subnet, when the policy translates it). An empty
+# PORTGROUP: untagged on the site bridge (an address-only NIC at production). Prints the NIC's
+# table row; 1 (each failure logged) if it does not hold.
 check_nic() {
-  local name=$1 st=$2 marker=$3 xml=$4 mac=$5 want=$6 want_vlan type net have_pg vlan dev tag res=ok
+  local name=$1 st=$2 marker=$3 xml=$4 mac=$5 want=$6 ip=${7:-} at want_sw want_pg want_vlan
+  local want_br want_ip type net have_pg vlan dev tag on have_ip res=ok
   local q="//devices/interface[mac/@address='$mac']"
   type=$(xpath "$xml" "$q/@type")
   net=$(xpath "$xml" "$q/source/@network")
   have_pg=$(xpath "$xml" "$q/source/@portgroup")
   vlan=$(xpath "$xml" "$q/vlan/tag/@id")
   dev=$(xpath "$xml" "$q/target/@dev")
-  tag=-
+  have_ip=$(xpath "$xml" "//metadata/*[local-name()='app']/*[local-name()='nic'][@mac='$mac']/@ip")
+  tag=- on=-
   if [ -n "$dev" ]; then
     tag=$(ovs-vsctl --timeout=10 --db="$DRPAIR_OVS_DB" get port "$dev" tag 2>/dev/null || echo '?')
-    if [ -n "${drill_bridge:-}" ]; then
-      local on
-      on=$(ovs-vsctl --timeout=10 --db="$DRPAIR_OVS_DB" port-to-br "$dev" 2>/dev/null || echo '?')
-      if [ "$on" != "$drill_bridge" ]; then
-        res=FAIL
-        log "FAIL $name: NIC $mac (port '$dev') is on bridge '$on', expected the drill bridge '$drill_bridge'"
-      fi
-    fi
+    on=$(ovs-vsctl --timeout=10 --db="$DRPAIR_OVS_DB" port-to-br "$dev" 2>/dev/null || echo '?')
   fi
+  want_ip=$ip
   if [ -z "$type" ]; then
     res=FAIL
     log "FAIL $name: no NIC with MAC $mac"
   elif [ -z "$want" ]; then
-    if [ -n "$net" ] || [ -n "$vlan" ] || [ "$tag" != "[]" ]; then
+    if [ -n "$net" ] || [ -n "$vlan" ] || [ "$tag" != "[]" ] || [ "$on" != "$DRPAIR_OVS_BRIDGE" ]; then
       res=FAIL
-      log "FAIL $name: address-only NIC $mac should be untagged on bridge $DRPAIR_OVS_BRIDGE (network '${net}', VLAN '${vlan}', OVS tag '$tag')"
+      log "FAIL $name: address-only NIC $mac should be untagged on bridge $DRPAIR_OVS_BRIDGE (network '${net}', VLAN '${vlan}', OVS port on '$on' with tag '$tag')"
     fi
     have_pg=${have_pg:-"(bridge)"}
   else
-    want_vlan=$(pg_vlan "$want") || die "no APP1 portgroup '$want'"
-    if [ "$net" != "$switch" ] || [ "$have_pg" != "$want" ]; then
+    at=$(place "$want") || die "no APP1 portgroup '$want'"
+    want_sw=$(vm_field "$at" 0) want_pg=$(vm_field "$at" 1) want_vlan=$(vm_field "$at" 2)
+    [ -z "$ip" ] || want_ip=$(placed_ip "$want" "$ip")
+    if [ -n "${drill_bridge:-}" ]; then
+      want_sw=$drill_network want_br=$drill_bridge
+    else
+      want_br=$(switch_bridge "$want_sw")
+    fi
+    if [ "$net" != "$want_sw" ] || [ "$have_pg" != "$want_pg" ]; then
       res=FAIL
-      log "FAIL $name: NIC $mac is on network '${net}' portgroup '${have_pg}', expected '$switch' portgroup '$want'"
+      log "FAIL $name: NIC $mac is on network '${net}' portgroup '${have_pg}', expected '$want_sw' portgroup '$want_pg'"
     fi
     if [ "$vlan" != "$want_vlan" ]; then
       res=FAIL
       log "FAIL $name: NIC $mac has VLAN '${vlan}' in libvirt's live XML, expected $want_vlan"
     fi
-    if [ "$tag" != "$want_vlan" ]; then
+    if [ "$tag" != "$want_vlan" ] || [ -z "$want_br" ] || [ "$on" != "$want_br" ]; then
       res=FAIL
-      log "FAIL $name: NIC $mac (port '${dev}') has OVS tag '$tag', expected $want_vlan"
+      log "FAIL $name: NIC $mac (port '${dev}') is on OVS bridge '$on' with tag '$tag', expected bridge '${want_br:-(network $want_sw has none)}' (network $want_sw) and tag $want_vlan"
     fi
   fi
-  printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %s\n' \
-    "$name" "$st" "$marker" "$mac" "$([ -n "$net" ] && echo "net:$net" || echo "${type:--}")" \
-    "${have_pg:--}" "${vlan:--}" "$tag" "$res"
+  if [ -n "$ip" ] && [ "$have_ip" != "$want_ip" ]; then
+    res=FAIL
+    log "FAIL $name: NIC $mac has address '${have_ip}' in its drpair metadata, expected '${want_ip}'"
+  fi
+  row "$name" "$st" "$marker" "$mac" "$([ -n "$net" ] && echo "net:$net" || echo "${type:--}")" \
+    "${have_pg:--}" "${vlan:--}" "$tag" "${have_ip:--}" "$res"
   [ "$res" = ok ]
 }
 
@@ -635,8 +769,7 @@ cmd_check() {
   # yet: a running VM gets until this deadline to show one. A marker, once shown, is final.
   local deadline=$(($(date +%s) + boot_timeout))
   fail() { log "FAIL $1"; bad=1; }
-  printf '%-10s %-8s %-28s %-18s %-12s %-10s %-5s %-6s %s\n' \
-    VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG RESULT
+  row VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG IP RESULT
   for v in "${vms[@]}"; do
     name=$(vm_field "$v" 0)
     dom=$name$suffix
@@ -671,11 +804,11 @@ cmd_check() {
       # An address-only NIC at production sits on the site bridge, untagged; after a restore (or
       # with a portgroup) on the portgroup of its address.
       if [ -z "$pg" ] && [ -n "$restored" ]; then pg=$(pg_of_ip "$ip"); fi
-      check_nic "$dom" "$st" "$marker" "$xml" "$mac" "$pg" || bad=1
+      check_nic "$dom" "$st" "$marker" "$xml" "$mac" "$pg" "$ip" || bad=1
     done
   done
   if [ $bad = 0 ]; then
-    log "APP1${suffix:+ drill} OK at '$site': 4 VMs running, marker gen=$gen, NICs on their portgroups/VLANs of '$switch'"
+    log "APP1${suffix:+ drill} OK at '$site' ($role site): 4 VMs running, marker gen=$gen, NICs on their portgroups/VLANs${suffix:+ of the drill network $drill_network}"
   fi
   return $bad
 }
@@ -723,7 +856,8 @@ case "$verb" in
   topology)
     for v in "${vms[@]}"; do echo "$v"; done
     ;;
-  site-setup) load_site "${1:-}"; cmd_site_setup ;;
+  site-setup) load_site "${1:-}"; cmd_site_setup "${2:-}" "${3:-}" ;;
+  policy) load_site "${1:-}"; cmd_policy ;;
   create) load_site "${1:-}"; cmd_create ;;
   write-marker) load_site "${1:-}"; cmd_write_marker "${2:-}" ;;
   read-marker) load_site "${1:-}"; cmd_read_marker "${2:-}" ;;
@@ -736,7 +870,7 @@ case "$verb" in
   check-drill)
     load_site "${1:-}"
     [ -n "${3:-}" ] && [ -n "${4:-}" ] || die "check-drill needs SITE GEN NETWORK BRIDGE"
-    switch=$3 drill_bridge=$4
+    drill_network=$3 drill_bridge=$4
     cmd_check "${2:-}" -drill ;;
   destroy) load_site "${1:-}"; cmd_destroy ;;
   *) usage ;;

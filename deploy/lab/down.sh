@@ -6,14 +6,16 @@ set -euo pipefail
 . "$(dirname "$0")/lab.sh"
 stop_pidfile "$lab_dir/production/agent.pid"
 stop_pidfile "$lab_dir/dr/agent.pid"
-# The drill bridge (up.sh) goes while Open vSwitch still runs: the last site's down stops it.
+# site-b's own bridges (up.sh) go while Open vSwitch still runs: the last site's down stops it.
 if [ -f "$lab_dir/lab.env" ] && [ -f "$DRPAIR_LIBVIRTD_DIR/$dr_site/env" ]; then
-  drill_bridge=$(sed -n 's/^DRPAIR_DRILL_BRIDGE=//p' "$lab_dir/lab.env")
   # shellcheck disable=SC1090
   ovs_db=$(. "$DRPAIR_LIBVIRTD_DIR/$dr_site/env"; echo "$DRPAIR_OVS_DB")
-  if [ -n "$drill_bridge" ] && [ -n "$ovs_db" ]; then
-    ovs-vsctl --db="$ovs_db" --timeout=10 --if-exists del-br "$drill_bridge" || true
-  fi
+  for var in DRPAIR_DRILL_BRIDGE DRPAIR_SECOND_BRIDGE; do
+    br=$(sed -n "s/^$var=//p" "$lab_dir/lab.env")
+    if [ -n "$br" ] && [ -n "$ovs_db" ]; then
+      ovs-vsctl --db="$ovs_db" --timeout=10 --if-exists del-br "$br" || true
+    fi
+  done
 fi
 for site in "$prod_site" "$dr_site"; do
   "$lab_root/deploy/libvirtd.sh" down "$site" || true

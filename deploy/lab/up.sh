@@ -5,8 +5,11 @@
 #
 # On a fresh Debian 12 machine: installs the packages, builds drpair, then
 #   1. brings up two Ceph clusters (site-a, site-b) with rbd-mirror, a private libvirtd per site
-#      (QEMU, TCG guests) with an Open vSwitch bridge behind the libvirt network vswitch0, a CA
-#      and agent certificates per site plus an operator certificate, and both agents on loopback;
+#      (QEMU, TCG guests) with an Open vSwitch bridge behind the libvirt network vswitch0 (site-b
+#      also a second switch, backend0, on a bridge of its own), a CA and agent certificates per
+#      site plus an operator certificate, and both agents on loopback; the DR agent maps with the
+#      lab's mapping policy (deploy/lab/app1.sh policy: other VLANs at site-b, app1-db on
+#      backend0, app1-web's subnet translated);
 #   2. creates APP1 at site-a: 4 tiny VMs on 3 VLAN portgroups, each booting from its own RBD image
 #      a boot sector that prints the marker kept on its disk ("DRPAIR vm=NAME gen=1");
 #   3. protects APP1 (mode first: the DR agent maps it), waits until every mirror pair synced;
@@ -17,8 +20,8 @@
 #      until it landed at site-b;
 #   4. unless --no-failover: takes site-a down (deploy/lab/disaster.sh), fires the failover with a
 #      signed webhook, follows the job with `drpair jobs ID --follow`, and proves APP1 runs whole
-#      at site-b: every VM running, every NIC on its portgroup with its VLAN (libvirt and OVS),
-#      every serial console showing generation 2;
+#      at site-b: every VM running, every NIC where the policy puts it (switch, portgroup, VLAN in
+#      libvirt and OVS, translated address), every serial console showing generation 2;
 #   5. prints the report (phase times, RTO, replication lag) and writes lab.env; its path is the
 #      last line ("lab.env: PATH").
 # With --round-trip, after step 4 the whole way home and a second disaster:
@@ -73,15 +76,23 @@ say "site infrastructure: Ceph pair, libvirtd + Open vSwitch per site, certifica
 "$lab_root/deploy/pki/make-pki.sh" "$lab_dir/pki" --sites site-a,site-b --operator ops >/dev/null
 cat "$pki/site-a/ca.crt" "$pki/site-b/ca.crt" >"$pki/agents-ca.pem"
 mkdir -p "$lab_dir/production" "$lab_dir/dr" "$lab_dir/consoles/site-a" "$lab_dir/consoles/site-b"
-DRPAIR_SITE_CONFIG=$lab_dir/production/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$prod_site" >/dev/null
-DRPAIR_SITE_CONFIG=$lab_dir/dr/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$dr_site" >/dev/null
-# Drills at site-b run on their own Open vSwitch bridge with no uplink (no port but the drill
-# VMs'), named per lab folder: one Open vSwitch serves every lab of the host.
+# site-b's own Open vSwitch bridges, named per lab folder (one Open vSwitch serves every lab of the
+# host): its second switch's, where the mapping policy puts APP1's db network; and the drill
+# bridge, with no uplink (no port but the drill VMs'), for drills.
+lab_hash=$(printf '%s' "$lab_dir" | md5sum | cut -c1-8)
+second_bridge=bk-$lab_hash
 drill_network=drill0
-drill_bridge=drill-$(printf '%s' "$lab_dir" | md5sum | cut -c1-8)
-ovs-vsctl --db="$(. "$DRPAIR_LIBVIRTD_DIR/$dr_site/env"; echo "$DRPAIR_OVS_DB")" --timeout=20 \
-  --may-exist add-br "$drill_bridge" -- set bridge "$drill_bridge" datapath_type=netdev ||
-  lab_die "cannot make the drill bridge $drill_bridge in Open vSwitch"
+drill_bridge=drill-$lab_hash
+for br in "$second_bridge" "$drill_bridge"; do
+  ovs-vsctl --db="$(. "$DRPAIR_LIBVIRTD_DIR/$dr_site/env"; echo "$DRPAIR_OVS_DB")" --timeout=20 \
+    --may-exist add-br "$br" -- set bridge "$br" datapath_type=netdev ||
+    lab_die "cannot make the Open vSwitch bridge $br"
+done
+DRPAIR_SITE_CONFIG=$lab_dir/production/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$prod_site" production >/dev/null
+DRPAIR_SITE_CONFIG=$lab_dir/dr/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$dr_site" dr "$second_bridge" >/dev/null
+# The DR agent maps APP1 with the lab's mapping policy: other VLANs at site-b, app1-db on the
+# second switch, app1-web's subnet translated (deploy/lab/app1.sh, "Where APP1's networks are").
+"$lab_root/deploy/lab/app1.sh" policy "$dr_site" >"$lab_dir/dr/policy.json"
 # VMs drpair defines keep their serial console in a file the lab can read: restored ones (and a
 # drill's) at site-b, those a failback brings home (added at site-b) at site-a.
 for agent_site in production:site-a dr:site-b; do
@@ -124,6 +135,7 @@ doc = {
   "peer": {"site": peer, "url": f"https://127.0.0.1:{peer_port}", "ca": f"{pki}/{peer}/ca.crt",
            "timeoutSeconds": 60},
   "stateFile": f"{d}/state.db",
+  **({"mappingPolicy": f"{d}/policy.json"} if role == "dr" else {}),
   "libvirt": {"uri": uri},
   "siteConfig": f"{d}/site.json",
   "ceph": {"conf": f"{ceph}/{site}/ceph.conf", "clientId": "admin"},
@@ -166,6 +178,7 @@ DRPAIR_CEPH_DIR=$DRPAIR_CEPH_DIR
 DRPAIR_LIBVIRTD_DIR=$DRPAIR_LIBVIRTD_DIR
 DRPAIR_DRILL_NETWORK=$drill_network
 DRPAIR_DRILL_BRIDGE=$drill_bridge
+DRPAIR_SECOND_BRIDGE=$second_bridge
 ENV
 set -a
 # shellcheck disable=SC1090

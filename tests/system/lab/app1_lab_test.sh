@@ -109,7 +109,7 @@ step "check names what is wrong"
 dev=$(virsh -q -c "$uri" domiflist app1-db1 | awk '{print $1; exit}')
 ovs-vsctl --db="$DRPAIR_OVS_DB" set port "$dev" tag=999
 out=$("$app1" check "$site" 2 2>&1) && die "check passed with a wrong OVS tag"
-grep -q "app1-db1: NIC 52:54:00:30:00:01 (port '$dev') has OVS tag '999', expected 103" <<<"$out" ||
+grep -qF "app1-db1: NIC 52:54:00:30:00:01 (port '$dev') is on OVS bridge '$DRPAIR_OVS_BRIDGE' with tag '999', expected bridge '$DRPAIR_OVS_BRIDGE' (network $DRPAIR_SWITCH) and tag 103" <<<"$out" ||
   die "check did not name the wrong OVS tag: $out"
 ovs-vsctl --db="$DRPAIR_OVS_DB" set port "$dev" tag=103
 virsh -q -c "$uri" destroy app1-web2 >/dev/null
