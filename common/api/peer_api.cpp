@@ -379,7 +379,7 @@ Parsed<StartRequest> read_start_request(const json& doc) {
   });
   v.added_nics = r.array(doc, "", "addedNics", false, [&](const json& item, const std::string& p) {
     AddedNic n;
-    if (r.object(item, p, {"vm", "mac", "network", "model"})) {
+    if (r.object(item, p, {"vm", "mac", "network", "model", "ip"})) {
       n.vm = r.string(item, p, "vm");
       n.mac = r.string(item, p, "mac");
       if (auto canonical = model::canonical_mac(n.mac)) {
@@ -390,6 +390,10 @@ Parsed<StartRequest> read_start_request(const json& doc) {
       }
       n.network = r.string(item, p, "network");
       n.model = r.opt_string(item, p, "model").value_or("virtio");
+      n.ip = r.opt_string(item, p, "ip");
+      if (n.ip && !model::Ipv4::parse(*n.ip)) {
+        r.add(model::pointer_append(p, "ip"), "not an IPv4 address: '" + *n.ip + "'");
+      }
     }
     return n;
   });
@@ -411,7 +415,9 @@ json to_json(const StartRequest& v) {
   }
   json nics = json::array();
   for (const auto& n : v.added_nics) {
-    nics.push_back({{"vm", n.vm}, {"mac", n.mac}, {"network", n.network}, {"model", n.model}});
+    json item{{"vm", n.vm}, {"mac", n.mac}, {"network", n.network}, {"model", n.model}};
+    if (n.ip) item["ip"] = *n.ip;
+    nics.push_back(std::move(item));
   }
   return {{"addedVms", std::move(vms)}, {"addedDisks", std::move(disks)},
           {"addedNics", std::move(nics)}};

@@ -135,12 +135,14 @@ struct AddedDisk {
 };
 // A NIC added to one of its VMs, on one of the app's networks: named by the production site's
 // network id (its first description's), which the production site resolves to its own switch and
-// portgroup.
+// portgroup; with the address its VM's drpair metadata declares for it, as it is at the production
+// site (moved back into the source network's subnet where the mapping translated it).
 struct AddedNic {
   std::string vm;
   std::string mac;      // canonical lower case
   std::string network;  // a SourceNetwork id
   std::string model = "virtio";
+  std::optional<std::string> ip;  // IPv4, declared
   bool operator==(const AddedNic&) const = default;
 };
 // A VM added to the app: defined at the production site with this identity and size (its disks

@@ -150,6 +150,7 @@ class Differ {
           field(f, "pool", b.pool, a.pool);
           field(f, "image", b.image, a.image);
           field(f, "sizeGiB", b.size_gib, a.size_gib);
+          field(f, "bus", b.bus, a.bus);
           changed(p, what(a), f);
         });
   }
@@ -164,6 +165,7 @@ class Differ {
           std::vector<std::string> f;
           field(f, "network", b.network, a.network);
           field(f, "ip", b.ip, a.ip);
+          field(f, "model", b.model, a.model);
           changed(p, what(a), f);
         });
   }

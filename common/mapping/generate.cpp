@@ -23,19 +23,12 @@ namespace {
 
 using model::Cidr;
 using model::Ipv4;
+using model::translate;
 
 std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 std::string at(std::string_view base, std::size_t i, std::string_view rest = {}) {
   return std::string(base) + "/" + std::to_string(i) + std::string(rest);
-}
-
-// `address` moved from subnet `from` into subnet `to`, keeping its host part; nullopt when the
-// host part does not fit in `to` (a /24 host .200 in a /25).
-std::optional<Ipv4> translate(Ipv4 address, const Cidr& from, const Cidr& to) {
-  const std::uint32_t host = address.value() & ~from.mask();
-  if ((host & to.mask()) != 0) return std::nullopt;
-  return Ipv4(to.network().value() | host);
 }
 
 // ceil(value * percent / 100), at least 1, saturating instead of overflowing (validate() then
@@ -279,6 +272,7 @@ class Generator {
     const auto& nic = first_.vms[v].nics[j];
     const std::string pointer = at(at("/vms", v, "/nics"), j);
     out.mac = nic.mac;
+    out.model = nic.model;
     const auto network = source_.nic_network(nic);
     if (!network) {
       explain_unplaced(nic, pointer);

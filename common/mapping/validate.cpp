@@ -448,6 +448,12 @@ class Validator {
               "size " + std::to_string(*disk.size_gib) + " GiB differs from the source disk's " +
                   std::to_string(*match->size_gib) + " GiB (a mirrored image has its size)");
         }
+        if (match != source_vm->disks.end() && match->bus != disk.bus) {
+          add(at("vms", i, "disks", k, "bus"),
+              "bus " + quoted(disk.bus.value_or("virtio")) + " differs from the source disk's " +
+                  quoted(match->bus.value_or("virtio")) +
+                  " (the guest finds its disks where they were)");
+        }
       }
       if (inventory_ != nullptr) check_disk_at_site(i, k);
     }
@@ -482,6 +488,12 @@ class Validator {
               "MAC " + nic.mac + " is not a NIC of source vm " + quoted(source_vm->name));
         } else {
           source_nic = &*match;
+          if (match->model != nic.model) {
+            add(at("vms", i, "nics", j, "model"),
+                "model " + quoted(nic.model.value_or("virtio")) + " differs from the source NIC's " +
+                    quoted(match->model.value_or("virtio")) +
+                    " (the guest finds its NICs as they were)");
+          }
         }
       }
       const auto network = networks_.find(nic.network);

@@ -29,11 +29,15 @@ struct Spec {
   bool operator==(const Spec&) const = default;
 };
 
+// The buses a disk may be on (libvirt's <target bus>): what capture carries and restore attaches.
+inline constexpr const char* kDiskBuses[] = {"virtio", "scsi", "sata", "ide", "usb", "xen", "sd"};
+
 struct Disk {
   std::string target;  // guest device, "vda"
   std::string pool;    // RBD pool
   std::string image;   // RBD image name
   std::optional<std::int64_t> size_gib;
+  std::optional<std::string> bus;  // one of kDiskBuses but virtio; nullopt: virtio
   bool operator==(const Disk&) const = default;
 };
 
@@ -63,6 +67,7 @@ struct SourceNic {
   std::string mac;
   std::optional<std::string> network;  // a SourceNetwork id
   std::optional<std::string> ip;
+  std::optional<std::string> model;  // libvirt's <model type>, virtio left out (the default)
   bool operator==(const SourceNic&) const = default;
 };
 
@@ -109,6 +114,7 @@ struct BackupNic {
   std::string mac;
   std::string network;  // a BackupNetwork id
   std::optional<std::string> ip;
+  std::optional<std::string> model;  // the source NIC's
   bool operator==(const BackupNic&) const = default;
 };
 

@@ -1,5 +1,6 @@
 #include "model/json_io.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
@@ -109,11 +110,18 @@ Spec read_spec(Reader& r, const json& j, const std::string& p) {
 
 Disk read_disk(Reader& r, const json& j, const std::string& p) {
   Disk d;
-  if (!r.object(j, p, {"target", "pool", "image", "sizeGiB"})) return d;
+  if (!r.object(j, p, {"target", "pool", "image", "sizeGiB", "bus"})) return d;
   d.target = r.string(j, p, "target");
   d.pool = r.string(j, p, "pool");
   d.image = r.string(j, p, "image");
   d.size_gib = r.opt_integer(j, p, "sizeGiB", 0, kMaxBig);
+  d.bus = r.opt_string(j, p, "bus");
+  if (d.bus && std::find(std::begin(kDiskBuses), std::end(kDiskBuses), *d.bus) ==
+                   std::end(kDiskBuses)) {
+    r.add(pointer_append(p, "bus"), "not a disk bus drpair carries (virtio, scsi, sata, ide, "
+                                    "usb, xen, sd): " + in_quotes(*d.bus));
+  }
+  if (d.bus == "virtio") d.bus.reset();  // the default, written by leaving it out
   return d;
 }
 
@@ -161,12 +169,25 @@ Network read_network(Reader& r, const json& j, const std::string& p) {
   return n;
 }
 
+// A NIC's model: a libvirt <model type> name; virtio, the default, is read as absent.
+std::optional<std::string> read_nic_model(Reader& r, const json& j, const std::string& p) {
+  static const std::regex kModel("[A-Za-z0-9][A-Za-z0-9_.-]{0,31}");
+  auto model = r.opt_string(j, p, "model");
+  if (model && !std::regex_match(*model, kModel)) {
+    r.add(pointer_append(p, "model"), "not a NIC model name (letters, digits, '_', '.', '-'; "
+                                      "e.g. virtio, e1000e): " + in_quotes(*model));
+  }
+  if (model == "virtio") model.reset();
+  return model;
+}
+
 SourceNic read_source_nic(Reader& r, const json& j, const std::string& p) {
   SourceNic nic;
-  if (!r.object(j, p, {"mac", "network", "ip"})) return nic;
+  if (!r.object(j, p, {"mac", "network", "ip", "model"})) return nic;
   nic.mac = r.mac(j, p, "mac");
   nic.network = r.opt_string(j, p, "network");
   nic.ip = r.opt_ipv4(j, p, "ip");
+  nic.model = read_nic_model(r, j, p);
   if (!j.contains("network") && !j.contains("ip")) {
     r.add(p, "a NIC needs its 'network', its 'ip', or both");
   }
@@ -223,10 +244,11 @@ FirstDescription read_first(Reader& r, const json& doc) {
 
 BackupNic read_backup_nic(Reader& r, const json& j, const std::string& p) {
   BackupNic nic;
-  if (!r.object(j, p, {"mac", "network", "ip"})) return nic;
+  if (!r.object(j, p, {"mac", "network", "ip", "model"})) return nic;
   nic.mac = r.mac(j, p, "mac");
   nic.network = r.string(j, p, "network");
   nic.ip = r.opt_ipv4(j, p, "ip");
+  nic.model = read_nic_model(r, j, p);
   return nic;
 }
 
@@ -434,6 +456,7 @@ json disks_json(const std::vector<Disk>& disks) {
   for (const auto& d : disks) {
     json j{{"target", d.target}, {"pool", d.pool}, {"image", d.image}};
     put_optional(j, "sizeGiB", d.size_gib);
+    put_optional(j, "bus", d.bus);
     out.push_back(std::move(j));
   }
   return out;
@@ -472,6 +495,7 @@ json nic_json(const Nic& nic) {
     put_optional(j, "network", nic.network);
   }
   put_optional(j, "ip", nic.ip);
+  put_optional(j, "model", nic.model);
   return j;
 }
 

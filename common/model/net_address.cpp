@@ -57,6 +57,12 @@ bool Cidr::contains(Ipv4 address) const noexcept {
   return (address.value() & mask()) == network_.value();
 }
 
+std::optional<Ipv4> translate(Ipv4 address, const Cidr& from, const Cidr& to) {
+  const std::uint32_t host = address.value() & ~from.mask();
+  if ((host & to.mask()) != 0) return std::nullopt;
+  return Ipv4(to.network().value() | host);
+}
+
 bool Cidr::overlaps(const Cidr& other) const noexcept {
   const std::uint32_t common = prefix_ < other.prefix_ ? mask() : other.mask();
   return (network_.value() & common) == (other.network_.value() & common);

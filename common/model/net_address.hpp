@@ -45,6 +45,11 @@ class Cidr {
   int prefix_;
 };
 
+// `address` moved from subnet `from` into subnet `to`, keeping its host part (what a mapping
+// policy's `ip: translate` does, and undoes on the way home); nullopt when the host part does not
+// fit in `to` (a /24 host .200 in a /25).
+std::optional<Ipv4> translate(Ipv4 address, const Cidr& from, const Cidr& to);
+
 // "52:54:00:10:00:01": six colon-separated hex pairs, unicast (libvirt rejects multicast MACs).
 // Canonical form is lower case; parse() accepts either case.
 std::optional<std::string> canonical_mac(std::string_view text);

@@ -117,6 +117,13 @@ class Capturer {
     vm.spec.memory_mib = def.memory_mib;
     vm.boot_order = def.membership->boot_order;
     const std::string dom = "domain '" + def.name + "'";
+    for (const auto& why : def.uncarried) refused_.push_back(dom + ": " + why);
+    if (!def.host_tuning.empty() && options_.warn) {
+      std::string which;
+      for (const auto& t : def.host_tuning) which += (which.empty() ? "" : ", ") + t;
+      options_.warn(dom + ": " + which +
+                    " not carried: host-specific, the DR site's hosts apply their defaults");
+    }
     if (def.odd_memory_kib) {
       refused_.push_back(dom + ": memory " + std::to_string(*def.odd_memory_kib) +
                          " KiB is not a whole number of MiB (what drpair/v1 carries); give it " +
@@ -136,8 +143,24 @@ class Capturer {
         refused_.push_back(dom + ": disk '" + disk.target + "' (rbd " + disk.pool + "/" +
                            disk.image + "): " + why);
       }
+      const std::string pool = disk.pool.empty() ? "rbd" : disk.pool;
+      const std::string here = dom + ": disk '" + disk.target + "'";
+      const auto [first_use, fresh] = images_.emplace(pool + "/" + disk.image, here);
+      if (!fresh) {
+        refused_.push_back(here + " (rbd " + pool + "/" + disk.image + ") is also " +
+                           first_use->second + ": drpair/v1 describes no shared disks");
+        continue;
+      }
+      std::optional<std::string> bus;
+      if (!disk.bus.empty() && disk.bus != "virtio") bus = disk.bus;
+      if (bus && std::find(std::begin(model::kDiskBuses), std::end(model::kDiskBuses), *bus) ==
+                     std::end(model::kDiskBuses)) {
+        refused_.push_back(here + " (rbd " + pool + "/" + disk.image + ") is on bus '" + *bus +
+                           "', which drpair does not carry (virtio, scsi, sata, ide, usb, xen, sd)");
+        continue;
+      }
       if (!disk.uncarried.empty()) continue;
-      model::Disk d{disk.target, disk.pool.empty() ? "rbd" : disk.pool, disk.image, std::nullopt};
+      model::Disk d{disk.target, pool, disk.image, std::nullopt, bus};
       auto bytes = hv_.rbd_image_bytes(d.pool, d.image);
       if (!bytes) return bytes.error();
       if (*bytes) d.size_gib = (**bytes + kGiB - 1) / kGiB;
@@ -149,13 +172,15 @@ class Capturer {
     for (const auto& [mac, n] : macs) {
       if (n > 1) {
         refused_.push_back(dom + ": " + std::to_string(n) + " NICs share MAC " + mac +
-                           " (drpair names a NIC by its MAC); give each its own");
+                           " (drpair names a NIC by its MAC, and carries no failover <teaming>, "
+                           "which pairs NICs so): give each its own");
       }
     }
     for (const auto& nic : def.nics) {
       if (macs[nic.mac] > 1) continue;
       model::SourceNic out;
       out.mac = nic.mac;
+      if (!nic.model.empty() && nic.model != "virtio") out.model = nic.model;
       for (const auto& d : def.membership->nics) {
         if (d.mac == nic.mac) out.ip = d.ip;
       }
@@ -164,7 +189,7 @@ class Capturer {
         refused_.push_back(which + " has a VLAN of its own (" + *nic.own_vlan +
                            "): drpair carries the VLAN of the NIC's network or portgroup; move "
                            "the VLAN there");
-        continue;
+        // Its network is still looked at, so what is wrong there is named in the same error.
       }
       // Leases exist only on a network with an <ip> (libvirt's DHCP); the guest agent is asked
       // with them. (libvirt 9.0's test driver crashes the client when asked otherwise.)
@@ -294,6 +319,7 @@ class Capturer {
   std::map<std::string, DeclaredNetwork> declared_;
   std::vector<std::string> declared_order_;
   std::map<std::string, model::SourceNetwork> networks_;
+  std::map<std::string, std::string> images_;  // "pool/image" -> the first disk that uses it
   std::vector<std::string> network_order_;
   std::map<std::string, NetworkDef> switches_;  // libvirt networks read so far
   std::vector<std::string> refused_;  // what cannot be protected, each naming its object

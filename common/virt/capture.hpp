@@ -9,9 +9,11 @@
 // is failed_precondition, every case of the app in one message ("app 'A' cannot be protected as
 // it is: domain 'D': disk 'vdb' ...; domain 'E': NIC ..."), so one capture shows them all:
 //   - a disk that is not an RBD network disk; an RBD disk that opens its image at a snapshot,
-//     whose image is in an RBD namespace, that is encrypted (the DR site would need its secret) or
-//     whose driver type is not raw;
-//   - memory that is not a whole number of MiB (drpair/v1 carries MiB);
+//     whose image is in an RBD namespace, that is encrypted (the DR site would need its secret),
+//     whose driver type is not raw, that is a cdrom/floppy/lun, read-only or shareable, or on a
+//     bus drpair does not carry (model::kDiskBuses); an image that is a disk of the app twice;
+//   - memory that is not a whole number of MiB (drpair/v1 carries MiB); fewer vCPUs online than
+//     the domain has (<vcpu current>); a host device passed through (<hostdev>);
 //   - NICs sharing one MAC; a NIC with a <vlan> of its own; a NIC on a network or portgroup that
 //     carries a VLAN trunk, several tags or a native VLAN, or IPv6 subnets (drpair/v1 maps one
 //     VLAN and IPv4 subnets per network);
@@ -24,7 +26,8 @@
 // generation are failed_precondition; a domain whose drpair metadata names the app but cannot be
 // read is invalid_argument naming it (another app's, or one naming none, only warns).
 // A NIC with no portgroup on a network that has a default portgroup is on that portgroup (libvirt
-// puts it there), and captured so.
+// puts it there), and captured so. A disk's bus is carried (absent: virtio). Host-specific tuning
+// (<cputune>, <numatune>, <memoryBacking>, <maxMemory>, <cpu><numa>) is not carried: warned.
 // Addresses come from the metadata, else (running domains) from DHCP leases and the guest agent,
 // asked only for a NIC whose network has an <ip> (where leases can exist) or that is not on a
 // libvirt network.
@@ -52,7 +55,8 @@ struct CaptureOptions {
   std::optional<std::string> captured_at;  // RFC 3339; nullopt: now (UTC, seconds)
   const SiteConfig* config = nullptr;      // declared portgroup subnets; may be null
   // Told of each domain of the site whose drpair metadata cannot be read and that names no app, or
-  // another app: it blocks nothing here. (One that names this app fails the capture.)
+  // another app: it blocks nothing here (one that names this app fails the capture); and of the
+  // host-specific tuning of the app's domains that is not carried (<cputune>, <numatune>, ...).
   std::function<void(std::string_view)> warn;
 };
 

@@ -50,6 +50,9 @@ class Hypervisor {
   // one of `disks`, no NIC the MAC of one of `nics`.
   virtual Status add_devices(const std::string& name, const std::vector<DiskDef>& disks,
                              const std::vector<NicDef>& nics) = 0;
+  // Replaces the domain's drpair element (<metadata>, kMetadataNamespace) with `membership`, in
+  // its persistent definition and, while it runs, its live one; the rest stays as it is.
+  virtual Status set_membership(const std::string& name, const Membership& membership) = 0;
   // failed_precondition if it is already running.
   virtual Status start_domain(const std::string& name) = 0;
   // Asks the guest to power off (the ACPI power button) and returns at once, before it has; a

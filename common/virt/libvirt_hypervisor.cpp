@@ -156,6 +156,21 @@ class LibvirtHypervisor final : public Hypervisor {
     return {};
   }
 
+  Status set_membership(const std::string& name, const Membership& membership) override {
+    auto dom = lookup_domain(name);
+    if (!dom) return dom.error();
+    const int active = virDomainIsActive(dom->get());
+    if (active < 0) return last_error(dom_name(name) + ": set drpair metadata");
+    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
+    if (active == 1) flags |= VIR_DOMAIN_AFFECT_LIVE;
+    if (virDomainSetMetadata(dom->get(), VIR_DOMAIN_METADATA_ELEMENT,
+                             membership_xml(membership).c_str(), "drpair", kMetadataNamespace,
+                             flags) < 0) {
+      return last_error(dom_name(name) + ": set drpair metadata");
+    }
+    return {};
+  }
+
   Status start_domain(const std::string& name) override {
     auto dom = lookup_domain(name);
     if (!dom) return dom.error();

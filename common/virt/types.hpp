@@ -126,6 +126,13 @@ struct DomainDef {
   std::int64_t memory_mib = 0;
   // Read only: memory that is not a whole number of MiB (drpair/v1 carries MiB), in KiB.
   std::optional<std::int64_t> odd_memory_kib;
+  // Read only: what the domain holds beyond its disks and NICs that drpair cannot carry, each in
+  // words for an error ("only 2 of its 4 vCPUs are online"): capture refuses the domain, naming
+  // them.
+  std::vector<std::string> uncarried;
+  // Read only: host-specific placement and tuning drpair does not carry (the DR site's hosts
+  // differ; its defaults apply), by element ("<cputune>"): capture warns, naming them.
+  std::vector<std::string> host_tuning;
   std::vector<DiskDef> disks;
   std::vector<NicDef> nics;
   // The host file the guest's first serial port (COM1) is logged to: written as <serial

@@ -190,6 +190,14 @@ DiskDef read_disk(const xmlNode* node) {
       d.uncarried.push_back("its driver type is '" + *format +
                             "' (an RBD disk drpair restores is raw)");
     }
+    if (d.device != "disk") {
+      d.uncarried.push_back("it is a " + d.device + " (drpair carries writable disks)");
+    } else if (child(node, "readonly") != nullptr) {
+      d.uncarried.push_back("it is read-only (<readonly/>), and drpair restores writable disks");
+    }
+    if (child(node, "shareable") != nullptr) {
+      d.uncarried.push_back("it is shareable (<shareable/>), and drpair/v1 describes no shared disks");
+    }
     each_child(source, "host", [&](const xmlNode* h) {
       RbdMonitor m{attr_or(h, "name"), std::nullopt};
       if (const auto port = attr(h, "port")) {
@@ -211,12 +219,21 @@ DiskDef read_disk(const xmlNode* node) {
   if (type == "file") {
     d.file = attr_or(source, "file");
     d.other_source = "file " + d.file;
-  }
-  else if (type == "block") d.other_source = "block " + attr_or(source, "dev");
-  else if (type == "volume") {
-    d.other_source = "volume " + attr_or(source, "pool") + "/" + attr_or(source, "volume");
+  } else if (type == "block") {
+    d.other_source = "block " + attr_or(source, "dev");
+  } else if (type == "volume") {
+    d.other_source = "volume '" + attr_or(source, "volume") + "' of libvirt storage pool '" +
+                     attr_or(source, "pool") +
+                     "': for an RBD image use the network form, <source protocol='rbd' "
+                     "name='POOL/IMAGE'>";
   } else {
-    d.other_source = type + " " + protocol + " " + attr_or(source, "name");
+    // Every word the source has: "network nbd", "nvme pci", "vhostuser /tmp/sock".
+    std::string what = type;
+    for (const std::string& word :
+         {protocol, attr_or(source, "name"), attr_or(source, "type"), attr_or(source, "path")}) {
+      if (!word.empty()) what += " " + word;
+    }
+    d.other_source = what;
   }
   return d;
 }
@@ -357,8 +374,15 @@ void put_attr(std::string& out, const char* name, std::string_view value) {
   put(out, " ", name, "=\"", Esc{value}, "\"");
 }
 
-void append_membership(std::string& out, const Membership& m) {
-  put(out, "<drpair:app xmlns:drpair=\"", kMetadataNamespace, "\"");
+// `bare`: without the namespace, as virDomainSetMetadata takes the element (libvirt puts its
+// whole subtree in the namespace it is given).
+void append_membership(std::string& out, const Membership& m, bool bare = false) {
+  const std::string_view ns = bare ? "" : "drpair:";
+  if (bare) {
+    out += "<app";
+  } else {
+    put(out, "<drpair:app xmlns:drpair=\"", kMetadataNamespace, "\"");
+  }
   put_attr(out, "id", m.app_id);
   if (m.app_name) put_attr(out, "name", *m.app_name);
   put_attr(out, "generation", std::to_string(m.generation));
@@ -368,13 +392,13 @@ void append_membership(std::string& out, const Membership& m) {
   if (m.drill) put_attr(out, "drill", "yes");
   out += ">";
   for (const auto& nic : m.nics) {
-    out += "<drpair:nic";
+    put(out, "<", ns, "nic");
     put_attr(out, "mac", nic.mac);
     put_attr(out, "ip", nic.ip);
     out += "/>";
   }
   for (const auto& n : m.networks) {
-    out += "<drpair:network";
+    put(out, "<", ns, "network");
     if (n.id) put_attr(out, "id", *n.id);
     if (n.name) put_attr(out, "name", *n.name);
     put_attr(out, "switch", n.switch_name);
@@ -387,14 +411,14 @@ void append_membership(std::string& out, const Membership& m) {
     }
     out += ">";
     for (const auto& sub : n.subnets) {
-      out += "<drpair:subnet";
+      put(out, "<", ns, "subnet");
       put_attr(out, "cidr", sub.cidr);
       if (sub.gateway) put_attr(out, "gateway", *sub.gateway);
       out += "/>";
     }
-    out += "</drpair:network>";
+    put(out, "</", ns, "network>");
   }
-  out += "</drpair:app>";
+  put(out, "</", ns, "app>");
 }
 
 void append_portgroup(std::string& out, const PortgroupDef& pg) {
@@ -416,8 +440,16 @@ Result<DomainDef> parse_domain_xml(std::string_view xml) {
   d.name = text(child(root, "name"));
   d.uuid = text(child(root, "uuid"));
   if (d.name.empty()) return fail(Errc::invalid_argument, "domain XML: <name> missing");
-  const auto vcpus = to_int(text(child(root, "vcpu")));
+  const xmlNode* vcpu = child(root, "vcpu");
+  const auto vcpus = to_int(text(vcpu));
   d.vcpus = vcpus ? static_cast<int>(*vcpus) : 1;
+  if (const auto current = attr(vcpu, "current")) {
+    if (const auto online = to_int(*current); online && *online != d.vcpus) {
+      d.uncarried.push_back("only " + *current + " of its " + std::to_string(d.vcpus) +
+                            " vCPUs are online (<vcpu current='" + *current +
+                            "'>), and drpair/v1 carries one vCPU count: make them equal");
+    }
+  }
   const xmlNode* memory = child(root, "memory");
   const auto mem = to_int(text(memory));
   const auto bytes = mem ? to_bytes(*mem, attr_or(memory, "unit")) : std::nullopt;
@@ -427,6 +459,20 @@ Result<DomainDef> parse_domain_xml(std::string_view xml) {
     d.odd_memory_kib = static_cast<std::int64_t>(*bytes / 1024.0);
   }
   const xmlNode* devices = child(root, "devices");
+  each_child(devices, "hostdev", [&](const xmlNode* n) {
+    const xmlNode* address = child(child(n, "source"), "address");
+    std::string where;
+    for (const char* part : {"domain", "bus", "slot", "function"}) {
+      if (const auto v = attr(address, part)) where += (where.empty() ? "" : ":") + *v;
+    }
+    d.uncarried.push_back("host device <hostdev type='" + attr_or(n, "type", "?") + "'" +
+                          (where.empty() ? std::string() : " " + where) +
+                          "> is passed through (the DR site's hosts do not have it)");
+  });
+  for (const char* tuning : {"cputune", "numatune", "memoryBacking", "maxMemory"}) {
+    if (child(root, tuning) != nullptr) d.host_tuning.push_back(std::string("<") + tuning + ">");
+  }
+  if (child(child(root, "cpu"), "numa") != nullptr) d.host_tuning.push_back("<cpu><numa>");
   each_child(devices, "disk", [&](const xmlNode* n) { d.disks.push_back(read_disk(n)); });
   each_child(devices, "interface", [&](const xmlNode* n) { d.nics.push_back(read_nic(n)); });
   d.serial_log = read_serial_log(devices);
@@ -524,6 +570,12 @@ std::string domain_xml(const DomainDef& d) {
         "' append='off'/><target port='0'/></serial>\n");
   }
   out += "  </devices>\n</domain>\n";
+  return out;
+}
+
+std::string membership_xml(const Membership& membership) {
+  std::string out;
+  append_membership(out, membership, true);
   return out;
 }
 

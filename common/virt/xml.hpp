@@ -31,6 +31,9 @@ Result<std::string> with_devices(std::string_view domain, const std::vector<Disk
 Result<Membership> parse_membership_xml(std::string_view xml);
 // The app id such an element names, read even when the rest of it is broken.
 std::optional<std::string> membership_app_id(std::string_view xml);
+// The element as virDomainSetMetadata takes it: <app> and its children without the namespace
+// (libvirt puts them in kMetadataNamespace).
+std::string membership_xml(const Membership& membership);
 
 Result<NetworkDef> parse_network_xml(std::string_view xml);
 std::string network_xml(const NetworkDef& network);

@@ -6,6 +6,7 @@
 #include <set>
 #include <string_view>
 
+#include "model/net_address.hpp"
 #include "model/problem.hpp"
 #include "storage/role_change.hpp"
 #include "workflow/app_records.hpp"
@@ -178,6 +179,30 @@ std::string place(const std::string& sw, const std::optional<std::string>& pg) {
   return "network '" + sw + "'" + (pg ? " portgroup '" + *pg + "'" : std::string());
 }
 
+// An address declared here, as it is at the production site on source network `source_id`: moved
+// from the backup network's subnet that holds it into the source network's subnet of the same
+// index (the mapping keeps subnets in order, and `ip: translate` moved them that way); kept when
+// none holds it or the host part does not fit (the mapping would have refused that).
+std::string address_home(const std::string& ip, const std::string& source_id,
+                         const model::FirstDescription& first,
+                         const model::SecondDescription& second) {
+  const auto address = model::Ipv4::parse(ip);
+  const auto source = std::find_if(first.networks.begin(), first.networks.end(),
+                                   [&](const model::SourceNetwork& n) { return n.id == source_id; });
+  const auto backup = std::find_if(second.networks.begin(), second.networks.end(),
+                                   [&](const model::BackupNetwork& n) { return n.source == source_id; });
+  if (!address || source == first.networks.end() || backup == second.networks.end()) return ip;
+  const std::size_t n = std::min(source->subnets.size(), backup->subnets.size());
+  for (std::size_t k = 0; k < n; ++k) {
+    const auto here = model::Cidr::parse(backup->subnets[k].cidr);
+    const auto home = model::Cidr::parse(source->subnets[k].cidr);
+    if (!here || !home || !here->contains(*address)) continue;
+    const auto moved = model::translate(*address, *here, *home);
+    return moved ? moved->to_string() : ip;
+  }
+  return ip;
+}
+
 }  // namespace
 
 Result<ChangesHere> changes_here(FailoverSite& site, const std::string& app_id) {
@@ -185,6 +210,8 @@ Result<ChangesHere> changes_here(FailoverSite& site, const std::string& app_id) 
   if (!app) return app.error();
   auto second = stored_second(site.store, app_id, app->generation);
   if (!second) return second.error();
+  auto first = stored_first(site.store, app_id, app->generation);
+  if (!first) return first.error();
   std::map<std::string, std::set<std::string>> restored;  // vm -> MACs
   std::set<std::pair<std::string, std::string>> restored_disks;
   for (const auto& vm : second->vms) {
@@ -241,7 +268,14 @@ Result<ChangesHere> changes_here(FailoverSite& site, const std::string& app_id) 
                               " of the app's networks here: move it to the portgroup of one");
         continue;
       }
-      out.added.added_nics.push_back({def.name, nic.mac, *net->second.begin(), nic.model});
+      api::AddedNic added{def.name, nic.mac, *net->second.begin(), nic.model, std::nullopt};
+      if (def.membership) {
+        for (const auto& declared : def.membership->nics) {
+          if (declared.mac != nic.mac) continue;
+          added.ip = address_home(declared.ip, added.network, *first, *second);
+        }
+      }
+      out.added.added_nics.push_back(std::move(added));
     }
   }
   return out;

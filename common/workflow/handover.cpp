@@ -473,6 +473,35 @@ Status carry_home(ProductionSite& site, const state::AppRecord& app,
                site.peer_site + ")");
     }
   }
+  // The added NICs' declared addresses, declared here too (a NIC's earlier entry replaced).
+  std::map<std::string, std::vector<virt::DeclaredNic>> addresses;  // vm -> its declarations
+  for (const auto& n : request.added_nics) {
+    if (n.ip) addresses[n.vm].push_back({n.mac, *n.ip});
+  }
+  for (const auto& [vm, declared] : addresses) {
+    auto def = site.hypervisor.get_domain(vm);
+    if (!def) return def.error();
+    if (!def->membership) continue;  // not the app's: refused above
+    virt::Membership m = *def->membership;
+    bool changed = false;
+    for (const auto& d : declared) {
+      const auto there = std::find_if(m.nics.begin(), m.nics.end(),
+                                      [&](const virt::DeclaredNic& x) { return x.mac == d.mac; });
+      if (there == m.nics.end()) {
+        m.nics.push_back(d);
+      } else if (there->ip != d.ip) {
+        there->ip = d.ip;
+      } else {
+        continue;
+      }
+      changed = true;
+    }
+    if (!changed) continue;
+    if (auto s = site.hypervisor.set_membership(vm, m); !s) {
+      return with_context(s.error(), "declare the addresses of the NICs added to vm '" + vm +
+                                         "' at " + site.peer_site);
+    }
+  }
   return {};
 }
 

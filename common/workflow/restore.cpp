@@ -462,7 +462,7 @@ DomainDef backup_domain(const model::SecondDescription& second, const model::Bac
   def.vcpus = vm.spec.vcpus;
   def.memory_mib = vm.spec.memory_mib;
   for (const auto& d : vm.disks) {
-    def.disks.push_back(rbd_disk(config.ceph, d.pool, d.image, d.target));
+    def.disks.push_back(rbd_disk(config.ceph, d.pool, d.image, d.target, d.bus.value_or("virtio")));
   }
   if (config.console_log_dir) def.serial_log = *config.console_log_dir + "/" + vm.name + ".log";
   Membership m;
@@ -480,6 +480,7 @@ DomainDef backup_domain(const model::SecondDescription& second, const model::Bac
     n.kind = NicKind::network;
     n.network = binding.switch_name;
     n.portgroup = binding.portgroup;
+    n.model = nic.model.value_or("virtio");
     def.nics.push_back(std::move(n));
     if (nic.ip) m.nics.push_back({nic.mac, *nic.ip});
   }

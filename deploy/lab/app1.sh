@@ -32,15 +32,19 @@
 #                        every image holds gen=GEN (each mismatch named on stderr).
 #   add-disk SITE VM IMAGE  topology drift: create the (empty, 8 MiB) image at the Ceph site and
 #                        attach it to the running VM, live and persistently, as its next vdX.
-#   add-nic SITE VM MAC PORTGROUP  topology drift: a NIC of that MAC on APP1's PORTGROUP of the
-#                        site's switch, added to the VM's persistent definition (its next boot).
-#   check-nic SITE VM MAC PORTGROUP  that NIC of the running VM on PORTGROUP with its VLAN, in
-#                        libvirt's live XML and in OVS (as check does for APP1's own NICs).
+#   add-nic SITE VM MAC PORTGROUP [IP]  topology drift: a NIC of that MAC on APP1's PORTGROUP
+#                        where the site's role places it, added to the VM's persistent definition
+#                        (its next boot); with IP (production's address), its address as placed
+#                        there declared in the VM's drpair metadata.
+#   check-nic SITE VM MAC PORTGROUP [IP]  that NIC of the running VM on PORTGROUP with its VLAN,
+#                        in libvirt's live XML and in OVS, and with IP, that address as placed at
+#                        the site declared in its metadata (as check does for APP1's own NICs).
 #   add-vm SITE NAME UUID BOOT MAC PORTGROUP IP GEN  a VM added to APP1 (metadata naming the app,
 #                        boot order BOOT): root image NAME-root (boot sector, marker gen=GEN), one
-#                        NIC of MAC on PORTGROUP declaring IP; defined, started, its marker waited for.
-#   check-vm SITE NAME GEN MAC PORTGROUP  that VM running, its marker gen=GEN, its NIC of MAC on
-#                        PORTGROUP with the VLAN (as check-nic).
+#                        NIC of MAC on PORTGROUP declaring IP (production's address, as placed at
+#                        the site); defined, started, its marker waited for.
+#   check-vm SITE NAME GEN MAC PORTGROUP [IP]  that VM running, its marker gen=GEN, its NIC of
+#                        MAC on PORTGROUP with the VLAN and IP declared (as check-nic).
 #   check SITE GEN       at any site (production, or DR after a restore): for every APP1 VM,
 #                        running; the last marker in its serial log (path from the live XML:
 #                        <serial type='file'> or a serial's <log file=>) is gen=GEN (a guest
@@ -439,6 +443,7 @@ domain_xml() {
 EOF
   for nic in $(vm_field "$v" 4 | tr ',' ' '); do
     IFS=/ read -r mac pg ip <<<"$nic"
+    [ -z "$pg" ] || ip=$(placed_ip "$pg" "$ip")
     echo "      <drpair:nic mac=\"$mac\" ip=\"$ip\"/>"
   done
   cat <<EOF
@@ -579,19 +584,41 @@ cmd_add_disk() {
 # A topology change: a new NIC on one of APP1's portgroups of the site's switch, in the VM's
 # persistent definition (the guest sees it at its next boot). Idempotent.
 cmd_add_nic() {
-  local name=${1:-} mac=${2:-} pg=${3:-} xml
+  local name=${1:-} mac=${2:-} pg=${3:-} ip=${4:-} xml
   [ -n "$name" ] && [ -n "$mac" ] && [ -n "$pg" ] || die "add-nic needs a VM, a MAC and a portgroup"
   pg_vlan "$pg" >/dev/null || die "no APP1 portgroup '$pg'"
   xml=$work/$name.config.xml
   vsh dumpxml --inactive "$name" >"$xml" 2>/dev/null || die "no domain '$name' in '$site'"
   if [ -n "$(xpath "$xml" "//devices/interface/mac[@address='$mac']/@address")" ]; then
     log "$name already has a NIC $mac"
-    return 0
+  else
+    nic_xml "$mac" "$pg" >"$work/$name.nic.xml"
+    vsh attach-device "$name" "$work/$name.nic.xml" --config >/dev/null ||
+      die "cannot add NIC $mac to $name (XML: $work/$name.nic.xml)"
+    log "$name: NIC $mac on $(place "$pg" | cut -d'|' -f1,2 --output-delimiter=' portgroup ') (from its next boot)"
   fi
-  nic_xml "$mac" "$pg" >"$work/$name.nic.xml"
-  vsh attach-device "$name" "$work/$name.nic.xml" --config >/dev/null ||
-    die "cannot add NIC $mac to $name (XML: $work/$name.nic.xml)"
-  log "$name: NIC $mac on $(place "$pg" | cut -d'|' -f1,2 --output-delimiter=' portgroup ') (from its next boot)"
+  [ -z "$ip" ] || declare_address "$name" "$mac" "$(placed_ip "$pg" "$ip")"
+}
+
+# declare_address VM MAC IP: <drpair:nic mac=MAC ip=IP> in the VM's drpair metadata (replacing the
+# MAC's earlier one), in its persistent definition and, while it runs, its live one.
+declare_address() {
+  local name=$1 mac=$2 ip=$3 current changed flags=--config
+  current=$(vsh metadata "$name" --uri urn:drpair:app:v1 --config 2>/dev/null) ||
+    die "domain '$name' has no drpair metadata to declare $mac's address in"
+  changed=$(python3 -c '
+import sys, xml.etree.ElementTree as ET
+app, mac, ip = ET.fromstring(sys.argv[1]), sys.argv[2], sys.argv[3]
+for nic in app.findall("nic"):
+    if nic.get("mac") == mac:
+        app.remove(nic)
+ET.SubElement(app, "nic", {"mac": mac, "ip": ip})
+print(ET.tostring(app, encoding="unicode"))' "$current" "$mac" "$ip") || die "cannot read $name's drpair metadata"
+  [ "$(dom_state "$name")" = running ] && flags="--config --live"
+  # shellcheck disable=SC2086  # flags: one or two words
+  vsh metadata "$name" --uri urn:drpair:app:v1 --key drpair --set "$changed" $flags >/dev/null ||
+    die "cannot declare address $ip of NIC $mac in $name's drpair metadata"
+  log "$name: NIC $mac declares address $ip"
 }
 
 # A VM added to APP1 (drpair metadata naming the app, boot order BOOT): a root image NAME-root with
@@ -619,7 +646,7 @@ cmd_add_vm() {
 # check-vm: the VM runs, its serial log shows its marker of generation GEN, and its NIC of MAC is
 # on PORTGROUP (check_nic).
 cmd_check_vm() {
-  local name=${1:-} gen=${2:-} mac=${3:-} pg=${4:-} xml logp st deadline marker
+  local name=${1:-} gen=${2:-} mac=${3:-} pg=${4:-} ip=${5:-} xml logp st deadline marker
   [ -n "$name" ] && [ -n "$gen" ] && [ -n "$mac" ] && [ -n "$pg" ] ||
     die "check-vm needs NAME GEN MAC PORTGROUP"
   xml=$work/$name.live.xml
@@ -631,18 +658,18 @@ cmd_check_vm() {
   while ! has_marker "$name" "$logp" && [ "$(date +%s)" -lt $deadline ]; do sleep 0.2; done
   marker=$(last_marker "$logp")
   row VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG IP RESULT
-  check_nic "$name" "$st" "${marker#"DRPAIR vm=$name "}" "$xml" "$mac" "$pg" || return 1
+  check_nic "$name" "$st" "${marker#"DRPAIR vm=$name "}" "$xml" "$mac" "$pg" "$ip" || return 1
   [ "$marker" = "DRPAIR vm=$name gen=$gen" ] ||
     { log "FAIL $name: serial log $logp shows '${marker:-no marker}', expected gen=$gen"; return 1; }
 }
 
 cmd_check_nic() {
-  local name=${1:-} mac=${2:-} pg=${3:-} xml
+  local name=${1:-} mac=${2:-} pg=${3:-} ip=${4:-} xml
   [ -n "$name" ] && [ -n "$mac" ] && [ -n "$pg" ] || die "check-nic needs a VM, a MAC and a portgroup"
   xml=$work/$name.live.xml
   vsh dumpxml "$name" >"$xml" 2>/dev/null || die "no domain '$name' in '$site'"
   row VM STATE MARKER NIC ON PORTGROUP VLAN OVSTAG IP RESULT
-  check_nic "$name" "$(dom_state "$name")" - "$xml" "$mac" "$pg"
+  check_nic "$name" "$(dom_state "$name")" - "$xml" "$mac" "$pg" "$ip"
 }
 
 # --- write-marker --------------------------------------------------------------------------------
@@ -862,8 +889,8 @@ case "$verb" in
   write-marker) load_site "${1:-}"; cmd_write_marker "${2:-}" ;;
   read-marker) load_site "${1:-}"; cmd_read_marker "${2:-}" ;;
   add-disk) load_site "${1:-}"; cmd_add_disk "${2:-}" "${3:-}" ;;
-  add-nic) load_site "${1:-}"; cmd_add_nic "${2:-}" "${3:-}" "${4:-}" ;;
-  check-nic) load_site "${1:-}"; cmd_check_nic "${2:-}" "${3:-}" "${4:-}" ;;
+  add-nic) load_site "${1:-}"; cmd_add_nic "${2:-}" "${3:-}" "${4:-}" "${5:-}" ;;
+  check-nic) load_site "${1:-}"; cmd_check_nic "${2:-}" "${3:-}" "${4:-}" "${5:-}" ;;
   add-vm) load_site "${1:-}"; shift; cmd_add_vm "$@" ;;
   check-vm) load_site "${1:-}"; shift; cmd_check_vm "$@" ;;
   check) load_site "${1:-}"; cmd_check "${2:-}" ;;

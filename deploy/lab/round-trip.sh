@@ -131,10 +131,12 @@ jobs_before=$(curl -sS --cacert "$DRPAIR_CACERT" --cert "$DRPAIR_CERT" --key "$D
 "$lab_root/deploy/lab/app1.sh" write-marker "$dr_site" 3
 written=$(date -u +%Y-%m-%dT%H:%M:%S)
 "$lab_root/deploy/lab/app1.sh" add-disk "$dr_site" app1-app1 app1-app1-extra
-extra_nic=52:54:00:99:00:01 extra_vm=app1-extra extra_vm_nic=52:54:00:99:00:02
-"$lab_root/deploy/lab/app1.sh" add-nic "$dr_site" app1-web1 $extra_nic app1-web
+# Addresses as production spells them: app1.sh places them at site-b (app1-web's translated).
+extra_nic=52:54:00:99:00:01 extra_nic_ip=192.168.10.61
+extra_vm=app1-extra extra_vm_nic=52:54:00:99:00:02 extra_vm_ip=192.168.30.41
+"$lab_root/deploy/lab/app1.sh" add-nic "$dr_site" app1-web1 $extra_nic app1-web $extra_nic_ip
 "$lab_root/deploy/lab/app1.sh" add-vm "$dr_site" $extra_vm 6f1c2a9e-0005-4c1e-9a0b-000000000005 4 \
-  $extra_vm_nic app1-db 192.168.30.41 3
+  $extra_vm_nic app1-db $extra_vm_ip 3
 t0=$(date +%s)
 max_lag=0 replicated='' paired=''
 while :; do
@@ -195,9 +197,9 @@ print(f"{at(start['"'"'finishedAt'"'"']) - at(j['"'"'createdAt'"'"']):.1f}")')
 virsh -q -c "$DRPAIR_PRODUCTION_LIBVIRT_URI" domblklist app1-app1 | grep -q 'rbd/app1-app1-extra' ||
   lab_die "the disk added at site-b is not attached to app1-app1 at site-a"
 echo "  rbd/app1-app1-extra, added at site-b, is attached to app1-app1 at site-a"
-"$lab_root/deploy/lab/app1.sh" check-nic "$prod_site" app1-web1 $extra_nic app1-web ||
+"$lab_root/deploy/lab/app1.sh" check-nic "$prod_site" app1-web1 $extra_nic app1-web $extra_nic_ip ||
   lab_die "the NIC added to app1-web1 at site-b is not on its portgroup at site-a"
-"$lab_root/deploy/lab/app1.sh" check-vm "$prod_site" $extra_vm 3 $extra_vm_nic app1-db ||
+"$lab_root/deploy/lab/app1.sh" check-vm "$prod_site" $extra_vm 3 $extra_vm_nic app1-db $extra_vm_ip ||
   lab_die "$extra_vm, added at site-b, does not run whole at site-a"
 echo "  the NIC and the VM added at site-b came home (above)"
 left=$(virsh -q -c "$DRPAIR_DR_LIBVIRT_URI" list --all --name | grep -c '^app1-' || true)
@@ -244,8 +246,8 @@ t0=$(now)
 drpair failover app1 --type disaster --reason "second disaster (lab)" --wait
 second_rto=$(secs "$t0" "$(now)")
 "$lab_root/deploy/lab/app1.sh" check "$dr_site" 3 || lab_die "APP1 is not whole at site-b after the second failover"
-"$lab_root/deploy/lab/app1.sh" check-nic "$dr_site" app1-web1 $extra_nic app1-web &&
-  "$lab_root/deploy/lab/app1.sh" check-vm "$dr_site" $extra_vm 3 $extra_vm_nic app1-db &&
+"$lab_root/deploy/lab/app1.sh" check-nic "$dr_site" app1-web1 $extra_nic app1-web $extra_nic_ip &&
+  "$lab_root/deploy/lab/app1.sh" check-vm "$dr_site" $extra_vm 3 $extra_vm_nic app1-db $extra_vm_ip &&
   virsh -q -c "$DRPAIR_DR_LIBVIRT_URI" domblklist app1-app1 | grep -q 'rbd/app1-app1-extra' ||
   lab_die "what came home at the failback is not restored at site-b by the second failover"
 echo "  restored with it: app1-extra, the NIC of app1-web1 and the disk of app1-app1 added at site-b"

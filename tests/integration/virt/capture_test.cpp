@@ -220,7 +220,7 @@ TEST_CASE("capture of a bridge NIC without a declared address is an error; with 
     const auto& vm = r->vms.back();
     CHECK(vm.name == "app1-extra");
     REQUIRE(vm.nics.size() == 1);
-    CHECK(vm.nics[0] == dr::model::SourceNic{"52:54:00:50:00:09", std::nullopt, "192.168.20.99"});
+    CHECK(vm.nics[0] == dr::model::SourceNic{"52:54:00:50:00:09", std::nullopt, "192.168.20.99", std::nullopt});
   }
 }
 
@@ -256,16 +256,39 @@ TEST_CASE("capture refuses what drpair cannot carry, naming each VM and device, 
            "disk drpair restores is raw)",
            "domain 'odd-vm1': disk 'vde' (file /var/lib/libvirt/images/odd-scratch.img) is not an "
            "RBD disk and cannot be protected",
-           "domain 'odd-vm1': 2 NICs share MAC 52:54:00:f1:00:04 (drpair names a NIC by its MAC); "
-           "give each its own",
+           "domain 'odd-vm1': 2 NICs share MAC 52:54:00:f1:00:04 (drpair names a NIC by its MAC, "
+           "and carries no failover <teaming>, which pairs NICs so): give each its own",
            "domain 'odd-vm1': NIC 52:54:00:f1:00:02 has a VLAN of its own (VLAN tag 42): drpair "
            "carries the VLAN of the NIC's network or portgroup; move the VLAN there",
+           // The same NIC's portgroup: named in the same error.
+           "network 'trunks' portgroup 'native' (used by domain 'odd-vm1': NIC 52:54:00:f1:00:02) "
+           "carries a VLAN trunk (tags 30, 31)",
+           "domain 'odd-vm1': only 1 of its 2 vCPUs are online (<vcpu current='1'>), and "
+           "drpair/v1 carries one vCPU count: make them equal",
+           "domain 'odd-vm1': host device <hostdev type='pci' 0x0000:0x06:0x12:0x5> is passed "
+           "through (the DR site's hosts do not have it)",
+           "domain 'odd-vm1': disk 'vdf' (rbd rbd/odd-shared): it is read-only (<readonly/>), "
+           "and drpair restores writable disks",
+           "domain 'odd-vm1': disk 'sdb' (rbd rbd/odd-iso): it is a cdrom (drpair carries "
+           "writable disks)",
+           "domain 'odd-vm1': disk 'ubdc' (rbd rbd/odd-uml) is on bus 'uml', which drpair does "
+           "not carry (virtio, scsi, sata, ide, usb, xen, sd)",
+           "domain 'odd-vm1': disk 'vdg' (nvme pci) is not an RBD disk and cannot be protected",
+           "domain 'odd-vm1': disk 'vdh' (volume 'odd-vol' of libvirt storage pool 'ceph-rbd': "
+           "for an RBD image use the network form, <source protocol='rbd' name='POOL/IMAGE'>) is "
+           "not an RBD disk and cannot be protected",
+           "domain 'odd-vm2': disk 'vda' (rbd rbd/odd-shared) is also domain 'odd-vm1': disk "
+           "'vdf': drpair/v1 describes no shared disks",
+           "domain 'odd-vm2': disk 'vda' (rbd rbd/odd-shared): it is shareable (<shareable/>), and "
+           "drpair/v1 describes no shared disks",
            "network 'trunks' portgroup 'trunk' (used by domain 'odd-vm1': NIC 52:54:00:f1:00:01) "
            "carries a VLAN trunk (tags 10, 20): drpair maps one VLAN per network",
            "network 'dual' (used by domain 'odd-vm1': NIC 52:54:00:f1:00:03) has IPv6 subnet "
            "fd00:150::1/64: drpair/v1 carries IPv4 subnets only"}) {
     CHECK(m.find(part) != std::string::npos);
   }
+  // A CD-ROM is named once (libvirt makes it read-only too: that is not a second reason).
+  CHECK(m.find("disk 'sdb'") == m.rfind("disk 'sdb'"));
 }
 
 TEST_CASE("capture carries a NIC on a network's default portgroup there, and asks for no lease "
@@ -275,16 +298,28 @@ TEST_CASE("capture carries a NIC on a network's default portgroup there, and ask
   auto status = hv->domain_status("plain-vm1");
   REQUIRE(status);
   REQUIRE(status->state == DomainState::running);  // where leases would be asked for
-  const auto r = capture(*hv, "plain", CaptureOptions{"site-a", kCapturedAt, nullptr, {}});
+  std::vector<std::string> warnings;
+  const auto r = capture(*hv, "plain", CaptureOptions{"site-a", kCapturedAt, nullptr, [&](auto w) {
+                           warnings.emplace_back(w);
+                         }});
   REQUIRE(r);
+  // Host-specific tuning is not carried, and said so; the other apps' troubles are warned too.
+  CHECK(std::count(warnings.begin(), warnings.end(),
+                   "domain 'plain-vm1': <cputune> not carried: host-specific, the DR site's hosts "
+                   "apply their defaults") == 1);
   REQUIRE(r->networks.size() == 1);
   CHECK(r->networks[0].switch_name == "trunks");
   CHECK(r->networks[0].portgroup == "tagged");
   CHECK(r->networks[0].vlan == 201);
   REQUIRE(r->vms.size() == 1);
   CHECK(r->vms[0].spec.memory_mib == 512);
+  // A disk keeps its bus; virtio is the default, left out.
+  REQUIRE(r->vms[0].disks.size() == 2);
+  CHECK_FALSE(r->vms[0].disks[0].bus);
+  CHECK(r->vms[0].disks[1].bus == "sata");
   REQUIRE(r->vms[0].nics.size() == 1);
   CHECK(r->vms[0].nics[0].network == r->networks[0].id);
+  CHECK(r->vms[0].nics[0].model == "e1000e");
   CHECK_FALSE(r->vms[0].nics[0].ip);
 }
 

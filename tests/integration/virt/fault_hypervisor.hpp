@@ -49,6 +49,9 @@ class FaultHypervisor final : public Hypervisor {
                      const std::vector<NicDef>& nics) override {
     return call("add_devices " + name, [&] { return inner_->add_devices(name, disks, nics); });
   }
+  Status set_membership(const std::string& name, const Membership& membership) override {
+    return call("set_membership " + name, [&] { return inner_->set_membership(name, membership); });
+  }
   Status start_domain(const std::string& name) override {
     return call("start_domain " + name, [&] { return inner_->start_domain(name); });
   }

@@ -160,7 +160,10 @@ TEST_CASE("restore with consoleLogDir defines every VM with its serial log",
 TEST_CASE("restore then capture at the DR site gives back the app", "[integration][libvirt]") {
   auto hv = testing::open_site("site-b");
   const SiteConfig config = testing::load_config("site-b");
-  const auto second = testing::load_second(kSecond);
+  auto second = testing::load_second(kSecond);
+  // A disk on another bus than virtio and a NIC of another model come back as they were.
+  second.vms[0].disks[0].bus = "sata";
+  second.vms[0].nics[0].model = "e1000e";
   MemoryJournal journal;
   REQUIRE(restore(hv, second, config, journal).ok());
 
@@ -195,12 +198,14 @@ TEST_CASE("restore then capture at the DR site gives back the app", "[integratio
       CHECK(c->disks[d].pool == b.disks[d].pool);
       CHECK(c->disks[d].image == b.disks[d].image);
       CHECK(c->disks[d].target == b.disks[d].target);
+      CHECK(c->disks[d].bus == b.disks[d].bus);
     }
     REQUIRE(c->nics.size() == b.nics.size());
     for (std::size_t n = 0; n < b.nics.size(); ++n) {
       CHECK(c->nics[n].mac == b.nics[n].mac);
       CHECK(c->nics[n].network == b.nics[n].network);
       CHECK(c->nics[n].ip == b.nics[n].ip);
+      CHECK(c->nics[n].model == b.nics[n].model);
     }
   }
 }

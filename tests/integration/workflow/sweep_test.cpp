@@ -212,7 +212,19 @@ enum class Added { none, disk, vm_and_nic };
 struct World {
   explicit World(Kind kind_, Added added_ = Added::none) : kind(kind_), added(added_) {
     const bool planned = kind == Kind::planned;
-    const auto second = virt::testing::load_second(kSecond);
+    auto second = virt::testing::load_second(kSecond);
+    // With VMs and NICs added at site-b, app1-web's subnet as `ip: translate` maps it there
+    // (10.10.10.0/24, its NICs' host parts kept): addresses declared there come home moved back.
+    if (added == Added::vm_and_nic) {
+      for (auto& n : second.networks) {
+        if (n.source == "vswitch0.app1-web") n.subnets = {{"10.10.10.0/24", "10.10.10.1"}};
+      }
+      for (auto& vm : second.vms) {
+        for (auto& nic : vm.nics) {
+          if (nic.ip && nic.ip->starts_with("192.168.10.")) nic.ip = "10.10.10." + nic.ip->substr(11);
+        }
+      }
+    }
     pairs = mirror_pairs_of(second);
     auto& a = mirror.site_a();
     auto& b = mirror.site_b();
@@ -237,10 +249,13 @@ struct World {
                                      second.app.source_generation,
                                      model::to_text(model::to_json(second))));
     REQUIRE(b_store->replace_mirror_pairs("app1", pairs));
-    REQUIRE(a_store->put_description("app1", state::DescriptionKind::first,
+    // Both sites keep the first description (the DR site's registration stores it too).
+    for (auto* store : {a_store.get(), b_store.get()}) {
+      REQUIRE(store->put_description("app1", state::DescriptionKind::first,
                                      second.app.source_generation,
                                      model::to_text(model::to_json(virt::testing::load_first(
                                          "descriptions/app1.first.json")))));
+    }
     if (kind == Kind::fence || kind == Kind::reprotect || kind == Kind::failback) {
       come_home_setup();
       // One image at a time, so a cut lands on the same call in every run. With 4 threads, 1 of
@@ -314,15 +329,17 @@ struct World {
     pairs.push_back(pair);  // for the picture: its role and data at both sites
   }
 
-  // A NIC added to app1-web1 at site-b (on the portgroup of its first), and a VM app1-extra added
-  // to the app there, running: boot order 4, an RBD disk of a new image, a NIC on app1-db's
-  // portgroup.
+  // A NIC added to app1-web1 at site-b (on the portgroup of its first, its address 10.10.10.77
+  // declared), and a VM app1-extra added to the app there, running: boot order 4, an RBD disk of a
+  // new image, a NIC on app1-db's portgroup declaring 192.168.30.41.
   void add_vm_and_nic_at_site_b() {
     auto web = b_real->get_domain("app1-web1");
     REQUIRE(web);
     virt::NicDef nic = web->nics.front();
     nic.mac = "52:54:00:99:00:01";
     web->nics.push_back(nic);
+    REQUIRE(web->membership);
+    web->membership->nics.push_back({"52:54:00:99:00:01", "10.10.10.77"});
     REQUIRE(b_real->define_domain(*web));
 
     const storage::ImageSpec root{"rbd", "app1-extra-root"};
@@ -346,6 +363,7 @@ struct World {
     m.app_name = "APP1";
     m.generation = 3;
     m.boot_order = 4;
+    m.nics.push_back({"52:54:00:99:00:02", "192.168.30.41"});
     extra.membership = m;
     REQUIRE(b_real->define_domain(extra));
     REQUIRE(b_real->start_domain("app1-extra"));
@@ -762,8 +780,9 @@ TEST_CASE("a VM and a NIC added at the DR site: defined and attached at home, re
         std::vector<api::AddedDisk>{{"app1-extra", {"rbd", "app1-extra-root"}, "vda", "virtio"}});
   // Each NIC named by the production site's network id: the reverse of the mapping.
   CHECK(changes->added.added_nics ==
-        std::vector<api::AddedNic>{{"app1-extra", "52:54:00:99:00:02", "vswitch0.app1-db", "virtio"},
-                                   {"app1-web1", "52:54:00:99:00:01", "vswitch0.app1-web", "virtio"}});
+        std::vector<api::AddedNic>{
+            {"app1-extra", "52:54:00:99:00:02", "vswitch0.app1-db", "virtio", "192.168.30.41"},
+            {"app1-web1", "52:54:00:99:00:01", "vswitch0.app1-web", "virtio", "192.168.10.77"}});
   REQUIRE(w.run());
 
   auto extra = w.a_real->get_domain("app1-extra");
@@ -779,6 +798,8 @@ TEST_CASE("a VM and a NIC added at the DR site: defined and attached at home, re
   CHECK(extra->membership->app_id == "app1");
   CHECK(extra->membership->boot_order == std::optional<int>(4));
   CHECK_FALSE(extra->membership->source_site);  // it is production's own now
+  CHECK(extra->membership->nics ==
+        std::vector<virt::DeclaredNic>{{"52:54:00:99:00:02", "192.168.30.41"}});
   auto web = w.a_real->get_domain("app1-web1");
   REQUIRE(web);
   const auto added_nic = std::find_if(web->nics.begin(), web->nics.end(), [](const virt::NicDef& n) {
@@ -786,6 +807,10 @@ TEST_CASE("a VM and a NIC added at the DR site: defined and attached at home, re
   });
   REQUIRE(added_nic != web->nics.end());
   CHECK(added_nic->portgroup == std::optional<std::string>("app1-web"));
+  // Declared beside app1-web1's own addresses, at its production address.
+  REQUIRE(web->membership);
+  CHECK(std::count(web->membership->nics.begin(), web->membership->nics.end(),
+                   virt::DeclaredNic{"52:54:00:99:00:01", "192.168.10.77"}) == 1);
   for (const auto& name : {"app1-extra", "app1-web1"}) {
     auto running = w.a_real->domain_status(name);
     REQUIRE(running);
@@ -802,7 +827,8 @@ TEST_CASE("a VM and a NIC added at the DR site: defined and attached at home, re
 
   // The production site checks what it is asked for: a network that is not the app's.
   api::StartRequest stray;
-  stray.added_nics.push_back({"app1-web1", "52:54:00:99:00:03", "vswitch0.elsewhere", "virtio"});
+  stray.added_nics.push_back(
+      {"app1-web1", "52:54:00:99:00:03", "vswitch0.elsewhere", "virtio", std::nullopt});
   auto refused = w.local_peer.start("app1", stray);
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == Errc::not_found);

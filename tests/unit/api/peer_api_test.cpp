@@ -96,13 +96,17 @@ TEST_CASE("peer API: a failback's start request carries what comes home, checked
   request.added_vms.push_back({"app1-extra", "6c2f1d2e-0000-4000-8000-000000000099", 2, 512, 4});
   request.added_vms.push_back({"app1-tool", "6c2f1d2e-0000-4000-8000-000000000098", 1, 64, {}});
   request.added_disks.push_back({"app1-extra", {"rbd", "app1-extra-root"}, "vda", "virtio"});
-  request.added_nics.push_back({"app1-extra", "52:54:00:99:00:02", "vswitch0.app1-db", "e1000"});
+  request.added_nics.push_back(
+      {"app1-extra", "52:54:00:99:00:02", "vswitch0.app1-db", "e1000", "192.168.30.41"});
+  request.added_nics.push_back(
+      {"app1-extra", "52:54:00:99:00:03", "vswitch0.app1-web", "virtio", std::nullopt});
   auto back = read_start_request(to_json(request));
   REQUIRE(back);
   CHECK(back->added_vms == request.added_vms);
   CHECK(back->added_disks == request.added_disks);
   CHECK(back->added_nics == request.added_nics);
   CHECK_FALSE(to_json(request)["addedVms"][1].contains("bootOrder"));
+  CHECK_FALSE(to_json(request)["addedNics"][1].contains("ip"));
 
   auto none = read_start_request(json());  // no body: nothing added
   REQUIRE(none);
@@ -116,13 +120,14 @@ TEST_CASE("peer API: a failback's start request carries what comes home, checked
 
   auto wrong = read_start_request(json::parse(R"({"addedVms": [{"name": "a", "vcpus": 0,
       "memoryMiB": "lots", "bootOrder": -1}], "addedNics": [{"vm": "a", "mac": "01:00:5e:00:00:01",
-      "network": "n", "colour": "red"}], "addedDisks": [{"vm": "a", "image": "noslash",
+      "network": "n", "colour": "red", "ip": "10.0.0.256"}], "addedDisks": [{"vm": "a", "image": "noslash",
       "target": "vdc"}], "extra": 1})"));
   REQUIRE_FALSE(wrong);
   CHECK(pointers(wrong.error()) ==
         std::vector<std::string>{"/extra", "/addedVms/0", "/addedVms/0/vcpus",
                                  "/addedVms/0/memoryMiB", "/addedVms/0/bootOrder",
-                                 "/addedDisks/0/image", "/addedNics/0/colour", "/addedNics/0/mac"});
+                                 "/addedDisks/0/image", "/addedNics/0/colour", "/addedNics/0/mac",
+                                 "/addedNics/0/ip"});
 }
 
 TEST_CASE("peer API: a registration carries its documents, problems prefixed", "[unit][api]") {

@@ -48,17 +48,21 @@ TEST_CASE("diff of first descriptions: changed VM fields, disks and NICs", "[uni
   after.vms[3].spec.memory_mib = 16384;
   after.vms[3].boot_order = 2;
   after.vms[3].disks[1].size_gib = 200;
+  after.vms[3].disks[1].bus = "scsi";
   after.vms[0].nics[1].network = "vswitch0.app1-app";
   after.vms[1].nics[0].network = "vswitch0.app1-app";
   after.vms[1].nics[0].ip = "192.168.20.12";
+  after.vms[1].nics[0].model = "e1000e";
   const auto changes = diff(app1(), after);
   CHECK(show(changes) ==
         "changed /vms/0/nics/1 nic 52:54:00:10:00:02 of vm 'app1-web1': network (none) -> "
         "'vswitch0.app1-app'\n"
         "changed /vms/1/nics/0 nic 52:54:00:10:00:03 of vm 'app1-web2': network "
-        "'vswitch0.app1-web' -> 'vswitch0.app1-app', ip '192.168.10.12' -> '192.168.20.12'\n"
+        "'vswitch0.app1-web' -> 'vswitch0.app1-app', ip '192.168.10.12' -> '192.168.20.12', model "
+        "(none) -> 'e1000e'\n"
         "changed /vms/3 vm 'app1-db1': spec.memoryMiB 8192 -> 16384, bootOrder 1 -> 2\n"
-        "changed /vms/3/disks/1 disk 'vdb' of vm 'app1-db1': sizeGiB 100 -> 200\n");
+        "changed /vms/3/disks/1 disk 'vdb' of vm 'app1-db1': sizeGiB 100 -> 200, bus (none) -> "
+        "'scsi'\n");
 }
 
 TEST_CASE("diff of first descriptions: VMs, disks, NICs and networks added and removed",
@@ -66,8 +70,8 @@ TEST_CASE("diff of first descriptions: VMs, disks, NICs and networks added and r
   auto after = app1();
   after.vms.erase(after.vms.begin() + 1);                    // app1-web2 removed
   after.vms[2].disks.erase(after.vms[2].disks.begin() + 1);  // app1-db1 vdb removed
-  after.vms[2].disks.push_back({"vdc", "rbd", "app1-db1-logs", 5});
-  after.vms[0].nics.push_back({"52:54:00:10:00:09", std::nullopt, "192.168.30.9"});
+  after.vms[2].disks.push_back({"vdc", "rbd", "app1-db1-logs", 5, std::nullopt});
+  after.vms[0].nics.push_back({"52:54:00:10:00:09", std::nullopt, "192.168.30.9", std::nullopt});
   after.networks[1].vlan = 202;
   after.networks.push_back({"vswitch0.app1-mgmt", "app1-mgmt", "vswitch0", "app1-mgmt", 104, {}});
   const auto changes = diff(app1(), after);

@@ -149,7 +149,7 @@ TEST_CASE("validate: a source disk missing from its backup VM", "[unit][mapping]
 
 TEST_CASE("validate: a backup disk the source VM does not have", "[unit][mapping]") {
   const auto p = problems_after([](auto& s) {
-    s.vms[3].disks.push_back({"vdc", "rbd", "app1-db1-logs", 5});
+    s.vms[3].disks.push_back({"vdc", "rbd", "app1-db1-logs", 5, std::nullopt});
   });
   CHECK(has(p, "/vms/3/disks/2/target", "disk 'vdc' is not a disk of source vm 'app1-db1'"));
 }
@@ -168,6 +168,16 @@ TEST_CASE("validate: one image used by two disks", "[unit][mapping]") {
 TEST_CASE("validate: a backup disk whose size differs from its source's", "[unit][mapping]") {
   const auto p = problems_after([](auto& s) { s.vms[3].disks[1].size_gib = 50; });
   CHECK(has(p, "/vms/3/disks/1/sizeGiB", "size 50 GiB differs from the source disk's 100 GiB"));
+}
+
+TEST_CASE("validate: a backup NIC of another model than its source's", "[unit][mapping]") {
+  const auto p = problems_after([](auto& s) { s.vms[0].nics[0].model = "e1000"; });
+  CHECK(has(p, "/vms/0/nics/0/model", "model 'e1000' differs from the source NIC's 'virtio'"));
+}
+
+TEST_CASE("validate: a backup disk on another bus than its source's", "[unit][mapping]") {
+  const auto p = problems_after([](auto& s) { s.vms[3].disks[1].bus = "sata"; });
+  CHECK(has(p, "/vms/3/disks/1/bus", "bus 'sata' differs from the source disk's 'virtio'"));
 }
 
 // ---- NICs ----

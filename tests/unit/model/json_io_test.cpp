@@ -126,6 +126,41 @@ TEST_CASE("a NIC needs a network or an address", "[unit][model]") {
   CHECK(has(first_problems(doc), "/vms/0/nics/1", "needs its 'network', its 'ip', or both"));
 }
 
+TEST_CASE("a disk's bus: virtio is the default, left out when written; an unknown bus is a problem",
+          "[unit][model]") {
+  auto doc = app1();
+  doc["vms"][0]["disks"][0]["bus"] = "sata";
+  doc["vms"][1]["disks"][0]["bus"] = "virtio";
+  auto read = dr::model::read_first_description(doc);
+  REQUIRE(read);
+  CHECK(read->vms[0].disks[0].bus == "sata");
+  CHECK_FALSE(read->vms[1].disks[0].bus);
+  const auto written = dr::model::to_json(*read);
+  CHECK(written["vms"][0]["disks"][0]["bus"] == "sata");
+  CHECK_FALSE(written["vms"][1]["disks"][0].contains("bus"));
+  doc["vms"][0]["disks"][0]["bus"] = "fdc";
+  CHECK(has(first_problems(doc), "/vms/0/disks/0/bus",
+            "not a disk bus drpair carries (virtio, scsi, sata, ide, usb, xen, sd): 'fdc'"));
+}
+
+TEST_CASE("a NIC's model: virtio is the default, left out when written; a bad name is a problem",
+          "[unit][model]") {
+  auto doc = app1();
+  doc["vms"][0]["nics"][0]["model"] = "e1000e";
+  doc["vms"][0]["nics"][1]["model"] = "virtio";
+  auto read = dr::model::read_first_description(doc);
+  REQUIRE(read);
+  CHECK(read->vms[0].nics[0].model == "e1000e");
+  CHECK_FALSE(read->vms[0].nics[1].model);
+  const auto written = dr::model::to_json(*read);
+  CHECK(written["vms"][0]["nics"][0]["model"] == "e1000e");
+  CHECK_FALSE(written["vms"][0]["nics"][1].contains("model"));
+  doc["vms"][0]["nics"][0]["model"] = "e1000 with spaces";
+  CHECK(has(first_problems(doc), "/vms/0/nics/0/model",
+            "not a NIC model name (letters, digits, '_', '.', '-'; e.g. virtio, e1000e): "
+            "'e1000 with spaces'"));
+}
+
 TEST_CASE("empty strings and an app without VMs are rejected", "[unit][model]") {
   auto doc = app1();
   doc["app"]["id"] = "";
