@@ -8,7 +8,8 @@
 // Rules, each an error naming the object rather than a silent omission. What cannot be protected
 // is failed_precondition, every case of the app in one message ("app 'A' cannot be protected as
 // it is: domain 'D': disk 'vdb' ...; domain 'E': NIC ..."), so one capture shows them all:
-//   - a disk that is not an RBD network disk; an RBD disk that opens its image at a snapshot,
+//   - a disk that is not an RBD network disk; an RBD disk that opens its image at a snapshot (also
+//     in the legacy spelling image@snap) or names it with QEMU's legacy ":option=value" suffix,
 //     whose image is in an RBD namespace, that is encrypted (the DR site would need its secret),
 //     whose driver type is not raw, that is a cdrom/floppy/lun, read-only or shareable, or on a
 //     bus drpair does not carry (model::kDiskBuses); an image that is a disk of the app twice;

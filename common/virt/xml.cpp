@@ -179,6 +179,17 @@ DiskDef read_disk(const xmlNode* node) {
       d.uncarried.push_back("it opens the image at RBD snapshot '" + *snap +
                             "' (a snapshot is not replicated as a disk)");
     }
+    // The rbd CLI's and QEMU's legacy spellings in the name: pool/image@snapshot and
+    // pool/image:option=value. libvirt passes such a name on as the image's, which is none.
+    if (const auto at = d.image.find('@'); at != std::string::npos) {
+      d.uncarried.push_back("its name '" + name + "' opens RBD snapshot '" +
+                            d.image.substr(at + 1) +
+                            "' in the legacy spelling (a snapshot is not replicated as a disk)");
+    } else if (const auto colon = d.image.find(':'); colon != std::string::npos) {
+      d.uncarried.push_back("its name '" + name + "' carries options in QEMU's legacy spelling ('" +
+                            d.image.substr(colon + 1) +
+                            "'): name the image alone, options go in the domain XML");
+    }
     const xmlNode* encryption = child(source, "encryption");
     if (encryption == nullptr) encryption = child(node, "encryption");
     if (encryption != nullptr) {

@@ -7,9 +7,9 @@
 #   1. brings up two Ceph clusters (site-a, site-b) with rbd-mirror, a private libvirtd per site
 #      (QEMU, TCG guests) with an Open vSwitch bridge behind the libvirt network vswitch0 (site-b
 #      also a second switch, backend0, on a bridge of its own), a CA and agent certificates per
-#      site plus an operator certificate, and both agents on loopback; the DR agent maps with the
-#      lab's mapping policy (deploy/lab/app1.sh policy: other VLANs at site-b, app1-db on
-#      backend0, app1-web's subnet translated);
+#      site plus an operator certificate, and both agents on loopback; they map with the lab's
+#      mapping policy (deploy/lab/app1.sh policy: other VLANs at site-b, app1-db on backend0,
+#      app1-web's subnet translated);
 #   2. creates APP1 at site-a: 4 tiny VMs on 3 VLAN portgroups, each booting from its own RBD image
 #      a boot sector that prints the marker kept on its disk ("DRPAIR vm=NAME gen=1");
 #   3. protects APP1 (mode first: the DR agent maps it), waits until every mirror pair synced;
@@ -90,9 +90,10 @@ for br in "$second_bridge" "$drill_bridge"; do
 done
 DRPAIR_SITE_CONFIG=$lab_dir/production/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$prod_site" production >/dev/null
 DRPAIR_SITE_CONFIG=$lab_dir/dr/site.json "$lab_root/deploy/lab/app1.sh" site-setup "$dr_site" dr "$second_bridge" >/dev/null
-# The DR agent maps APP1 with the lab's mapping policy: other VLANs at site-b, app1-db on the
-# second switch, app1-web's subnet translated (deploy/lab/app1.sh, "Where APP1's networks are").
-"$lab_root/deploy/lab/app1.sh" policy "$dr_site" >"$lab_dir/dr/policy.json"
+# Both agents map APP1 with the lab's mapping policy (the DR agent in mode first, the production
+# agent in mode second): other VLANs at site-b, app1-db on the second switch, app1-web's subnet
+# translated (deploy/lab/app1.sh, "Where APP1's networks are").
+"$lab_root/deploy/lab/app1.sh" policy "$dr_site" >"$lab_dir/policy.json"
 # VMs drpair defines keep their serial console in a file the lab can read: restored ones (and a
 # drill's) at site-b, those a failback brings home (added at site-b) at site-a.
 for agent_site in production:site-a dr:site-b; do
@@ -121,7 +122,7 @@ agent_config() {
   local role=$1 site=$2 peer=$3 port=$4 peer_port=$5 dir=$6
   python3 - "$role" "$site" "$peer" "$port" "$peer_port" "$dir" "$pki" "$DRPAIR_CEPH_DIR" \
     "$DRPAIR_LIBVIRTD_DIR" "$secret_file" "$token_file" <<'PY'
-import hashlib, json, sys
+import hashlib, json, os, sys
 role, site, peer, port, peer_port, d, pki, ceph, libvirtd, secret, token = sys.argv[1:]
 libvirtd_site = {"site-a": "lab-a", "site-b": "lab-b"}[site]
 uri = [l.strip().split("=", 1)[1].strip("'") for l in open(f"{libvirtd}/{libvirtd_site}/env")
@@ -135,7 +136,7 @@ doc = {
   "peer": {"site": peer, "url": f"https://127.0.0.1:{peer_port}", "ca": f"{pki}/{peer}/ca.crt",
            "timeoutSeconds": 60},
   "stateFile": f"{d}/state.db",
-  **({"mappingPolicy": f"{d}/policy.json"} if role == "dr" else {}),
+  "mappingPolicy": os.path.join(os.path.dirname(d), "policy.json"),
   "libvirt": {"uri": uri},
   "siteConfig": f"{d}/site.json",
   "ceph": {"conf": f"{ceph}/{site}/ceph.conf", "clientId": "admin"},

@@ -281,6 +281,12 @@ TEST_CASE("capture refuses what drpair cannot carry, naming each VM and device, 
            "'vdf': drpair/v1 describes no shared disks",
            "domain 'odd-vm2': disk 'vda' (rbd rbd/odd-shared): it is shareable (<shareable/>), and "
            "drpair/v1 describes no shared disks",
+           "domain 'odd-vm2': disk 'vdb' (rbd rbd/odd-legacy@gold): its name "
+           "'rbd/odd-legacy@gold' opens RBD snapshot 'gold' in the legacy spelling (a snapshot is "
+           "not replicated as a disk)",
+           "domain 'odd-vm2': disk 'vdc' (rbd rbd/odd-opts:rbd_cache=1): its name "
+           "'rbd/odd-opts:rbd_cache=1' carries options in QEMU's legacy spelling ('rbd_cache=1'): "
+           "name the image alone, options go in the domain XML",
            "network 'trunks' portgroup 'trunk' (used by domain 'odd-vm1': NIC 52:54:00:f1:00:01) "
            "carries a VLAN trunk (tags 10, 20): drpair maps one VLAN per network",
            "network 'dual' (used by domain 'odd-vm1': NIC 52:54:00:f1:00:03) has IPv6 subnet "
