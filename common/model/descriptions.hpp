@@ -8,9 +8,12 @@
 // Plain data: no I/O here. Reading and writing JSON is in json_io.hpp. Optional wire fields are
 // std::optional; MACs are stored in canonical (lower-case) form.
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace dr::model {
@@ -30,7 +33,16 @@ struct Spec {
 };
 
 // The buses a disk may be on (libvirt's <target bus>): what capture carries and restore attaches.
-inline constexpr const char* kDiskBuses[] = {"virtio", "scsi", "sata", "ide", "usb", "xen", "sd"};
+inline constexpr std::string_view kDiskBuses[] = {"virtio", "scsi", "sata", "ide", "usb", "xen", "sd"};
+inline bool is_disk_bus(std::string_view bus) {
+  return std::find(std::begin(kDiskBuses), std::end(kDiskBuses), bus) != std::end(kDiskBuses);
+}
+// "virtio, scsi, ...": the buses for an error message.
+inline std::string disk_buses_text() {
+  std::string out;
+  for (const auto bus : kDiskBuses) out.append(out.empty() ? "" : ", ").append(bus);
+  return out;
+}
 
 struct Disk {
   std::string target;  // guest device, "vda"

@@ -1,6 +1,5 @@
 #include "model/json_io.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
@@ -116,10 +115,9 @@ Disk read_disk(Reader& r, const json& j, const std::string& p) {
   d.image = r.string(j, p, "image");
   d.size_gib = r.opt_integer(j, p, "sizeGiB", 0, kMaxBig);
   d.bus = r.opt_string(j, p, "bus");
-  if (d.bus && std::find(std::begin(kDiskBuses), std::end(kDiskBuses), *d.bus) ==
-                   std::end(kDiskBuses)) {
-    r.add(pointer_append(p, "bus"), "not a disk bus drpair carries (virtio, scsi, sata, ide, "
-                                    "usb, xen, sd): " + in_quotes(*d.bus));
+  if (d.bus && !is_disk_bus(*d.bus)) {
+    r.add(pointer_append(p, "bus"),
+          "not a disk bus drpair carries (" + disk_buses_text() + "): " + in_quotes(*d.bus));
   }
   if (d.bus == "virtio") d.bus.reset();  // the default, written by leaving it out
   return d;

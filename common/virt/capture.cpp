@@ -153,10 +153,9 @@ class Capturer {
       }
       std::optional<std::string> bus;
       if (!disk.bus.empty() && disk.bus != "virtio") bus = disk.bus;
-      if (bus && std::find(std::begin(model::kDiskBuses), std::end(model::kDiskBuses), *bus) ==
-                     std::end(model::kDiskBuses)) {
+      if (bus && !model::is_disk_bus(*bus)) {
         refused_.push_back(here + " (rbd " + pool + "/" + disk.image + ") is on bus '" + *bus +
-                           "', which drpair does not carry (virtio, scsi, sata, ide, usb, xen, sd)");
+                           "', which drpair does not carry (" + model::disk_buses_text() + ")");
         continue;
       }
       if (!disk.uncarried.empty()) continue;
