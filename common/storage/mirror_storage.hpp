@@ -36,6 +36,7 @@
 #include <span>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -45,14 +46,48 @@ namespace dr::storage {
 using SystemTime = std::chrono::system_clock::time_point;
 using Deadline = std::chrono::steady_clock::time_point;
 
-// An RBD image at one site. Local and remote images of a pair usually share pool and name, but
-// nothing here assumes so.
-struct ImageSpec {
+// A pool spec as Ceph's rbd tool writes one: "POOL", or "POOL/NAMESPACE" for an RBD namespace
+// of the pool. Wherever MirrorStorage takes a `pool`, it takes a pool spec. Per namespace: its
+// images and its mirror mode. Per pool (a namespace's calls go to its pool): the peers, the
+// bootstrap tokens and the mirror uuid, which names the site in the mirror snapshots of every
+// image of the pool, those in namespaces too (docs/platform-notes.md, "RBD namespaces").
+struct PoolSpec {
   std::string pool;
+  std::string rbd_namespace;  // "": the pool's default namespace
+  bool operator==(const PoolSpec&) const = default;
+};
+// "a" -> {a, ""}; "a/b" -> {a, b}. Names hold no '/' (model/json_io.hpp checks them), so a
+// further slash stays in the namespace and makes the calls fail with not_found.
+inline PoolSpec parse_pool_spec(std::string_view spec) {
+  const auto slash = spec.find('/');
+  if (slash == std::string_view::npos) return {std::string(spec), ""};
+  return {std::string(spec.substr(0, slash)), std::string(spec.substr(slash + 1))};
+}
+inline std::string to_string(const PoolSpec& spec) {
+  return spec.rbd_namespace.empty() ? spec.pool : spec.pool + "/" + spec.rbd_namespace;
+}
+
+// An RBD image at one site: its pool spec and name. Local and remote images of a pair usually
+// share both, but nothing here assumes so.
+struct ImageSpec {
+  std::string pool;  // a pool spec: "POOL" or "POOL/NAMESPACE"
   std::string image;
   bool operator==(const ImageSpec&) const = default;
 };
+// "POOL/IMAGE" or "POOL/NAMESPACE/IMAGE", as rbd and libvirt write an image.
 inline std::string to_string(const ImageSpec& spec) { return spec.pool + "/" + spec.image; }
+// The inverse of to_string: nullopt unless `text` is 2 or 3 non-empty names split by '/'.
+inline std::optional<ImageSpec> parse_image_spec(std::string_view text) {
+  const auto last = text.rfind('/');
+  if (last == std::string_view::npos || last == 0 || last + 1 == text.size()) return std::nullopt;
+  const auto pool = text.substr(0, last);
+  const auto first = pool.find('/');
+  if (first != std::string_view::npos &&
+      (first == 0 || first + 1 == pool.size() || pool.find('/', first + 1) != pool.npos)) {
+    return std::nullopt;
+  }
+  return ImageSpec{std::string(pool), std::string(text.substr(last + 1))};
+}
 
 enum class MirrorMode { snapshot, journal };
 enum class PeerDirection { rx_only, rx_tx };
@@ -202,7 +237,10 @@ class MirrorStorage {
   // This site's name as peers see it (stored in the cluster).
   virtual Status set_site_name(const std::string& name) = 0;
   virtual Result<std::string> site_name() = 0;
-  // Image-mode mirroring on the pool (each image is enabled on its own). Idempotent.
+  // Image-mode mirroring on the pool (each image is enabled on its own). Idempotent. For a
+  // namespace: creates the namespace if it is absent, and REQUIRES the pool's mirroring enabled
+  // (failed_precondition otherwise); rbd-mirror replicates a namespace only into the namespace
+  // of the same name at the peer, mirror-enabled there too.
   virtual Status enable_pool_mirroring(const std::string& pool) = 0;
   // REQUIRES: no image of the pool is mirrored. Idempotent.
   virtual Status disable_pool_mirroring(const std::string& pool) = 0;

@@ -138,6 +138,7 @@ class RbdMirrorStorage final : public MirrorStorage {
   }
 
   Status enable_pool_mirroring(const std::string& pool) override {
+    if (auto s = prepare_namespace(pool); !s) return s.error();
     auto io = open_pool(pool, "enable mirroring");
     if (!io) return io.error();
     auto mode = pool_mode(*io, pool);
@@ -162,7 +163,7 @@ class RbdMirrorStorage final : public MirrorStorage {
   }
 
   Result<std::string> mirror_uuid(const std::string& pool) override {
-    auto io = open_pool(pool, "get mirror uuid");
+    auto io = open_base_pool(pool, "get mirror uuid");
     if (!io) return io.error();
     if (auto e = require_pool_mirroring(*io, pool, "get mirror uuid"); !e) return e.error();
     return read_string(
@@ -171,7 +172,7 @@ class RbdMirrorStorage final : public MirrorStorage {
   }
 
   Result<BootstrapToken> create_bootstrap_token(const std::string& pool) override {
-    auto io = open_pool(pool, "create bootstrap token");
+    auto io = open_base_pool(pool, "create bootstrap token");
     if (!io) return io.error();
     if (auto e = require_pool_mirroring(*io, pool, "create bootstrap token"); !e) return e.error();
     auto token = read_string(
@@ -186,7 +187,7 @@ class RbdMirrorStorage final : public MirrorStorage {
   Status import_bootstrap_token(const std::string& pool, const BootstrapToken& token,
                                 PeerDirection direction) override {
     const auto what = pool_what(pool, "import bootstrap token");
-    auto io = open_pool(pool, "import bootstrap token");
+    auto io = open_base_pool(pool, "import bootstrap token");
     if (!io) return io.error();
     if (auto e = require_pool_mirroring(*io, pool, "import bootstrap token"); !e) return e.error();
     const int r = rbd_mirror_peer_bootstrap_import(io->get(),
@@ -201,7 +202,7 @@ class RbdMirrorStorage final : public MirrorStorage {
 
   Result<std::vector<PeerSite>> list_peers(const std::string& pool) override {
     const auto what = pool_what(pool, "list peers");
-    auto io = open_pool(pool, "list peers");
+    auto io = open_base_pool(pool, "list peers");
     if (!io) return io.error();
     std::vector<rbd_mirror_peer_site_t> peers(8);
     int count = static_cast<int>(peers.size());
@@ -225,7 +226,7 @@ class RbdMirrorStorage final : public MirrorStorage {
   }
 
   Status remove_peer(const std::string& pool, const std::string& peer_uuid) override {
-    auto io = open_pool(pool, "remove peer");
+    auto io = open_base_pool(pool, "remove peer");
     if (!io) return io.error();
     const int r = rbd_mirror_peer_site_remove(io->get(), peer_uuid.c_str());
     if (r < 0) return from_errno(r, pool_what(pool, "remove peer") + " '" + peer_uuid + "'");
@@ -500,7 +501,7 @@ class RbdMirrorStorage final : public MirrorStorage {
     if (info->role != ImageRole::primary)
       return fail(Errc::failed_precondition,
                   what + ": the image is " + to_string(info->role) + " here, not primary");
-    auto uuid = pool_mirror_uuid(opened->io, image.pool);
+    auto uuid = mirror_uuid(image.pool);
     if (!uuid) return uuid.error();
     if (info->mode != MirrorMode::snapshot)
       return fail(Errc::invalid_argument, what + ": the image mirrors in journal mode");
@@ -559,7 +560,7 @@ class RbdMirrorStorage final : public MirrorStorage {
     if (info->role != ImageRole::primary)
       return fail(Errc::failed_precondition,
                   what + ": the image is " + to_string(info->role) + " here, not primary");
-    auto uuid = pool_mirror_uuid(io, image.pool);
+    auto uuid = mirror_uuid(image.pool);
     if (!uuid) return uuid.error();
     if (const int r = rbd_mirror_image_demote(img->get()); r < 0) return from_errno(r, what);
     if (info->mode == MirrorMode::journal) return MirrorSnapshotRef{std::move(*uuid), 0};
@@ -690,11 +691,45 @@ class RbdMirrorStorage final : public MirrorStorage {
     return out;
   }
 
+  // The pool spec's namespace (or the pool's default one): where its images and mirror mode are.
   Result<IoContext> open_pool(const std::string& pool, const char* op) {
+    const auto spec = parse_pool_spec(pool);
     IoContext io;
-    const int r = rados_ioctx_create(cluster_.get(), pool.c_str(), io.out());
+    const int r = rados_ioctx_create(cluster_.get(), spec.pool.c_str(), io.out());
     if (r < 0) return from_errno(r, pool_what(pool, op));
+    if (!spec.rbd_namespace.empty()) rados_ioctx_set_namespace(io.get(), spec.rbd_namespace.c_str());
     return io;
+  }
+
+  // The pool of a pool spec, whatever its namespace: where the peers, the bootstrap tokens and
+  // the mirror uuid are (a namespace's own uuid names nothing its peers see).
+  Result<IoContext> open_base_pool(const std::string& pool, const char* op) {
+    return open_pool(parse_pool_spec(pool).pool, op);
+  }
+
+  // For a namespace: creates it if absent, once its pool mirrors (librbd refuses a namespace's
+  // mirror mode otherwise). Nothing for a pool.
+  Status prepare_namespace(const std::string& pool) {
+    const auto spec = parse_pool_spec(pool);
+    if (spec.rbd_namespace.empty()) return {};
+    const char* op = "enable mirroring";
+    auto base = open_pool(spec.pool, op);
+    if (!base) return base.error();
+    auto mode = pool_mode(*base, spec.pool);
+    if (!mode) return mode.error();
+    if (*mode != RBD_MIRROR_MODE_IMAGE) {
+      return fail(Errc::failed_precondition,
+                  pool_what(pool, op) + ": pool '" + spec.pool +
+                      "' does not mirror in image mode; enable that first (its namespaces "
+                      "mirror through the pool's peers)");
+    }
+    bool exists = false;
+    if (const int r = rbd_namespace_exists(base->get(), spec.rbd_namespace.c_str(), &exists); r < 0)
+      return from_errno(r, pool_what(pool, "look up namespace"));
+    if (exists) return {};
+    const int r = rbd_namespace_create(base->get(), spec.rbd_namespace.c_str());
+    if (r < 0 && r != -EEXIST) return from_errno(r, pool_what(pool, "create namespace"));
+    return {};
   }
 
   Result<RbdImage> open_image(const IoContext& io, const ImageSpec& image, bool read_only) {
@@ -718,12 +753,6 @@ class RbdMirrorStorage final : public MirrorStorage {
     if (*mode == RBD_MIRROR_MODE_DISABLED)
       return fail(Errc::failed_precondition, pool_what(pool, op) + ": mirroring is disabled");
     return {};
-  }
-
-  Result<std::string> pool_mirror_uuid(const IoContext& io, const std::string& pool) {
-    return read_string(
-        [&](char* buf, std::size_t* len) { return rbd_mirror_uuid_get(io.get(), buf, len); },
-        pool_what(pool, "get mirror uuid"));
   }
 
   Result<ImageMirrorInfo> read_info(const RbdImage& img, const ImageSpec& image) {
