@@ -96,14 +96,26 @@ int ProductionAppView::primary_images() const {
 Parsed<BootstrapRequest> read_bootstrap_request(const json& doc) {
   JsonReader r;  // an operator-free peer request: a typo is refused
   BootstrapRequest v;
-  if (r.object(doc, "", {"site", "token"})) {
+  if (r.object(doc, "", {"site", "token", "namespaces"})) {
     v.site = r.string(doc, "", "site");
     v.token = r.string(doc, "", "token");
+    v.namespaces =
+        r.array(doc, "", "namespaces", false, [&](const json& item, const std::string& p) {
+          if (!item.is_string() || !model::is_rbd_name(item.get<std::string>())) {
+            r.add(p, "expected an RBD namespace name (not empty, no '/' or '@')");
+            return std::string();
+          }
+          return item.get<std::string>();
+        });
   }
   return done(r, std::move(v));
 }
 
-json to_json(const BootstrapRequest& v) { return {{"site", v.site}, {"token", v.token}}; }
+json to_json(const BootstrapRequest& v) {
+  json out{{"site", v.site}, {"token", v.token}};
+  if (!v.namespaces.empty()) out["namespaces"] = v.namespaces;
+  return out;
+}
 
 Parsed<PoolPeers> read_pool_peers(const json& doc) {
   JsonReader r(kAccept);

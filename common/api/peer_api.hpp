@@ -53,6 +53,9 @@ namespace dr::api {
 struct BootstrapRequest {
   std::string site;   // the production site's name
   std::string token;  // its RBD bootstrap token: a secret
+  // The RBD namespaces of the pool that the app's images are in ("namespaces", absent when
+  // none): each made and mirror-enabled at the DR site too, where rbd-mirror replicates into it.
+  std::vector<std::string> namespaces;
 };
 
 struct PoolPeer {

@@ -23,7 +23,7 @@ std::string quoted(std::string_view text) { return "'" + std::string(text) + "'"
 std::string show(const std::string& text) { return quoted(text); }
 std::string show(std::int64_t value) { return std::to_string(value); }
 std::string show(model::ReplicationMode mode) { return model::to_string(mode); }
-std::string show(const model::ImageRef& ref) { return quoted(ref.pool + "/" + ref.image); }
+std::string show(const model::ImageRef& ref) { return quoted(model::image_text(ref)); }
 std::string show(const std::vector<Subnet>& subnets) {
   std::string out;
   for (const auto& s : subnets) {
@@ -148,6 +148,7 @@ class Differ {
         [&](const std::string& p, const std::string&, const model::Disk& b, const model::Disk& a) {
           std::vector<std::string> f;
           field(f, "pool", b.pool, a.pool);
+          field(f, "namespace", b.rbd_namespace, a.rbd_namespace);
           field(f, "image", b.image, a.image);
           field(f, "sizeGiB", b.size_gib, a.size_gib);
           field(f, "bus", b.bus, a.bus);
@@ -197,9 +198,7 @@ std::vector<Change> diff(const model::SecondDescription& before,
   d.changed("/app", "app " + quoted(after.app.id), f);
   d.networks(before.networks, after.networks);
   d.vms(before.vms, after.vms);
-  const auto image = [](const model::ReplicationPair& r) {
-    return r.source.pool + "/" + r.source.image;
-  };
+  const auto image = [](const model::ReplicationPair& r) { return model::image_text(r.source); };
   d.arrays(
       "/replication", "/replication", before.replication, after.replication, image,
       [&](const model::ReplicationPair& r) { return "replication of " + quoted(image(r)); },

@@ -342,10 +342,10 @@ class Generator {
       const auto& src = first_.vms[v].disks;
       const auto& dst = second_.vms[v].disks;
       for (std::size_t k = 0; k < src.size(); ++k) {
-        const auto owner = source_.disk(src[k].pool, src[k].image);
+        const auto owner = source_.disk(model::image_text(src[k]));
         if (!owner || owner->vm != v || owner->disk != k) continue;
-        second_.replication.push_back({{src[k].pool, src[k].image},
-                                       {dst[k].pool, dst[k].image},
+        second_.replication.push_back({{src[k].pool, src[k].image, src[k].rbd_namespace},
+                                       {dst[k].pool, dst[k].image, dst[k].rbd_namespace},
                                        policy_.replication.mode,
                                        policy_.replication.interval_minutes});
       }

@@ -26,9 +26,7 @@ SourceIndex::SourceIndex(const model::FirstDescription& first) {
     const auto& vm = first.vms[i];
     vms_.emplace(vm.id, i);
     for (std::size_t k = 0; k < vm.disks.size(); ++k) {
-      disks_.emplace(
-          std::pair<std::string_view, std::string_view>(vm.disks[k].pool, vm.disks[k].image),
-          DiskRef{i, k});
+      disks_.emplace(model::image_text(vm.disks[k]), DiskRef{i, k});
     }
   }
   networks_.reserve(first.networks.size());
@@ -57,8 +55,8 @@ std::optional<std::size_t> SourceIndex::network(std::string_view id) const {
   return find_value(networks_, id);
 }
 
-std::optional<DiskRef> SourceIndex::disk(std::string_view pool, std::string_view image) const {
-  return find_value(disks_, {pool, image});
+std::optional<DiskRef> SourceIndex::disk(const std::string& image) const {
+  return find_value(disks_, image);
 }
 
 std::optional<std::size_t> SourceIndex::subnet_holding(std::size_t network,

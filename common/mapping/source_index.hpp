@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -18,7 +19,7 @@
 
 namespace dr::mapping {
 
-// Hashes a pair of views: (pool, image) and (switch, portgroup) keys.
+// Hashes a pair of views: (switch, portgroup) keys.
 struct ViewPairHash {
   std::size_t operator()(const std::pair<std::string_view, std::string_view>& p) const noexcept {
     const std::size_t a = std::hash<std::string_view>{}(p.first);
@@ -47,8 +48,9 @@ class SourceIndex {
   // The index of the source VM / network with this id (the first one, if ids repeat).
   std::optional<std::size_t> vm(std::string_view id) const;
   std::optional<std::size_t> network(std::string_view id) const;
-  // The source disk backed by this RBD image (the first one, if images repeat).
-  std::optional<DiskRef> disk(std::string_view pool, std::string_view image) const;
+  // The source disk backed by this RBD image, named "POOL/[NAMESPACE/]IMAGE" (model::image_text;
+  // the first one, if images repeat).
+  std::optional<DiskRef> disk(const std::string& image) const;
 
   // The subnets of source network `network`, parsed; nullopt where a cidr does not parse.
   const std::vector<std::optional<model::Cidr>>& subnets(std::size_t network) const {
@@ -68,7 +70,7 @@ class SourceIndex {
  private:
   ViewMap<std::size_t> vms_;
   ViewMap<std::size_t> networks_;
-  ViewPairMap<DiskRef> disks_;
+  std::unordered_map<std::string, DiskRef> disks_;
   std::vector<std::vector<std::optional<model::Cidr>>> subnets_;
   // Address lookup: for each prefix length in use, masked network address -> networks. A handful
   // of hash lookups per address instead of a scan of every subnet of the app.

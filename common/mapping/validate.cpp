@@ -45,8 +45,9 @@ std::string vlan_text(const std::optional<int>& vlan) {
   return vlan ? "VLAN " + std::to_string(*vlan) : std::string("no VLAN");
 }
 
-std::string image_text(std::string_view pool, std::string_view image) {
-  return quoted(std::string(pool) + "/" + std::string(image));
+template <class Image>  // model::Disk or model::ImageRef
+std::string quoted_image(const Image& image) {
+  return quoted(model::image_text(image));
 }
 
 std::string at(std::string_view array, std::size_t i) {
@@ -361,7 +362,7 @@ class Validator {
     ViewMap<std::size_t> ids, names;
     ViewMap<Place> macs;
     std::unordered_map<std::uint32_t, Place> addresses;
-    ViewPairMap<Place> images;
+    std::unordered_map<std::string, Place> images;  // by model::image_text
     ids.reserve(vms.size());
     names.reserve(vms.size());
     macs.reserve(vms.size() * 2);
@@ -417,7 +418,8 @@ class Validator {
     }
   }
 
-  void check_disks(std::size_t i, std::optional<std::size_t> src, ViewPairMap<Place>& images) {
+  void check_disks(std::size_t i, std::optional<std::size_t> src,
+                   std::unordered_map<std::string, Place>& images) {
     const BackupVm& vm = second_.vms[i];
     const auto* source_vm = src ? &first_.vms[*src] : nullptr;
     for (std::size_t k = 0; k < vm.disks.size(); ++k) {
@@ -429,11 +431,9 @@ class Validator {
           break;
         }
       }
-      if (const auto other = seen_before(
-              images, std::pair(std::string_view(disk.pool), std::string_view(disk.image)),
-              Place{i, k})) {
+      if (const auto other = seen_before(images, model::image_text(disk), Place{i, k})) {
         add(at("vms", i, "disks", k, "image"),
-            "image " + image_text(disk.pool, disk.image) + " is also the disk " +
+            "image " + quoted_image(disk) + " is also the disk " +
                 at("vms", other->i, "disks", other->k) + ": drpair/v1 does not share disks");
       }
       if (source_vm != nullptr) {
@@ -447,6 +447,12 @@ class Validator {
           add(at("vms", i, "disks", k, "sizeGiB"),
               "size " + std::to_string(*disk.size_gib) + " GiB differs from the source disk's " +
                   std::to_string(*match->size_gib) + " GiB (a mirrored image has its size)");
+        }
+        if (match != source_vm->disks.end() && match->rbd_namespace != disk.rbd_namespace) {
+          add(at("vms", i, "disks", k, "namespace"),
+              "RBD namespace " + quoted(disk.rbd_namespace) + " differs from the source disk's " +
+                  quoted(match->rbd_namespace) +
+                  " (rbd-mirror replicates an image into the namespace of its name)");
         }
         if (match != source_vm->disks.end() && match->bus != disk.bus) {
           add(at("vms", i, "disks", k, "bus"),
@@ -462,7 +468,7 @@ class Validator {
       const bool found = std::any_of(vm.disks.begin(), vm.disks.end(),
                                      [&](const auto& b) { return b.target == d.target; });
       if (!found) {
-        add(at("vms", i, "disks"), "disk " + quoted(d.target) + " (" + image_text(d.pool, d.image) +
+        add(at("vms", i, "disks"), "disk " + quoted(d.target) + " (" + quoted_image(d) +
                                        ") of source vm " + quoted(source_vm->name) +
                                        " has no backup disk");
       }
@@ -680,7 +686,7 @@ class Validator {
     for (std::size_t s = 0; s < first_.vms.size(); ++s) {
       replicated[s].assign(first_.vms[s].disks.size(), false);
     }
-    ViewPairMap<std::size_t> sources, targets;
+    std::unordered_map<std::string, std::size_t> sources, targets;  // by model::image_text
     sources.reserve(pairs.size());
     targets.reserve(pairs.size());
     for (std::size_t r = 0; r < pairs.size(); ++r) {
@@ -689,33 +695,30 @@ class Validator {
         add(at("replication", r, "intervalMinutes"),
             "intervalMinutes must be at least 1, found " + std::to_string(pair.interval_minutes));
       }
-      const std::pair<std::string_view, std::string_view> source(pair.source.pool,
-                                                                 pair.source.image);
-      const std::pair<std::string_view, std::string_view> target(pair.target.pool,
-                                                                 pair.target.image);
+      const std::string source = model::image_text(pair.source);
+      const std::string target = model::image_text(pair.target);
       if (const auto other = seen_before(targets, target, r)) {
         add(at("replication", r, "target"),
-            "target image " + image_text(target.first, target.second) + " is also the target of " +
+            "target image " + quoted(target) + " is also the target of " +
                 at("replication", *other));
       }
       if (source != target) {
         add(at("replication", r, "target"),
-            "RBD mirroring keeps the pool and image name: the target of " +
-                image_text(source.first, source.second) + " must be the same, not " +
-                image_text(target.first, target.second));
+            "RBD mirroring keeps the pool, namespace and image name: the target of " +
+                quoted(source) + " must be the same, not " + quoted(target));
       }
       if (inventory_ != nullptr && !site_pools_.contains(pair.target.pool)) {
         add(at("replication", r, "target") + "/pool",
             "pool " + quoted(pair.target.pool) + " does not exist at " + site());
       }
-      const auto disk = source_.disk(source.first, source.second);
+      const auto disk = source_.disk(source);
       if (!disk) {
         add(at("replication", r, "source"),
-            "image " + image_text(source.first, source.second) + " is not a disk of any source vm");
+            "image " + quoted(source) + " is not a disk of any source vm");
         continue;
       }
       if (const auto other = seen_before(sources, source, r)) {
-        add(at("replication", r, "source"), "image " + image_text(source.first, source.second) +
+        add(at("replication", r, "source"), "image " + quoted(source) +
                                                 " is already replicated by " +
                                                 at("replication", *other));
         continue;
@@ -729,9 +732,9 @@ class Validator {
         const auto& d = first_.vms[s].disks[k];
         // A disk whose image repeats elsewhere in the first description is replicated once,
         // through its first occurrence; the repeat is reported as a shared image.
-        const auto owner = source_.disk(d.pool, d.image);
+        const auto owner = source_.disk(model::image_text(d));
         if (owner && (owner->vm != s || owner->disk != k)) continue;
-        add("/replication", "disk " + quoted(d.target) + " (" + image_text(d.pool, d.image) +
+        add("/replication", "disk " + quoted(d.target) + " (" + quoted_image(d) +
                                 ") of source vm " + quoted(first_.vms[s].name) +
                                 " has no replication pair");
       }
@@ -749,10 +752,10 @@ class Validator {
     for (std::size_t k = 0; k < vm.disks.size(); ++k) {
       const auto& d = vm.disks[k];
       if (d.target != source_disk.target) continue;
-      if (d.pool != target.pool || d.image != target.image) {
+      if (model::image_text(d) != model::image_text(target)) {
         add(at("replication", r, "target"),
-            "target " + image_text(target.pool, target.image) + " is not the backup disk " +
-                image_text(d.pool, d.image) + " of vm " + quoted(vm.name) + " (" +
+            "target " + quoted_image(target) + " is not the backup disk " +
+                quoted_image(d) + " of vm " + quoted(vm.name) + " (" +
                 at("vms", *backup, "disks", k) + ")");
       }
       return;

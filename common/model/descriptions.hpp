@@ -50,6 +50,7 @@ struct Disk {
   std::string image;   // RBD image name
   std::optional<std::int64_t> size_gib;
   std::optional<std::string> bus;  // one of kDiskBuses but virtio; nullopt: virtio
+  std::string rbd_namespace;       // the RBD namespace of the pool; "": its default one
   bool operator==(const Disk&) const = default;
 };
 
@@ -144,8 +145,30 @@ struct BackupVm {
 struct ImageRef {
   std::string pool;
   std::string image;
+  std::string rbd_namespace;  // "": the pool's default namespace
   bool operator==(const ImageRef&) const = default;
 };
+
+// An RBD pool, namespace or image name: not empty, and no '/' or '@', at which Ceph and libvirt
+// split "POOL/NAMESPACE/IMAGE@SNAPSHOT" (a name holding either would mean another image).
+inline bool is_rbd_name(std::string_view name) {
+  return !name.empty() && name.find_first_of("/@") == std::string_view::npos;
+}
+
+// Where an image is, as Ceph's rbd tool and drpair's storage layer name it
+// (storage/mirror_storage.hpp): the pool spec "POOL" or "POOL/NAMESPACE", and the image
+// "POOL/[NAMESPACE/]IMAGE" (libvirt's <source name> too).
+inline std::string pool_spec(const std::string& pool, const std::string& rbd_namespace) {
+  return rbd_namespace.empty() ? pool : pool + "/" + rbd_namespace;
+}
+template <class Image>  // Disk or ImageRef
+std::string pool_spec(const Image& i) {
+  return pool_spec(i.pool, i.rbd_namespace);
+}
+template <class Image>
+std::string image_text(const Image& i) {
+  return pool_spec(i) + "/" + i.image;
+}
 
 enum class ReplicationMode { snapshot, journal };
 

@@ -59,6 +59,17 @@ class Reader : public JsonReader {
     return *canonical;
   }
 
+  // An RBD pool, namespace or image name (is_rbd_name).
+  std::string rbd_name(const json& obj, const std::string& ptr, const char* key,
+                       bool required = true) {
+    auto text = opt_string(obj, ptr, key, required);
+    if (!text) return {};
+    if (!is_rbd_name(*text)) {
+      add(pointer_append(ptr, key), "an RBD name holds no '/' or '@': " + in_quotes(*text));
+    }
+    return *text;
+  }
+
   void header(const json& doc, const char* kind) {
     const auto api = opt_string(doc, "", "apiVersion", true);
     if (api && *api != kApiVersion) {
@@ -109,10 +120,11 @@ Spec read_spec(Reader& r, const json& j, const std::string& p) {
 
 Disk read_disk(Reader& r, const json& j, const std::string& p) {
   Disk d;
-  if (!r.object(j, p, {"target", "pool", "image", "sizeGiB", "bus"})) return d;
+  if (!r.object(j, p, {"target", "pool", "namespace", "image", "sizeGiB", "bus"})) return d;
   d.target = r.string(j, p, "target");
-  d.pool = r.string(j, p, "pool");
-  d.image = r.string(j, p, "image");
+  d.pool = r.rbd_name(j, p, "pool");
+  d.rbd_namespace = r.rbd_name(j, p, "namespace", false);
+  d.image = r.rbd_name(j, p, "image");
   d.size_gib = r.opt_integer(j, p, "sizeGiB", 0, kMaxBig);
   d.bus = r.opt_string(j, p, "bus");
   if (d.bus && !is_disk_bus(*d.bus)) {
@@ -128,9 +140,10 @@ ImageRef read_image_ref(Reader& r, const json& j, const std::string& p, const ch
   const json* value = r.member(j, p, key, true);
   if (value == nullptr) return ref;
   const std::string at = pointer_append(p, key);
-  if (!r.object(*value, at, {"pool", "image"})) return ref;
-  ref.pool = r.string(*value, at, "pool");
-  ref.image = r.string(*value, at, "image");
+  if (!r.object(*value, at, {"pool", "namespace", "image"})) return ref;
+  ref.pool = r.rbd_name(*value, at, "pool");
+  ref.rbd_namespace = r.rbd_name(*value, at, "namespace", false);
+  ref.image = r.rbd_name(*value, at, "image");
   return ref;
 }
 
@@ -452,12 +465,21 @@ json spec_json(const Spec& spec) { return {{"vcpus", spec.vcpus}, {"memoryMiB", 
 json disks_json(const std::vector<Disk>& disks) {
   json out = json::array();
   for (const auto& d : disks) {
-    json j{{"target", d.target}, {"pool", d.pool}, {"image", d.image}};
+    json j{{"target", d.target}, {"pool", d.pool}};
+    if (!d.rbd_namespace.empty()) j["namespace"] = d.rbd_namespace;
+    j["image"] = d.image;
     put_optional(j, "sizeGiB", d.size_gib);
     put_optional(j, "bus", d.bus);
     out.push_back(std::move(j));
   }
   return out;
+}
+
+json image_ref_json(const ImageRef& ref) {
+  json j{{"pool", ref.pool}};
+  if (!ref.rbd_namespace.empty()) j["namespace"] = ref.rbd_namespace;
+  j["image"] = ref.image;
+  return j;
 }
 
 json header_json(const char* kind) { return {{"apiVersion", kApiVersion}, {"kind", kind}}; }
@@ -570,8 +592,8 @@ json to_json(const SecondDescription& doc) {
   out["replication"] = json::array();
   for (const auto& pair : doc.replication) {
     out["replication"].push_back(
-        {{"source", {{"pool", pair.source.pool}, {"image", pair.source.image}}},
-         {"target", {{"pool", pair.target.pool}, {"image", pair.target.image}}},
+        {{"source", image_ref_json(pair.source)},
+         {"target", image_ref_json(pair.target)},
          {"mode", to_string(pair.mode)},
          {"intervalMinutes", pair.interval_minutes}});
   }

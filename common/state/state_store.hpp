@@ -127,7 +127,7 @@ struct DescriptionVersion {
 // ---- mirror pairs -------------------------------------------------------------------------------
 
 struct ImageRef {
-  std::string pool;
+  std::string pool;  // a pool spec: "POOL" or "POOL/NAMESPACE" (storage/mirror_storage.hpp)
   std::string image;
   bool operator==(const ImageRef&) const = default;
 };

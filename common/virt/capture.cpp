@@ -139,28 +139,27 @@ class Capturer {
                            ") is not an RBD disk and cannot be protected");
         continue;
       }
-      for (const auto& why : disk.uncarried) {
-        refused_.push_back(dom + ": disk '" + disk.target + "' (rbd " + disk.pool + "/" +
-                           disk.image + "): " + why);
-      }
-      const std::string pool = disk.pool.empty() ? "rbd" : disk.pool;
-      const std::string here = dom + ": disk '" + disk.target + "'";
-      const auto [first_use, fresh] = images_.emplace(pool + "/" + disk.image, here);
-      if (!fresh) {
-        refused_.push_back(here + " (rbd " + pool + "/" + disk.image + ") is also " +
-                           first_use->second + ": drpair/v1 describes no shared disks");
-        continue;
-      }
       std::optional<std::string> bus;
       if (!disk.bus.empty() && disk.bus != "virtio") bus = disk.bus;
+      model::Disk d{disk.target, disk.pool.empty() ? "rbd" : disk.pool, disk.image, std::nullopt,
+                    bus, disk.rbd_namespace};
+      const std::string here = dom + ": disk '" + disk.target + "'";
+      const std::string what = here + " (rbd " + model::image_text(d) + ")";
+      for (const auto& why : disk.uncarried) refused_.push_back(what + ": " + why);
+      const auto [first_use, fresh] = images_.emplace(model::image_text(d), here);
+      if (!fresh) {
+        refused_.push_back(what + " is also " + first_use->second +
+                           ": drpair/v1 describes no shared disks");
+        continue;
+      }
       if (bus && !model::is_disk_bus(*bus)) {
-        refused_.push_back(here + " (rbd " + pool + "/" + disk.image + ") is on bus '" + *bus +
-                           "', which drpair does not carry (" + model::disk_buses_text() + ")");
+        refused_.push_back(what + " is on bus '" + *bus + "', which drpair does not carry (" +
+                           model::disk_buses_text() + ")");
         continue;
       }
       if (!disk.uncarried.empty()) continue;
-      model::Disk d{disk.target, pool, disk.image, std::nullopt, bus};
-      auto bytes = hv_.rbd_image_bytes(d.pool, d.image);
+      // A libvirt RBD pool lists the images of its pool's default namespace only.
+      auto bytes = hv_.rbd_image_bytes(model::pool_spec(d), d.image);
       if (!bytes) return bytes.error();
       if (*bytes) d.size_gib = (**bytes + kGiB - 1) / kGiB;
       vm.disks.push_back(std::move(d));

@@ -10,9 +10,9 @@
 // it is: domain 'D': disk 'vdb' ...; domain 'E': NIC ..."), so one capture shows them all:
 //   - a disk that is not an RBD network disk; an RBD disk that opens its image at a snapshot (also
 //     in the legacy spelling image@snap) or names it with QEMU's legacy ":option=value" suffix,
-//     whose image is in an RBD namespace, that is encrypted (the DR site would need its secret),
-//     whose driver type is not raw, that is a cdrom/floppy/lun, read-only or shareable, or on a
-//     bus drpair does not carry (model::kDiskBuses); an image that is a disk of the app twice;
+//     that is encrypted (the DR site would need its secret), whose driver type is not raw, that
+//     is a cdrom/floppy/lun, read-only or shareable, or on a bus drpair does not carry
+//     (model::kDiskBuses); an image that is a disk of the app twice;
 //   - memory that is not a whole number of MiB (drpair/v1 carries MiB); fewer vCPUs online than
 //     the domain has (<vcpu current>); a host device passed through (<hostdev>);
 //   - NICs sharing one MAC; a NIC with a <vlan> of its own; a NIC on a network or portgroup that
@@ -27,7 +27,8 @@
 // generation are failed_precondition; a domain whose drpair metadata names the app but cannot be
 // read is invalid_argument naming it (another app's, or one naming none, only warns).
 // A NIC with no portgroup on a network that has a default portgroup is on that portgroup (libvirt
-// puts it there), and captured so. A disk's bus is carried (absent: virtio). Host-specific tuning
+// puts it there), and captured so. A disk's bus is carried (absent: virtio), and its image's RBD
+// namespace (pool/namespace/image: disks[].namespace). Host-specific tuning
 // (<cputune>, <numatune>, <memoryBacking>, <maxMemory>, <cpu><numa>) is not carried: warned.
 // Addresses come from the metadata, else (running domains) from DHCP leases and the guest agent,
 // asked only for a NIC whose network has an <ip> (where leases can exist) or that is not on a

@@ -50,14 +50,15 @@ struct CephAccess {
 };
 
 // An RBD disk of this site as libvirt attaches it: the image through the site's Ceph access.
-inline DiskDef rbd_disk(const CephAccess& ceph, std::string pool, std::string image,
-                        std::string target, std::string bus = "virtio") {
+inline DiskDef rbd_disk(const CephAccess& ceph, const model::ImageRef& image, std::string target,
+                        std::string bus = "virtio") {
   DiskDef disk;
   disk.target = std::move(target);
   disk.bus = std::move(bus);
   disk.rbd = true;
-  disk.pool = std::move(pool);
-  disk.image = std::move(image);
+  disk.pool = image.pool;
+  disk.rbd_namespace = image.rbd_namespace;
+  disk.image = image.image;
   disk.monitors = ceph.monitors;
   disk.auth_user = ceph.user;
   disk.secret_uuid = ceph.secret_uuid;

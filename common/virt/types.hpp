@@ -30,8 +30,9 @@ struct DiskDef {
   std::string device = "disk";  // disk, cdrom, floppy, lun
   std::string bus = "virtio";
   bool rbd = false;
-  // RBD disks:
+  // RBD disks (libvirt's <source name='POOL/[NAMESPACE/]IMAGE'>):
   std::string pool;
+  std::string rbd_namespace;  // "": the pool's default namespace
   std::string image;
   std::vector<RbdMonitor> monitors;
   std::optional<std::string> auth_user;        // cephx user without "client."

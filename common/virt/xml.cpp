@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "model/descriptions.hpp"
 #include "model/net_address.hpp"
 
 namespace dr::virt {
@@ -172,7 +173,7 @@ DiskDef read_disk(const xmlNode* node) {
     }
     // pool/namespace/image (libvirt's formatdomain, "rbd").
     if (const auto ns = d.image.find('/'); ns != std::string::npos) {
-      d.uncarried.push_back("its image is in RBD namespace '" + d.image.substr(0, ns) + "'");
+      d.rbd_namespace = d.image.substr(0, ns);
       d.image = d.image.substr(ns + 1);
     }
     if (const auto snap = attr(child(source, "snapshot"), "name")) {
@@ -518,7 +519,8 @@ std::string disk_xml(const DiskDef& disk) {
     if (disk.secret_uuid) put(out, "<secret type='ceph' uuid='", Esc{*disk.secret_uuid}, "'/>");
     out += "</auth>\n";
   }
-  put(out, "      <source protocol='rbd' name='", Esc{disk.pool}, "/", Esc{disk.image}, "'>");
+  put(out, "      <source protocol='rbd' name='", Esc{model::pool_spec(disk)}, "/", Esc{disk.image},
+      "'>");
   for (const auto& m : disk.monitors) {
     put(out, "<host name='", Esc{m.host}, "'");
     if (m.port) put(out, " port='", static_cast<std::int64_t>(*m.port), "'");

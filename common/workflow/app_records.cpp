@@ -29,8 +29,8 @@ std::vector<state::MirrorPairRecord> mirror_pairs_of(const model::SecondDescript
   std::vector<state::MirrorPairRecord> pairs;
   for (const auto& r : second.replication) {
     state::MirrorPairRecord p;
-    p.source = {r.source.pool, r.source.image};
-    p.target = {r.target.pool, r.target.image};
+    p.source = stored(r.source);
+    p.target = stored(r.target);
     p.mode = r.mode == model::ReplicationMode::journal ? state::MirrorMode::journal
                                                        : state::MirrorMode::snapshot;
     p.interval_minutes = r.interval_minutes;

@@ -46,7 +46,16 @@ Result<model::FirstDescription> stored_first(state::StateStore& store, const std
 Result<model::SecondDescription> stored_second(state::StateStore& store, const std::string& app_id,
                                                std::int64_t generation);
 
+// An image as the store and the storage layer name it (a pool spec "POOL[/NAMESPACE]" and the
+// name), and as the descriptions do (pool, namespace and name apart).
 inline storage::ImageSpec spec(const state::ImageRef& ref) { return {ref.pool, ref.image}; }
+inline state::ImageRef stored(const model::ImageRef& ref) {
+  return {model::pool_spec(ref), ref.image};
+}
+inline model::ImageRef described(const storage::ImageSpec& image) {
+  auto pool = storage::parse_pool_spec(image.pool);
+  return {std::move(pool.pool), image.image, std::move(pool.rbd_namespace)};
+}
 inline std::string image_name(const state::ImageRef& ref) { return ref.pool + "/" + ref.image; }
 
 }  // namespace dr::workflow

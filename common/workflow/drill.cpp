@@ -199,9 +199,9 @@ Result<DrillPlan> plan_drill(const model::SecondDescription& second,
     vm.name += kDrillSuffix;
     vm.id = drill_uuid(vm.id);
     for (auto& disk : vm.disks) {
-      storage::ImageSpec replica{disk.pool, disk.image};
+      storage::ImageSpec replica{model::pool_spec(disk), disk.image};
       disk.image += kDrillSuffix;
-      plan.images.push_back({std::move(replica), {disk.pool, disk.image}});
+      plan.images.push_back({std::move(replica), {model::pool_spec(disk), disk.image}});
     }
   }
   return plan;

@@ -213,11 +213,11 @@ Result<ChangesHere> changes_here(FailoverSite& site, const std::string& app_id) 
   auto first = stored_first(site.store, app_id, app->generation);
   if (!first) return first.error();
   std::map<std::string, std::set<std::string>> restored;  // vm -> MACs
-  std::set<std::pair<std::string, std::string>> restored_disks;
+  std::set<std::string> restored_disks;  // POOL/[NAMESPACE/]IMAGE
   for (const auto& vm : second->vms) {
     auto& macs = restored[vm.name];
     for (const auto& nic : vm.nics) macs.insert(nic.mac);
-    for (const auto& d : vm.disks) restored_disks.emplace(d.pool, d.image);
+    for (const auto& d : vm.disks) restored_disks.insert(model::image_text(d));
   }
   auto domains = app_domains(site.hypervisor, app_id);
   if (!domains) return domains.error();
@@ -248,8 +248,8 @@ Result<ChangesHere> changes_here(FailoverSite& site, const std::string& app_id) 
                               "): it cannot replicate home");
         continue;
       }
-      if (restored_disks.count({d.pool, d.image}) != 0) continue;
-      out.added.added_disks.push_back({def.name, {d.pool, d.image}, d.target, d.bus});
+      if (restored_disks.count(model::image_text(d)) != 0) continue;
+      out.added.added_disks.push_back({def.name, {model::pool_spec(d), d.image}, d.target, d.bus});
     }
     for (const auto& nic : def.nics) {
       if (!added_vm && it->second.count(nic.mac) != 0) continue;

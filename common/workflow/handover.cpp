@@ -415,7 +415,7 @@ Status carry_home(ProductionSite& site, const state::AppRecord& app,
                                                  "''s images here: reprotect pairs it first");
     }
     gains[d.vm].first.push_back(
-        virt::rbd_disk(site.config->ceph, d.image.pool, d.image.image, d.target, d.bus));
+        virt::rbd_disk(site.config->ceph, described(d.image), d.target, d.bus));
   }
   for (const auto& n : request.added_nics) {
     const auto net = std::find_if(first->networks.begin(), first->networks.end(),
@@ -442,7 +442,7 @@ Status carry_home(ProductionSite& site, const state::AppRecord& app,
     auto& [disks, nics] = gain;
     std::erase_if(disks, [&](const virt::DiskDef& d) {
       return std::any_of(def->disks.begin(), def->disks.end(), [&](const virt::DiskDef& there) {
-        return there.rbd && there.pool == d.pool && there.image == d.image;
+        return there.rbd && model::image_text(there) == model::image_text(d);
       });
     });
     std::erase_if(nics, [&](const virt::NicDef& n) {
@@ -454,7 +454,7 @@ Status carry_home(ProductionSite& site, const state::AppRecord& app,
         if (there.target != d.target) continue;
         return fail(Errc::failed_precondition,
                     "vm '" + vm + "' at " + site.site_name + " has another disk as " + d.target +
-                        ": rbd image '" + d.pool + "/" + d.image + "' cannot be attached");
+                        ": rbd image '" + model::image_text(d) + "' cannot be attached");
       }
     }
     if (disks.empty() && nics.empty()) continue;
@@ -464,7 +464,7 @@ Status carry_home(ProductionSite& site, const state::AppRecord& app,
     }
     if (site.log) {
       std::string what;
-      for (const auto& d : disks) what += " disk " + d.pool + "/" + d.image + " as " + d.target + ",";
+      for (const auto& d : disks) what += " disk " + model::image_text(d) + " as " + d.target + ",";
       for (const auto& n : nics) {
         what += " NIC " + n.mac + " on " + n.network + (n.portgroup ? "/" + *n.portgroup : "") + ",";
       }

@@ -1,5 +1,6 @@
 #include "workflow/protect.hpp"
 
+#include <map>
 #include <set>
 
 #include "mapping/mapping.hpp"
@@ -86,21 +87,27 @@ Result<std::int64_t> protect(ProductionSite& site, const std::string& app_id,
     registration.second = std::move(*second);
   }
 
-  std::set<std::string> pools;
+  std::map<std::string, std::set<std::string>> pools;  // pool -> its namespaces in use
   std::vector<state::ImageRef> images;
   for (const auto& vm : first->vms) {
     for (const auto& d : vm.disks) {
-      pools.insert(d.pool);
-      images.push_back({d.pool, d.image});
+      auto& namespaces = pools[d.pool];
+      if (!d.rbd_namespace.empty()) namespaces.insert(d.rbd_namespace);
+      images.push_back({model::pool_spec(d), d.image});
     }
   }
-  for (const auto& pool : pools) {
+  for (const auto& [pool, namespaces] : pools) {
     auto peered = steps.run("peer-pool:" + pool, [&]() -> Result<json> {
       if (auto s = site.storage.set_site_name(site.site_name); !s) return s.error();
       if (auto s = site.storage.enable_pool_mirroring(pool); !s) return s.error();
+      for (const auto& ns : namespaces) {
+        if (auto s = site.storage.enable_pool_mirroring(model::pool_spec(pool, ns)); !s)
+          return s.error();
+      }
       auto token = site.storage.create_bootstrap_token(pool);
       if (!token) return token.error();
-      auto answer = site.peer.bootstrap(pool, {site.site_name, token->secret});
+      auto answer = site.peer.bootstrap(
+          pool, {site.site_name, token->secret, {namespaces.begin(), namespaces.end()}});
       if (!answer) return answer.error();
       return ok(api::to_json(*answer));
     });

@@ -13,7 +13,9 @@
 //   map              mode second only: inventory from the DR agent, mapping with this site's
 //     |              policy
 //     v
-//   peer-pool:<pool>      x P   pool mirroring on, a bootstrap token to the DR agent
+//   peer-pool:<pool>      x P   pool mirroring on, a bootstrap token to the DR agent, then
+//     |                         mirroring on in the pool's RBD namespaces the app's images are
+//     |                         in, here (as they are) and at the DR site (made there)
 //     v
 //   mirror:<image>        x N   mirroring on (in parallel), a first mirror snapshot
 //     v

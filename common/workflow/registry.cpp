@@ -81,6 +81,10 @@ Result<api::PoolPeers> accept_bootstrap(DrSite& site, const std::string& pool,
     return fail(Errc::permission_denied,
                 "this site pairs only with " + site.peer_site + ", not " + request.site);
   }
+  if (!model::is_rbd_name(pool)) {
+    return fail(Errc::invalid_argument,
+                "'" + pool + "' is not an RBD pool name (not empty, no '/' or '@')");
+  }
   if (auto s = site.storage.set_site_name(site.site_name); !s) return s.error();
   if (auto s = site.storage.enable_pool_mirroring(pool); !s) return s.error();
   auto peers = site.storage.list_peers(pool);
@@ -96,6 +100,10 @@ Result<api::PoolPeers> accept_bootstrap(DrSite& site, const std::string& pool,
     if (site.log) site.log("pool " + pool + ": peered with " + request.site);
     peers = site.storage.list_peers(pool);
     if (!peers) return peers.error();
+  }
+  // After the peer: a namespace mirrors only once its pool does.
+  for (const auto& ns : request.namespaces) {
+    if (auto s = site.storage.enable_pool_mirroring(model::pool_spec(pool, ns)); !s) return s.error();
   }
   api::PoolPeers answer{pool, {}};
   for (const auto& p : *peers) {

@@ -6,7 +6,8 @@
 //   inventory     libvirt's view of the site (switches, portgroups, domains, hosts) with the pools
 //                 of the site's Ceph cluster
 //   bootstrap     pool mirroring on, the production site's bootstrap token imported (rx-tx) unless
-//                 that site is already a peer of the pool; only the configured peer site
+//                 that site is already a peer of the pool, then mirroring on in each RBD namespace
+//                 of the pool the request names (made if absent); only the configured peer site
 //   register      mode first: the first description mapped with the site's policy; mode second:
 //                 the shipped second description validated against the inventory (every problem
 //                 at once); then both descriptions and the mirror pairs stored, the app

@@ -462,7 +462,8 @@ DomainDef backup_domain(const model::SecondDescription& second, const model::Bac
   def.vcpus = vm.spec.vcpus;
   def.memory_mib = vm.spec.memory_mib;
   for (const auto& d : vm.disks) {
-    def.disks.push_back(rbd_disk(config.ceph, d.pool, d.image, d.target, d.bus.value_or("virtio")));
+    def.disks.push_back(rbd_disk(config.ceph, {d.pool, d.image, d.rbd_namespace}, d.target,
+                                 d.bus.value_or("virtio")));
   }
   if (config.console_log_dir) def.serial_log = *config.console_log_dir + "/" + vm.name + ".log";
   Membership m;

@@ -560,6 +560,12 @@ void scenario_peering_a_new_pool(MirrorWorld& world) {
   auto no_uuid = a.mirror_uuid(pool);
   REQUIRE_FALSE(no_uuid);
   CHECK(no_uuid.error().code == Errc::failed_precondition);
+  // Nor a namespace of it: namespaces mirror through their pool's peers.
+  auto no_namespace = a.enable_pool_mirroring(pool + "/ns1");
+  REQUIRE_FALSE(no_namespace);
+  CHECK(no_namespace.error().code == Errc::failed_precondition);
+  CHECK_THAT(no_namespace.error().message,
+             Catch::Contains("pool '" + pool + "' does not mirror in image mode"));
 
   REQUIRE(a.enable_pool_mirroring(pool));
   REQUIRE(b.enable_pool_mirroring(pool));
@@ -634,6 +640,51 @@ void scenario_peering_a_new_pool(MirrorWorld& world) {
   CHECK(none->empty());
   // Removing it again is harmless.
   CHECK(b.remove_peer(pool, at_b->front().uuid));
+}
+
+void scenario_namespace_mirrors_into_its_name(MirrorWorld& world) {
+  auto& a = world.a();
+  auto& b = world.b();
+  // A namespace of the mirrored pool, made at each site as mirroring is enabled on it.
+  const std::string spec = world.pool() + "/" + world.new_image("ns").image;
+  REQUIRE(a.enable_pool_mirroring(spec));
+  REQUIRE(b.enable_pool_mirroring(spec));
+  REQUIRE(b.enable_pool_mirroring(spec));  // idempotent
+  // Peers and the mirror uuid are the pool's: that uuid names site-a in the namespace's
+  // snapshots too (the namespace's own uuid names nothing peers see).
+  CHECK(uuid(a, spec) == uuid(a, world.pool()));
+  auto peers = a.list_peers(spec);
+  REQUIRE(peers);
+  CHECK(peers->size() == 1);
+  auto pools = a.list_pools();
+  REQUIRE(pools);
+  for (const auto& p : *pools) CHECK(p.name.find('/') == std::string::npos);
+
+  const ImageSpec image{spec, "img"};
+  REQUIRE(a.create_image(image, 12u << 20));  // write_and_replicate writes up to 9 MiB
+  REQUIRE(a.write(image, 0, bytes(1u << 20, 61)));
+  REQUIRE(a.enable_mirroring(image, MirrorMode::snapshot));
+  auto snap = a.create_mirror_snapshot(image);
+  REQUIRE(snap);
+  CHECK(snap->source_mirror_uuid == uuid(a, world.pool()));
+  REQUIRE(b.wait_for_snapshot(image, *snap, in(kFirstSync)));
+  check_one_primary(a, b, image);
+  // In the namespace of its name, not in the pool's default one.
+  auto outside = b.image_exists({world.pool(), "img"});
+  REQUIRE(outside);
+  CHECK_FALSE(*outside);
+
+  // Roles change as in a pool.
+  auto over = storage::planned_role_change(a, b, image, in(120s));
+  REQUIRE(over);
+  write_and_replicate(b, a, image, 62);
+  check_one_primary(b, a, image);
+  auto back = storage::planned_role_change(b, a, image, in(120s));
+  REQUIRE(back);
+  check_one_primary(a, b, image);
+  report(world, "namespace: failover " + std::to_string(over->total.count()) + " ms, failback " +
+                    std::to_string(back->total.count()) + " ms");
+  REQUIRE(a.remove_image(image));  // rbd-mirror removes the copy
 }
 
 void scenario_snapshots_are_pruned(MirrorWorld& world) {

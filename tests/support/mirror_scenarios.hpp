@@ -69,6 +69,9 @@ void scenario_planned_role_change_round_trip(MirrorWorld& world);
 void scenario_failback_stall_recovered(MirrorWorld& world);
 // A demoted primary promoted again (nothing arrived elsewhere meanwhile) replicates again.
 void scenario_demotion_undone(MirrorWorld& world);
+// An image in an RBD namespace mirrors into the namespace of its name at the peer, named by its
+// pool's mirror uuid, and changes roles as in a pool.
+void scenario_namespace_mirrors_into_its_name(MirrorWorld& world);
 // Disaster: a forced promote with the peer down; on its return both are primary (split brain)
 // and a planned role change refuses.
 void scenario_forced_promote_with_the_peer_down(MirrorWorld& world);

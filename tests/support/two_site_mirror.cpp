@@ -373,7 +373,9 @@ class TwoSiteMirror::Model {
 
   Result<std::vector<PoolSpace>> list_pools(std::size_t s) {
     std::vector<PoolSpace> out;
-    for (const auto& [name, pool] : sites_[s].pools) out.push_back({name, pool.available_bytes});
+    for (const auto& [name, pool] : sites_[s].pools) {
+      if (name.find('/') == std::string::npos) out.push_back({name, pool.available_bytes});
+    }
     return out;
   }
   Status set_site_name(std::size_t s, const std::string& name) {
@@ -385,8 +387,13 @@ class TwoSiteMirror::Model {
   // ---- pools and peers
 
   Status enable_pool_mirroring(std::size_t s, const std::string& pool) {
+    if (auto made = make_namespace(s, pool); !made) return made.error();
     auto p = find_pool(s, pool, "enable mirroring");
     if (!p) return p.error();
+    if (const auto base = base_pool(pool); base != pool) {  // shares its pool's uuid and peers
+      (*p)->mirror_uuid = sites_[s].pools.at(base).mirror_uuid;
+      (*p)->peers = sites_[s].pools.at(base).peers;
+    }
     if (!(*p)->mirroring) {
       (*p)->mirroring = true;
       if ((*p)->mirror_uuid.empty()) (*p)->mirror_uuid = new_uuid();
@@ -409,19 +416,21 @@ class TwoSiteMirror::Model {
   }
 
   Result<std::string> mirror_uuid(std::size_t s, const std::string& pool) {
-    auto p = mirroring_pool(s, pool, "get mirror uuid");
+    auto p = mirroring_pool(s, base_pool(pool), "get mirror uuid");
     if (!p) return p.error();
     return (*p)->mirror_uuid;
   }
 
   Result<BootstrapToken> create_bootstrap_token(std::size_t s, const std::string& pool) {
-    auto p = mirroring_pool(s, pool, "create bootstrap token");
+    auto p = mirroring_pool(s, base_pool(pool), "create bootstrap token");
     if (!p) return p.error();
-    return BootstrapToken{kTokenPrefix + std::to_string(s) + ":" + pool + ":" + new_uuid()};
+    return BootstrapToken{kTokenPrefix + std::to_string(s) + ":" + base_pool(pool) + ":" +
+                          new_uuid()};
   }
 
-  Status import_bootstrap_token(std::size_t s, const std::string& pool, const BootstrapToken& token,
+  Status import_bootstrap_token(std::size_t s, const std::string& spec, const BootstrapToken& token,
                                 PeerDirection direction) {
+    const std::string pool = base_pool(spec);
     const auto what = site_prefix(s) + pool_what(pool, "import bootstrap token");
     auto p = mirroring_pool(s, pool, "import bootstrap token");
     if (!p) return p.error();
@@ -438,13 +447,14 @@ class TwoSiteMirror::Model {
                                          "' does not answer (the site is down)");
     auto remote = mirroring_pool(r, pool, "import bootstrap token (peer side)");
     if (!remote) return remote.error();
-    add_peer(**p, r, direction);
+    add_peer(s, pool, r, direction);
     // rx-tx: the peer's pool learns this site too, so its rbd-mirror pulls from here.
-    if (direction == PeerDirection::rx_tx) add_peer(**remote, s, PeerDirection::rx_tx);
+    if (direction == PeerDirection::rx_tx) add_peer(r, pool, s, PeerDirection::rx_tx);
     return {};
   }
 
-  Result<std::vector<PeerSite>> list_peers(std::size_t s, const std::string& pool) {
+  Result<std::vector<PeerSite>> list_peers(std::size_t s, const std::string& spec) {
+    const std::string pool = base_pool(spec);
     auto p = find_pool(s, pool, "list peers");
     if (!p) return p.error();
     std::vector<PeerSite> out;
@@ -459,12 +469,16 @@ class TwoSiteMirror::Model {
     return out;
   }
 
-  Status remove_peer(std::size_t s, const std::string& pool, const std::string& uuid) {
+  Status remove_peer(std::size_t s, const std::string& spec, const std::string& uuid) {
+    const std::string pool = base_pool(spec);
     auto p = find_pool(s, pool, "remove peer");
     if (!p) return p.error();
     // Removing a peer the pool does not have succeeds on the real pair (mirror_scenarios.cpp,
     // peering_a_new_pool), so it does here.
-    std::erase_if((*p)->peers, [&](const Peer& x) { return x.uuid == uuid; });
+    for (auto& [name, entry] : sites_[s].pools) {
+      if (name == pool || base_pool(name) == pool)
+        std::erase_if(entry.peers, [&](const Peer& x) { return x.uuid == uuid; });
+    }
     return {};
   }
 
@@ -878,10 +892,45 @@ class TwoSiteMirror::Model {
     return it == p->second.images.end() ? nullptr : &it->second;
   }
 
-  void add_peer(Pool& pool, std::size_t other, PeerDirection direction) {
-    for (const auto& p : pool.peers)
+  // The pool of a pool spec "POOL[/NAMESPACE]".
+  static std::string base_pool(const std::string& spec) {
+    return storage::parse_pool_spec(spec).pool;
+  }
+
+  // A namespace of site s: an entry of its own in `pools`, keyed by its pool spec, that shares
+  // its pool's mirror uuid and peers (copied as mirroring is enabled on it, kept in step by
+  // add_peer and remove_peer), as librbd keeps them per pool. Made, as librbd makes it, when
+  // mirroring is first enabled on it, which needs its pool to mirror (add_pool makes one too, as
+  // `rbd namespace create` does). Nothing for a pool.
+  Status make_namespace(std::size_t s, const std::string& spec) {
+    const auto base = base_pool(spec);
+    if (base == spec || sites_[s].pools.contains(spec)) return {};
+    auto p = find_pool(s, base, "enable mirroring");
+    if (!p) return p.error();
+    if (!(*p)->mirroring) {
+      return fail(Errc::failed_precondition,
+                  site_prefix(s) + pool_what(spec, "enable mirroring") + ": pool '" + base +
+                      "' does not mirror in image mode; enable that first (its namespaces "
+                      "mirror through the pool's peers)");
+    }
+    Pool ns;
+    ns.available_bytes = (*p)->available_bytes;
+    ns.mirror_uuid = (*p)->mirror_uuid;
+    ns.peers = (*p)->peers;
+    sites_[s].pools.emplace(spec, std::move(ns));
+    return {};
+  }
+
+  // Site s's pool `pool` (and its namespaces) gains site `other` as a peer.
+  void add_peer(std::size_t s, const std::string& pool, std::size_t other,
+                PeerDirection direction) {
+    auto& base = sites_[s].pools.at(pool);
+    for (const auto& p : base.peers)
       if (p.site == other) return;  // the same peer, imported before
-    pool.peers.push_back(Peer{new_uuid(), other, direction});
+    const Peer peer{new_uuid(), other, direction};
+    for (auto& [name, entry] : sites_[s].pools) {
+      if (name == pool || base_pool(name) == pool) entry.peers.push_back(peer);
+    }
   }
 
   // True if site l's rbd-mirror pulls pool `name` from site r.

@@ -35,6 +35,10 @@
 //    snapshots older than the one the peer just synced, and no image keeps more than
 //    max_mirror_snapshots; a forced promote over a copy leaves only its own snapshot.
 //
+// RBD namespaces ("POOL/NAMESPACE" pool specs) as measured on the pair: a namespace mirrors through
+// its pool's peers and is named by its pool's mirror uuid, and its images replicate only into the
+// namespace of the same name, mirror-enabled at the peer; list_pools lists pools only.
+//
 // What is not modelled: journal-mode replication (a journal-mode pair keeps its roles and modes,
 // nothing is copied), image resizing, pool creation by clients (pools are given at construction or
 // by add_pool), snapshot copies that take time (a copy is made complete by the replay that starts

@@ -71,7 +71,7 @@ dr::model::SecondDescription synthetic_app(int vms, int networks, int groups, co
     vm.name = "bench-vm" + std::to_string(v);
     vm.spec = tiny ? dr::model::Spec{1, 64} : dr::model::Spec{2, 2048};
     vm.boot_order = 1 + v % groups;
-    if (!tiny) vm.disks.push_back({"vda", "rbd", vm.name + "-root", 10, std::nullopt});
+    if (!tiny) vm.disks.push_back({"vda", "rbd", vm.name + "-root", 10, std::nullopt, ""});
     char mac[32];
     std::snprintf(mac, sizeof mac, "52:54:00:be:%02x:%02x", v / 256, v % 256);
     vm.nics.push_back({mac, s.networks[v % networks].id, std::nullopt, std::nullopt});

@@ -264,6 +264,15 @@ TEST_CASE("bootstrap refuses another site and an incomplete request", "[dr][boot
                                   json{{"site", 1}, {"token", json::array()}});
   CHECK(typed.status == 400);
   CHECK(typed.pointers() == std::vector<std::string>{"/site", "/token"});
+  // A pool spec in the path would reach into a namespace: only a pool's name is taken.
+  const auto spec = site.as_peer(Method::post, "/v1/peer/pools/rbd%2Fns1/bootstrap",
+                                 json{{"site", "site-a"}, {"token", "x"}});
+  CHECK(spec.status == 400);
+  CHECK_THAT(spec.message, Catch::Contains("'rbd/ns1' is not an RBD pool name"));
+  const auto names = site.as_peer(Method::post, "/v1/peer/pools/rbd/bootstrap",
+                                  json{{"site", "site-a"}, {"token", "x"}, {"namespaces", {"a/b"}}});
+  CHECK(names.status == 400);
+  CHECK(names.pointers() == std::vector<std::string>{"/namespaces/0"});
 }
 
 TEST_CASE("registration with fields of the wrong type is a 400 naming them", "[dr][register]") {

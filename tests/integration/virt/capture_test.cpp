@@ -248,8 +248,6 @@ TEST_CASE("capture refuses what drpair cannot carry, naming each VM and device, 
            "carries); give it 1024 or 1025 MiB",
            "domain 'odd-vm1': disk 'vda' (rbd rbd/odd-root): it opens the image at RBD snapshot "
            "'golden' (a snapshot is not replicated as a disk)",
-           "domain 'odd-vm1': disk 'vdb' (rbd rbd/odd-data): its image is in RBD namespace "
-           "'tenant1'",
            "domain 'odd-vm1': disk 'vdc' (rbd rbd/odd-secret): it is encrypted (<encryption "
            "format='luks'>): the DR site would need its secret",
            "domain 'odd-vm1': disk 'vdd' (rbd rbd/odd-qcow): its driver type is 'qcow2' (an RBD "
@@ -293,6 +291,8 @@ TEST_CASE("capture refuses what drpair cannot carry, naming each VM and device, 
            "fd00:150::1/64: drpair/v1 carries IPv4 subnets only"}) {
     CHECK(m.find(part) != std::string::npos);
   }
+  // An image in an RBD namespace is carried (the capture of app 'plain' shows it).
+  CHECK(m.find("odd-data") == std::string::npos);
   // A CD-ROM is named once (libvirt makes it read-only too: that is not a second reason).
   CHECK(m.find("disk 'sdb'") == m.rfind("disk 'sdb'"));
 }
@@ -319,10 +319,14 @@ TEST_CASE("capture carries a NIC on a network's default portgroup there, and ask
   CHECK(r->networks[0].vlan == 201);
   REQUIRE(r->vms.size() == 1);
   CHECK(r->vms[0].spec.memory_mib == 512);
-  // A disk keeps its bus; virtio is the default, left out.
+  // A disk keeps its bus (virtio is the default, left out) and its image's RBD namespace.
   REQUIRE(r->vms[0].disks.size() == 2);
   CHECK_FALSE(r->vms[0].disks[0].bus);
+  CHECK(r->vms[0].disks[0].rbd_namespace.empty());
   CHECK(r->vms[0].disks[1].bus == "sata");
+  CHECK(r->vms[0].disks[1].pool == "rbd");
+  CHECK(r->vms[0].disks[1].rbd_namespace == "tenant1");
+  CHECK(r->vms[0].disks[1].image == "plain-data");
   REQUIRE(r->vms[0].nics.size() == 1);
   CHECK(r->vms[0].nics[0].network == r->networks[0].id);
   CHECK(r->vms[0].nics[0].model == "e1000e");

@@ -161,8 +161,10 @@ TEST_CASE("restore then capture at the DR site gives back the app", "[integratio
   auto hv = testing::open_site("site-b");
   const SiteConfig config = testing::load_config("site-b");
   auto second = testing::load_second(kSecond);
-  // A disk on another bus than virtio and a NIC of another model come back as they were.
+  // A disk on another bus than virtio, an image in an RBD namespace and a NIC of another model
+  // come back as they were.
   second.vms[0].disks[0].bus = "sata";
+  second.vms[3].disks[1].rbd_namespace = "app1";
   second.vms[0].nics[0].model = "e1000e";
   MemoryJournal journal;
   REQUIRE(restore(hv, second, config, journal).ok());
@@ -186,6 +188,10 @@ TEST_CASE("restore then capture at the DR site gives back the app", "[integratio
     CHECK(c.subnets == b.subnets);
   }
   REQUIRE(captured->vms.size() == second.vms.size());
+  CHECK(second.vms[3].name == "app1-db1");
+  auto db = hv->get_domain("app1-db1");
+  REQUIRE(db);
+  CHECK(db->disks[1].rbd_namespace == "app1");
   for (const auto& b : second.vms) {
     const auto c = std::find_if(captured->vms.begin(), captured->vms.end(),
                                 [&](const auto& v) { return v.id == b.id; });
@@ -196,6 +202,7 @@ TEST_CASE("restore then capture at the DR site gives back the app", "[integratio
     REQUIRE(c->disks.size() == b.disks.size());
     for (std::size_t d = 0; d < b.disks.size(); ++d) {
       CHECK(c->disks[d].pool == b.disks[d].pool);
+      CHECK(c->disks[d].rbd_namespace == b.disks[d].rbd_namespace);
       CHECK(c->disks[d].image == b.disks[d].image);
       CHECK(c->disks[d].target == b.disks[d].target);
       CHECK(c->disks[d].bus == b.disks[d].bus);

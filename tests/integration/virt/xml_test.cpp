@@ -24,6 +24,10 @@ DomainDef sample() {
   disk.secret_uuid = "5e1b0000-0000-4000-8000-0000000000c1";
   disk.config_file = "/etc/ceph/site-b-client.conf";
   d.disks.push_back(disk);
+  disk.target = "vdb";
+  disk.rbd_namespace = "tenant1";
+  disk.image = "app1-db1-data";
+  d.disks.push_back(disk);
   NicDef nic;
   nic.mac = "52:54:00:30:00:01";
   nic.network = "vswitch0";
@@ -64,6 +68,7 @@ TEST_CASE("generated domain XML carries the RBD source, cephx secret and NIC ROM
   CHECK(xml.find("<source protocol='rbd' name='rbd/app1-db1-root'><host name='10.1.0.1' "
                  "port='6789'/><host name='10.1.0.2'/><config "
                  "file='/etc/ceph/site-b-client.conf'/></source>") != std::string::npos);
+  CHECK(xml.find("<source protocol='rbd' name='rbd/tenant1/app1-db1-data'>") != std::string::npos);
   CHECK(xml.find("<auth username='libvirt'><secret type='ceph' "
                  "uuid='5e1b0000-0000-4000-8000-0000000000c1'/></auth>") != std::string::npos);
   CHECK(xml.find("<source network='vswitch0' portgroup='app1-db'/>") != std::string::npos);

@@ -28,6 +28,7 @@
 #include "model/json_io.hpp"
 #include "../state/state_test_support.hpp"
 #include "support/fault_mirror_storage.hpp"
+#include "support/mirror_scenarios.hpp"
 #include "support/fault_plan.hpp"
 #include "support/two_site_mirror.hpp"
 #include "workflow/app_records.hpp"
@@ -320,7 +321,7 @@ struct World {
     REQUIRE(mirror.site_b().write(extra, 0, std::as_bytes(std::span(marker))));
     auto def = b_real->get_domain("app1-app1");
     REQUIRE(def);
-    def->disks.push_back(virt::rbd_disk(b_config.ceph, extra.pool, extra.image, "vdc"));
+    def->disks.push_back(virt::rbd_disk(b_config.ceph, workflow::described(extra), "vdc"));
     REQUIRE(b_real->define_domain(*def));
     state::MirrorPairRecord pair;
     pair.app_id = "app1";
@@ -354,7 +355,7 @@ struct World {
     extra.type = b_config.domain_type;
     extra.vcpus = 1;
     extra.memory_mib = 256;
-    extra.disks.push_back(virt::rbd_disk(b_config.ceph, root.pool, root.image, "vda"));
+    extra.disks.push_back(virt::rbd_disk(b_config.ceph, workflow::described(root), "vda"));
     virt::NicDef db_nic = db->nics.front();
     db_nic.mac = "52:54:00:99:00:02";
     extra.nics.push_back(db_nic);
@@ -499,14 +500,28 @@ struct World {
 };
 
 // APP1 running at site-a (fixture), its images there and not mirrored, nothing known at site-b:
-// a protect job (mode first or second) from there.
+// a protect job (mode first or second) from there. `in_namespace`: app1-db1's data disk is the
+// image app1-db1-data of RBD namespace app1 of pool rbd (a namespace site-b does not have).
 struct ProtectWorld {
-  explicit ProtectWorld(api::RegistrationMode mode_) : mode(mode_) {
+  explicit ProtectWorld(api::RegistrationMode mode_, bool in_namespace = false) : mode(mode_) {
     const std::string marker = "APP1 data";
-    for (const auto& image : {"app1-web1-root", "app1-web2-root", "app1-app1-root",
+    for (const auto* image : {"app1-web1-root", "app1-web2-root", "app1-app1-root",
                               "app1-db1-root", "app1-db1-data"}) {
-      REQUIRE(mirror.site_a().create_image({"rbd", image}, 1 << 20));
-      REQUIRE(mirror.site_a().write({"rbd", image}, 0, std::as_bytes(std::span(marker))));
+      images.push_back({"rbd", image});
+    }
+    if (in_namespace) {
+      images.back().pool = "rbd/app1";
+      mirror.add_pool("site-a", "rbd/app1");  // as `rbd namespace create rbd/app1` makes it
+      auto db = a_hv->get_domain("app1-db1", false);
+      REQUIRE(db);
+      REQUIRE(db->disks.size() == 2);
+      db->disks[1].rbd_namespace = "app1";
+      REQUIRE(a_hv->define_domain(*db));
+      plan->restart();
+    }
+    for (const auto& image : images) {
+      REQUIRE(mirror.site_a().create_image(image, 1 << 20));
+      REQUIRE(mirror.site_a().write(image, 0, std::as_bytes(std::span(marker))));
     }
     state::AppRecord app;
     app.id = "app1";
@@ -531,11 +546,10 @@ struct ProtectWorld {
   std::string picture() {
     mirror.replay();
     std::string out;
-    for (const auto& image : {"app1-web1-root", "app1-web2-root", "app1-app1-root",
-                              "app1-db1-root", "app1-db1-data"}) {
+    for (const auto& image : images) {
       for (auto* site : {&mirror.site_a(), &mirror.site_b()}) {
-        auto info = site->mirror_info({"rbd", image});
-        out += std::string(image) + " " +
+        auto info = site->mirror_info(image);
+        out += storage::to_string(image) + " " +
                (info ? storage::to_string(info->role) : to_string(info.error().code)) + "\n";
       }
     }
@@ -575,6 +589,7 @@ struct ProtectWorld {
                             std::chrono::seconds(0), 4,
                             {},           {}};
   api::RegistrationMode mode;
+  std::vector<storage::ImageSpec> images;  // APP1's, as site-a has them
   state::JobId job_id = 0;
   std::vector<std::string> split_brains;
 };
@@ -667,6 +682,43 @@ int sweep(const char* name, const Args&... args) {
 TEST_CASE("protect cut at any call resumes to the same end state", "[integration][workflow][sweep]") {
   sweep<ProtectWorld>("protect (mode first)", api::RegistrationMode::first);
   sweep<ProtectWorld>("protect (mode second)", api::RegistrationMode::second);
+}
+
+TEST_CASE("protect of an image in an RBD namespace makes the namespace at the DR site, where the "
+          "image replicates, and the descriptions carry it",
+          "[integration][workflow]") {
+  for (const auto mode : {api::RegistrationMode::first, api::RegistrationMode::second}) {
+    ProtectWorld w(mode, true);
+    const auto done = w.run();
+    INFO((done ? "" : done.error().message));
+    REQUIRE(done);
+    w.mirror.replay();
+    const storage::ImageSpec data{"rbd/app1", "app1-db1-data"};
+    CHECK(testing::image_role(w.mirror.site_a(), data) == storage::ImageRole::primary);
+    CHECK(testing::image_role(w.mirror.site_b(), data) == storage::ImageRole::non_primary);
+    CHECK(testing::image_checksum(w.mirror.site_b(), data) ==
+          testing::image_checksum(w.mirror.site_a(), data));
+    auto pools = w.mirror.site_b().list_pools();  // a namespace is no pool
+    REQUIRE(pools);
+    CHECK(pools->size() == 1);
+    auto pairs = w.b_store->mirror_pairs("app1");
+    REQUIRE(pairs);
+    CHECK(std::count_if(pairs->begin(), pairs->end(), [](const state::MirrorPairRecord& p) {
+            return p.source.pool == "rbd/app1" && p.target.pool == "rbd/app1";
+          }) == 1);
+    auto app = w.b_store->get_app("app1");
+    REQUIRE(app);
+    auto second = stored_second(*w.b_store, "app1", app->generation);
+    REQUIRE(second);
+    CHECK(second->vms.back().name == "app1-db1");
+    CHECK(second->vms.back().disks[1].rbd_namespace == "app1");
+  }
+}
+
+TEST_CASE("protect of an image in an RBD namespace cut at any call resumes to the same end state",
+          "[integration][workflow][sweep]") {
+  sweep<ProtectWorld>("protect (mode second, an image in a namespace)",
+                      api::RegistrationMode::second, true);
 }
 
 TEST_CASE("unprotect cut at any call resumes to the same end state",

@@ -97,13 +97,6 @@ TEST_CASE("ceph pair: peering through a bootstrap token makes the sites each oth
   CHECK(refused.error().code == Errc::failed_precondition);
   CHECK_THAT(refused.error().message, Catch::Contains(pool));
 
-  // Nor a namespace of it: namespaces mirror through their pool's peers.
-  auto no_namespace = pair.a->enable_pool_mirroring(pool + "/ns1");
-  REQUIRE_FALSE(no_namespace);
-  CHECK(no_namespace.error().code == Errc::failed_precondition);
-  CHECK_THAT(no_namespace.error().message,
-             Catch::Contains("pool '" + pool + "' does not mirror in image mode"));
-
   REQUIRE(pair.a->enable_pool_mirroring(pool));
   REQUIRE(pair.b->enable_pool_mirroring(pool));
   REQUIRE(pair.a->enable_pool_mirroring(pool));  // idempotent
@@ -242,51 +235,6 @@ TEST_CASE(
   REQUIRE(again);
   CHECK(again->steps.size() == 1);
   CHECK(role(*pair.a, image) == ImageRole::primary);
-}
-
-TEST_CASE(
-    "ceph pair: an image in an RBD namespace mirrors into the namespace of that name, its "
-    "snapshots named by the pool's mirror uuid, and changes roles",
-    "[ceph]") {
-  auto pair = dr::testing::open_pair();
-  dr::testing::ensure_peered(pair);
-  const std::string spec = "rbd/" + dr::testing::temp_name("ns");
-  // The namespace is created at each site as mirroring is enabled on it.
-  REQUIRE(pair.a->enable_pool_mirroring(spec));
-  REQUIRE(pair.b->enable_pool_mirroring(spec));
-  REQUIRE(pair.b->enable_pool_mirroring(spec));  // idempotent
-
-  // The uuid peers see is the pool's, whatever the namespace (the namespace has one of its own).
-  auto pool_uuid = pair.a->mirror_uuid("rbd");
-  auto spec_uuid = pair.a->mirror_uuid(spec);
-  REQUIRE(pool_uuid);
-  REQUIRE(spec_uuid);
-  CHECK(*spec_uuid == *pool_uuid);
-  auto peers = pair.a->list_peers(spec);
-  REQUIRE(peers);
-  CHECK(peers->size() == 1);
-
-  const ImageSpec image{spec, dr::testing::temp_name("img")};
-  REQUIRE(pair.a->create_image(image, kImageBytes));
-  dr::testing::ImageCleanup cleanup(pair, image);
-  REQUIRE(pair.a->write(image, 0, dr::testing::test_bytes(4u << 20, 31)));
-  REQUIRE(pair.a->enable_mirroring(image, MirrorMode::snapshot));
-  write_and_replicate(*pair.a, *pair.b, image, 32);
-  CHECK(role(*pair.b, image) == ImageRole::non_primary);
-  // Not in the pool's default namespace.
-  auto outside = pair.b->image_exists({"rbd", image.image});
-  REQUIRE(outside);
-  CHECK_FALSE(*outside);
-
-  auto over = dr::storage::planned_role_change(*pair.a, *pair.b, image, in(120s));
-  REQUIRE(over);
-  CHECK(role(*pair.b, image) == ImageRole::primary);
-  write_and_replicate(*pair.b, *pair.a, image, 33);
-  auto back = dr::storage::planned_role_change(*pair.b, *pair.a, image, in(120s));
-  REQUIRE(back);
-  CHECK(role(*pair.a, image) == ImageRole::primary);
-  std::printf("namespace %s: failover %.1f s, failback %.1f s\n", spec.c_str(),
-              over->total.count() / 1000.0, back->total.count() / 1000.0);
 }
 
 TEST_CASE("ceph pair: a planned promote never runs before the demotion snapshot is complete here",

@@ -120,6 +120,7 @@ DR_CEPH_SCENARIO(reprotect_after_planned_change)
 DR_CEPH_SCENARIO(resync_copies_again)
 DR_CEPH_SCENARIO(disabling_the_primary_removes_the_copy)
 DR_CEPH_SCENARIO(peering_a_new_pool)
+DR_CEPH_SCENARIO(namespace_mirrors_into_its_name)
 DR_CEPH_SCENARIO(snapshots_are_pruned)
 
 // The full disaster, recovery and way home included, took ~100 s here: reprotect_pair on the

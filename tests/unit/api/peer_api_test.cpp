@@ -54,9 +54,25 @@ TEST_CASE("peer API: each answer reads back what it writes", "[unit][api]") {
   REQUIRE(peers_back);
   CHECK(to_json(*peers_back) == to_json(peers));
 
-  auto bootstrap = read_bootstrap_request(to_json(BootstrapRequest{"site-a", "secret"}));
+  auto bootstrap = read_bootstrap_request(to_json(BootstrapRequest{"site-a", "secret", {}}));
   REQUIRE(bootstrap);
   CHECK(bootstrap->token == "secret");
+  CHECK(bootstrap->namespaces.empty());
+  CHECK_FALSE(to_json(*bootstrap).contains("namespaces"));
+  auto with_ns =
+      read_bootstrap_request(to_json(BootstrapRequest{"site-a", "secret", {"app1", "app2"}}));
+  REQUIRE(with_ns);
+  CHECK(with_ns->namespaces == std::vector<std::string>{"app1", "app2"});
+}
+
+TEST_CASE("peer API: a bootstrap request's namespaces are RBD names", "[unit][api]") {
+  auto bad = read_bootstrap_request(json::parse(
+      R"({"site": "site-a", "token": "t", "namespaces": ["ok", "a/b", "", 7, "x@y"]})"));
+  REQUIRE_FALSE(bad);
+  CHECK(pointers(bad.error()) == std::vector<std::string>{"/namespaces/1", "/namespaces/2",
+                                                          "/namespaces/3", "/namespaces/4"});
+  CHECK_FALSE(read_bootstrap_request(
+      json::parse(R"({"site": "site-a", "token": "t", "namespaces": "app1"})")));
 }
 
 TEST_CASE("peer API: a wrong answer names what is wrong", "[unit][api]") {

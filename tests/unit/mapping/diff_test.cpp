@@ -70,7 +70,7 @@ TEST_CASE("diff of first descriptions: VMs, disks, NICs and networks added and r
   auto after = app1();
   after.vms.erase(after.vms.begin() + 1);                    // app1-web2 removed
   after.vms[2].disks.erase(after.vms[2].disks.begin() + 1);  // app1-db1 vdb removed
-  after.vms[2].disks.push_back({"vdc", "rbd", "app1-db1-logs", 5, std::nullopt});
+  after.vms[2].disks.push_back({"vdc", "rbd", "app1-db1-logs", 5, std::nullopt, ""});
   after.vms[0].nics.push_back({"52:54:00:10:00:09", std::nullopt, "192.168.30.9", std::nullopt});
   after.networks[1].vlan = 202;
   after.networks.push_back({"vswitch0.app1-mgmt", "app1-mgmt", "vswitch0", "app1-mgmt", 104, {}});

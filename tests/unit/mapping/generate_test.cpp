@@ -328,12 +328,25 @@ TEST_CASE("ip keep keeps every address when no subnet moves", "[unit][mapping]")
 
 // ---- replication ----
 
+TEST_CASE("an image in an RBD namespace keeps it in the backup disk and its pair",
+          "[unit][mapping]") {
+  auto first = app1();
+  first.vms[3].disks[1].rbd_namespace = "app1";
+  const auto inventory = site_b();
+  const auto second = generate(first, app1_policy(), &inventory);
+  REQUIRE(second);
+  CHECK(second->vms[3].disks[1].rbd_namespace == "app1");
+  CHECK(second->replication[4].source == dr::model::ImageRef{"rbd", "app1-db1-data", "app1"});
+  CHECK(second->replication[4].target == second->replication[4].source);
+  CHECK(dump(dr::mapping::validate(first, *second, &inventory)).empty());
+}
+
 TEST_CASE("one replication pair per disk, with the policy's mode and interval", "[unit][mapping]") {
   const auto second = app1_second(true);
   REQUIRE(second.replication.size() == 5);
   const auto& db_data = second.replication[4];
-  CHECK(db_data.source == dr::model::ImageRef{"rbd", "app1-db1-data"});
-  CHECK(db_data.target == dr::model::ImageRef{"rbd", "app1-db1-data"});
+  CHECK(db_data.source == dr::model::ImageRef{"rbd", "app1-db1-data", ""});
+  CHECK(db_data.target == dr::model::ImageRef{"rbd", "app1-db1-data", ""});
   CHECK(db_data.mode == dr::model::ReplicationMode::snapshot);
   CHECK(db_data.interval_minutes == 5);
   auto policy = app1_policy();

@@ -149,7 +149,7 @@ TEST_CASE("validate: a source disk missing from its backup VM", "[unit][mapping]
 
 TEST_CASE("validate: a backup disk the source VM does not have", "[unit][mapping]") {
   const auto p = problems_after([](auto& s) {
-    s.vms[3].disks.push_back({"vdc", "rbd", "app1-db1-logs", 5, std::nullopt});
+    s.vms[3].disks.push_back({"vdc", "rbd", "app1-db1-logs", 5, std::nullopt, ""});
   });
   CHECK(has(p, "/vms/3/disks/2/target", "disk 'vdc' is not a disk of source vm 'app1-db1'"));
 }
@@ -328,8 +328,22 @@ TEST_CASE("validate: a replication target that is not the backup VM's disk", "[u
             "target 'rbd-ssd/app1-db1-data' is not the backup disk 'rbd/app1-db1-data' of "
             "vm 'app1-db1' (/vms/3/disks/1)"));
   CHECK(has(p, "/replication/4/target",
-            "RBD mirroring keeps the pool and image name: the target of 'rbd/app1-db1-data' must "
+            "RBD mirroring keeps the pool, namespace and image name: the target of 'rbd/app1-db1-data' must "
             "be the same, not 'rbd-ssd/app1-db1-data'"));
+}
+
+TEST_CASE("validate: a backup disk or a pair target in another RBD namespace than its source",
+          "[unit][mapping]") {
+  const auto p = problems_after([](auto& s) {
+    s.vms[3].disks[1].rbd_namespace = "dr";
+    s.replication[4].target.rbd_namespace = "dr";
+  });
+  CHECK(has(p, "/vms/3/disks/1/namespace",
+            "RBD namespace 'dr' differs from the source disk's '' (rbd-mirror replicates an image "
+            "into the namespace of its name)"));
+  CHECK(has(p, "/replication/4/target",
+            "RBD mirroring keeps the pool, namespace and image name: the target of "
+            "'rbd/app1-db1-data' must be the same, not 'rbd/dr/app1-db1-data'"));
 }
 
 TEST_CASE("validate: two replication pairs with one target", "[unit][mapping]") {
