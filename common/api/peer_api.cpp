@@ -30,12 +30,12 @@ void add_prefixed(JsonReader& r, const Problems& problems, const std::string& pr
 
 // "pool/image" at `at`.
 storage::ImageSpec image_text_at(JsonReader& r, const std::string& text, const std::string& at) {
-  const auto slash = text.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == text.size()) {
-    r.add(at, "expected 'pool/image', found '" + text + "'");
+  auto image = storage::parse_image_spec(text);
+  if (!image || text.find('@') != std::string::npos) {
+    r.add(at, "expected 'pool/image' or 'pool/namespace/image', found '" + text + "'");
     return {};
   }
-  return {text.substr(0, slash), text.substr(slash + 1)};
+  return *image;
 }
 
 storage::ImageSpec image_spec(JsonReader& r, const json& obj, const std::string& ptr,

@@ -65,6 +65,20 @@ TEST_CASE("peer API: each answer reads back what it writes", "[unit][api]") {
   CHECK(with_ns->namespaces == std::vector<std::string>{"app1", "app2"});
 }
 
+TEST_CASE("peer API: an image is pool/image or pool/namespace/image", "[unit][api]") {
+  auto pairs = read_pair_images(json::parse(R"({"images": ["rbd/a", "rbd/ns/b"]})"));
+  REQUIRE(pairs);
+  REQUIRE(pairs->images.size() == 2);
+  CHECK(pairs->images[0] == storage::ImageSpec{"rbd", "a"});
+  CHECK(pairs->images[1] == storage::ImageSpec{"rbd/ns", "b"});
+  CHECK(to_json(*pairs) == json::parse(R"({"images": ["rbd/a", "rbd/ns/b"]})"));
+  auto bad = read_pair_images(
+      json::parse(R"({"images": ["rbd", "/a", "rbd/", "a/b/c/d", "a//b", "rbd/a@snap"]})"));
+  REQUIRE_FALSE(bad);
+  CHECK(pointers(bad.error()) == std::vector<std::string>{"/images/0", "/images/1", "/images/2",
+                                                          "/images/3", "/images/4", "/images/5"});
+}
+
 TEST_CASE("peer API: a bootstrap request's namespaces are RBD names", "[unit][api]") {
   auto bad = read_bootstrap_request(json::parse(
       R"({"site": "site-a", "token": "t", "namespaces": ["ok", "a/b", "", 7, "x@y"]})"));
