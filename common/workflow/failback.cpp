@@ -336,6 +336,8 @@ Status run_reprotect(FailoverSite& site, const std::string& app_id, Steps& steps
         auto info = site.storage.mirror_info(d.image);
         if (!info) return info.error();
         if (info->role == storage::ImageRole::not_mirrored) {
+          // An image in an RBD namespace the app did not use yet: its namespace mirrors first.
+          if (auto s = site.storage.enable_pool_mirroring(d.image.pool); !s) return s.error();
           if (auto s = site.storage.enable_mirroring(d.image, storage::MirrorMode::snapshot); !s) {
             return s.error();
           }

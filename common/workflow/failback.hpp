@@ -15,10 +15,12 @@
 //   capture              the RBD disks of the app's domains here that the restore did not make
 //     |                  (added here while the app ran here: added_disks)
 //     v
-//   mirror:<image>       x A  snapshot mirroring on for each added disk's image (primary here)
+//   mirror:<image>       x A  snapshot mirroring on for each added disk's image (primary here;
+//     |                       its RBD namespace's mirroring first)
 //     v
 //   pair-production      the production site pairs those images (it holds copies of them, or
-//     |                  will); this site's pairs include them
+//     |                  will; it makes and mirror-enables their RBD namespaces); this site's
+//     |                  pairs include them
 //     v
 //   reprotect:<image>    x N (in parallel) storage::reprotect_pair with this site's image kept:
 //     |                  a copy that diverged there (a disaster) is resynced, and the detail says

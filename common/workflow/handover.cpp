@@ -307,6 +307,9 @@ Result<api::ProductionAppView> pair_images(ProductionSite& site, const std::stri
                   "rbd image '" + storage::to_string(image) + "' is primary at " + site.site_name +
                       ": it is this site's own, not a disk added at " + site.peer_site);
     }
+    // rbd-mirror copies into an RBD namespace only where it exists and mirrors: made here if
+    // the image is in one this site lacks (its pool mirrors already).
+    if (auto s = site.storage.enable_pool_mirroring(image.pool); !s) return s.error();
     added.push_back(added_pair(app_id, image, *pairs));
     if (site.log) {
       site.log("app " + app_id + ": rbd image " + storage::to_string(image) + ", added at " +

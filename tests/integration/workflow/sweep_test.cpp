@@ -207,8 +207,9 @@ bool at_production(Kind kind) { return kind == Kind::unprotect || kind == Kind::
 // runs uncut; the plan counts from the swept job's first call). With `added` other than none,
 // the app changes at site-b after a first reprotect (a disk added to app1-app1; or a VM added to
 // the app with a disk and a NIC, and a NIC added to app1-web1): the swept reprotect pairs the new
-// image, the swept failback (after that reprotect) brings the change home.
-enum class Added { none, disk, vm_and_nic };
+// image, the swept failback (after that reprotect) brings the change home. disk_in_namespace: the
+// added disk's image is in RBD namespace `extra`, which site-b has (not mirrored) and site-a not.
+enum class Added { none, disk, disk_in_namespace, vm_and_nic };
 
 struct World {
   explicit World(Kind kind_, Added added_ = Added::none) : kind(kind_), added(added_) {
@@ -306,7 +307,7 @@ struct World {
     };
     if (kind == Kind::failback || added != Added::none) reprotect();
     if (added != Added::none) {
-      if (added == Added::disk) add_disk_at_site_b();
+      if (added == Added::disk || added == Added::disk_in_namespace) add_disk_at_site_b();
       if (added == Added::vm_and_nic) add_vm_and_nic_at_site_b();
       if (kind == Kind::failback) reprotect();
     }
@@ -315,7 +316,8 @@ struct World {
 
   // A new RBD image at site-b attached to the restored app1-app1 as vdc.
   void add_disk_at_site_b() {
-    const storage::ImageSpec extra{"rbd", "app1-app1-extra"};
+    const storage::ImageSpec extra{added == Added::disk ? "rbd" : "rbd/extra", "app1-app1-extra"};
+    if (added == Added::disk_in_namespace) mirror.add_pool("site-b", "rbd/extra");
     const std::string marker = "added at site-b";
     REQUIRE(mirror.site_b().create_image(extra, 1 << 20));
     REQUIRE(mirror.site_b().write(extra, 0, std::as_bytes(std::span(marker))));
@@ -782,8 +784,9 @@ TEST_CASE("a failback cut at any call resumes to the same end state, never with 
 TEST_CASE("a disk added at the DR site is paired by a reprotect and comes home at failback, cut "
           "at any call",
           "[integration][workflow][sweep]") {
-  sweep<World>("reprotect with a disk added at site-b", Kind::reprotect, Added::disk);
-  sweep<World>("failback with a disk added at site-b", Kind::failback, Added::disk);
+  // In an RBD namespace: the same steps, and the namespace mirrors at both sites.
+  sweep<World>("reprotect with a disk added at site-b", Kind::reprotect, Added::disk_in_namespace);
+  sweep<World>("failback with a disk added at site-b", Kind::failback, Added::disk_in_namespace);
 }
 
 TEST_CASE("a disk added at the DR site: paired at both sites, at home after the failback",
@@ -809,10 +812,33 @@ TEST_CASE("a disk added at the DR site: paired at both sites, at home after the 
                                 [](const virt::DiskDef& d) { return d.target == "vdc"; });
   REQUIRE(vdc != def->disks.end());
   CHECK(vdc->image == "app1-app1-extra");
+  CHECK(vdc->rbd_namespace.empty());
   auto running = w.a_real->domain_status("app1-app1");
   REQUIRE(running);
   CHECK(running->state == virt::DomainState::running);
   CHECK_FALSE(w.b_real->domain_status("app1-app1"));  // removed at site-b
+}
+
+TEST_CASE("a disk added at the DR site in an RBD namespace home lacks: the namespace is made and "
+          "mirrors at home, the disk comes home in it",
+          "[integration][workflow]") {
+  World w(Kind::failback, Added::disk_in_namespace);
+  const storage::ImageSpec extra{"rbd/extra", "app1-app1-extra"};
+  // The reprotect paired it: replicating to site-a, into the namespace it made there.
+  CHECK(testing::image_role(w.mirror.site_b(), extra) == storage::ImageRole::primary);
+  CHECK(testing::image_role(w.mirror.site_a(), extra) == storage::ImageRole::non_primary);
+  REQUIRE(w.run());
+  CHECK(testing::image_role(w.mirror.site_a(), extra) == storage::ImageRole::primary);
+  CHECK(testing::image_checksum(w.mirror.site_a(), extra) ==
+        testing::image_checksum(w.mirror.site_b(), extra));
+  auto def = w.a_real->get_domain("app1-app1");
+  REQUIRE(def);
+  const auto vdc = std::find_if(def->disks.begin(), def->disks.end(),
+                                [](const virt::DiskDef& d) { return d.target == "vdc"; });
+  REQUIRE(vdc != def->disks.end());
+  CHECK(vdc->pool == "rbd");
+  CHECK(vdc->rbd_namespace == "extra");
+  CHECK(vdc->image == "app1-app1-extra");
 }
 
 TEST_CASE("a VM and a NIC added at the DR site come home at failback, cut at any call",
