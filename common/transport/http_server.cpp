@@ -261,7 +261,8 @@ class BeastHttpServer final : public HttpServer {
       std::optional<std::string> bad_framing;
       if (!rec) {
         bad_framing = framing_problem(parser.get());
-        if (!bad_framing) {
+        // A connection past the cap is answered from its header: its body is not worth reading.
+        if (!bad_framing && !session->over_cap) {
           auto [bec, body_bytes] = co_await http::async_read(stream, buffer, parser, kTuple);
           rec = bec;
         }
@@ -293,6 +294,7 @@ class BeastHttpServer final : public HttpServer {
         if (parser.is_header_done()) version = parser.get().version();
         linger = true;
       } else {
+        const bool whole = parser.is_done();  // an over-cap request's body is left unread
         BeastRequest req = parser.release();
         version = req.version();
         keep_alive = req.keep_alive();
@@ -300,6 +302,7 @@ class BeastHttpServer final : public HttpServer {
         if (session->over_cap) {
           ++refused_;
           keep_alive = false;
+          linger = !whole;  // its body is still coming: drain it, then close
           response = error_response(
               kTooManyRequests, "the agent serves " + std::to_string(options_.max_connections) +
                                     " connections at once; retry shortly");

@@ -68,8 +68,8 @@ struct ServerOptions {
   int io_threads = 1;
   int handler_threads = 2;
   // Connections served at once. Past it, a connection gets one 429 too_many_requests
-  // (Retry-After: 1) and is closed; past twice it, a connection is closed at once, before the TLS
-  // handshake.
+  // (Retry-After: 1) as soon as its request's header is read (the body is drained, never parsed)
+  // and is closed; past twice it, a connection is closed at once, before the TLS handshake.
   std::size_t max_connections = 256;
   // The audit sink: told of every request that changed something (any method but GET and HEAD)
   // and of every refusal (401, 403), on the handler pool, before the answer is written. Must be

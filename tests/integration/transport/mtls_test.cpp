@@ -558,5 +558,24 @@ TEST_CASE("connections past the cap get a 429 and are closed; under it, service 
   CHECK(served->status == 200);
 }
 
+TEST_CASE("a connection past the cap is answered from its header, its body left unread",
+          "[integration][tls]") {
+  SiteB site([](ServerOptions& o) { o.max_connections = 1; });
+  auto held = site.client("site-a/agent");
+  REQUIRE(held->get("/v1/apps/a"));  // the one connection of the cap
+  // 10 bytes of the 50000 announced, then the client stops sending: the answer must not wait
+  // for the rest (it used to read the body first, and a body that never came got no answer).
+  const auto answer = raw_exchange(site, "site-a/agent",
+                                   "POST /v1/peer/descriptions HTTP/1.1\r\nHost: b\r\n"
+                                   "Content-Type: application/json\r\nContent-Length: 50000\r\n"
+                                   "\r\n{\"a\": 1234");
+  INFO(answer);
+  CHECK(answer.starts_with("HTTP/1.1 429 "));
+  CHECK(answer.find("Retry-After: 1") != std::string::npos);
+  CHECK(responses_in(answer) == 1);
+  CHECK(site.handler_calls == 1);  // the held connection's request only
+  CHECK(site.server->stats().refused == 1);
+}
+
 }  // namespace
 }  // namespace dr::transport
