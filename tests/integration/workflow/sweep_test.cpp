@@ -316,8 +316,9 @@ struct World {
 
   // A new RBD image at site-b attached to the restored app1-app1 as vdc.
   void add_disk_at_site_b() {
-    const storage::ImageSpec extra{added == Added::disk ? "rbd" : "rbd/extra", "app1-app1-extra"};
-    if (added == Added::disk_in_namespace) mirror.add_pool("site-b", "rbd/extra");
+    const bool in_namespace = added == Added::disk_in_namespace;
+    const storage::ImageSpec extra{in_namespace ? "rbd/extra" : "rbd", "app1-app1-extra"};
+    if (in_namespace) mirror.add_pool("site-b", "rbd/extra");
     const std::string marker = "added at site-b";
     REQUIRE(mirror.site_b().create_image(extra, 1 << 20));
     REQUIRE(mirror.site_b().write(extra, 0, std::as_bytes(std::span(marker))));
