@@ -381,14 +381,16 @@ class BeastHttpServer final : public HttpServer {
       co_return noted;
     }
     request.caller = std::move(*caller);
-    auto& lane = router_->lane(request.method, request.path) == Lane::quick ? quick_ : handlers_;
+    auto route = router_->match(request.method, request.path);
+    auto& lane = route.lane() == Lane::quick ? quick_ : handlers_;
     // The router runs in a coroutine on the handler pool. `work` and `response` are named
     // locals on purpose (GCC 12's double destruction of temporaries: beast_coro.hpp).
-    auto work = [this, request = std::move(request)]() mutable -> net::awaitable<Response> {
+    auto work = [this, request = std::move(request),
+                 route = std::move(route)]() mutable -> net::awaitable<Response> {
       const Identity who = request.caller;
       const Method method = request.method;
       const std::string path = request.path;
-      Response out = dispatch_on(*router_, request);
+      Response out = dispatch_on(*router_, request, route);
       audit(who, method, path, out);
       co_return out;
     };
@@ -397,8 +399,8 @@ class BeastHttpServer final : public HttpServer {
     co_return response;
   }
 
-  static Response dispatch_on(const Router& router, Request& request) {
-    return router.dispatch(std::move(request));
+  static Response dispatch_on(const Router& router, Request& request, Router::Match& route) {
+    return router.dispatch(std::move(request), std::move(route));
   }
 
   // Tells the audit sink of a request that changed something (any method but GET and HEAD) or

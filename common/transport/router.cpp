@@ -144,36 +144,37 @@ Router& Router::add(Method method, std::string_view pattern, Access access, Hand
   return *this;
 }
 
-Lane Router::lane(Method method, std::string_view path) const {
+Lane Router::Match::lane() const { return route != nullptr ? route->options.lane : Lane::pool; }
+
+Router::Match Router::match(Method method, std::string_view path) const {
   const auto segments = split_path(path);
-  std::map<std::string, std::string> params;
-  bool bad_escape = false;
+  Match out;
   for (const auto& route : routes_) {
-    if (route.method == method && route.match(segments, params, bad_escape)) {
-      return route.options.lane;
+    std::map<std::string, std::string> params;
+    if (!route.match(segments, params, out.bad_escape)) continue;
+    if (route.method == method) {
+      if (out.route == nullptr) {
+        out.route = &route;
+        out.params = std::move(params);
+      }
+    } else if (std::find(out.allowed.begin(), out.allowed.end(), to_string(route.method)) ==
+               out.allowed.end()) {
+      out.allowed.emplace_back(to_string(route.method));
     }
   }
-  return Lane::pool;
+  return out;
 }
 
 Response Router::dispatch(Request request) const {
-  const auto segments = split_path(request.path);
-  const Route* found = nullptr;
-  std::vector<std::string> allowed;  // methods of routes whose pattern matches the path
-  bool bad_escape = false;
-  for (const auto& route : routes_) {
-    std::map<std::string, std::string> params;
-    if (!route.match(segments, params, bad_escape)) continue;
-    if (route.method == request.method) {
-      if (found == nullptr) {
-        found = &route;
-        request.path_params = std::move(params);
-      }
-    } else if (std::find(allowed.begin(), allowed.end(), to_string(route.method)) ==
-               allowed.end()) {
-      allowed.emplace_back(to_string(route.method));
-    }
-  }
+  auto found = match(request.method, request.path);
+  return dispatch(std::move(request), std::move(found));
+}
+
+Response Router::dispatch(Request request, Match matched) const {
+  const Route* found = matched.route;
+  const auto& allowed = matched.allowed;
+  const bool bad_escape = matched.bad_escape;
+  if (found != nullptr) request.path_params = std::move(matched.params);
   if (found == nullptr) {
     if (bad_escape) {
       return error_response("invalid_argument",

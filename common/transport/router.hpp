@@ -26,6 +26,7 @@
 // from several threads at once (handlers must be too).
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -90,15 +91,32 @@ class Router {
   Router& add(Method method, std::string_view pattern, Access access, Handler handler,
               RouteOptions options = {});
 
-  // The lane of the route dispatch() would pick for (method, path); pool when none matches.
-  Lane lane(Method method, std::string_view path) const;
+ private:
+  struct Route;
+
+ public:
+  // Where (method, path) goes, found once: the server reads its lane, then hands it to dispatch.
+  class Match {
+   public:
+    // The found route's lane; pool when none matches.
+    Lane lane() const;
+
+   private:
+    friend class Router;
+    const Route* route = nullptr;
+    std::map<std::string, std::string> params;
+    std::vector<std::string> allowed;  // methods of other routes whose pattern matches the path
+    bool bad_escape = false;
+  };
+  Match match(Method method, std::string_view path) const;
 
   // REQUIRES: request.path and request.caller are set (the server sets every field but json and
-  // path_params, which dispatch fills).
+  // path_params, which dispatch fills); `found` is match(request.method, request.path) of this
+  // router. The one-argument form matches first.
+  Response dispatch(Request request, Match found) const;
   Response dispatch(Request request) const;
 
  private:
-  struct Route;
   std::vector<Route> routes_;
 };
 

@@ -48,6 +48,25 @@ TEST_CASE("dispatch passes decoded path parameters to the matching handler", "[u
   CHECK(nlohmann::json::parse(r.body)["params"] == nlohmann::json{{"app", "app 1"}});
 }
 
+TEST_CASE("a match is found once: its lane for the server, then dispatch with it",
+          "[unit][transport]") {
+  auto router = apps_router();
+  router.add(Method::get, "/metrics", kAnyCaller, echo, {.lane = Lane::quick});
+  CHECK(router.match(Method::get, "/metrics").lane() == Lane::quick);
+  CHECK(router.match(Method::get, "/v1/apps/app1").lane() == Lane::pool);
+  CHECK(router.match(Method::get, "/nope").lane() == Lane::pool);
+  CHECK(router.match(Method::delete_, "/metrics").lane() == Lane::pool);
+  auto found = router.match(Method::get, "/v1/apps/app%201");
+  const auto r = router.dispatch(request(Method::get, "/v1/apps/app%201"), std::move(found));
+  REQUIRE(r.status == 200);
+  CHECK(nlohmann::json::parse(r.body)["params"] == nlohmann::json{{"app", "app 1"}});
+  // The 405 of a path other methods have comes from the match too.
+  const auto wrong = router.dispatch(request(Method::delete_, "/v1/apps/app1"),
+                                     router.match(Method::delete_, "/v1/apps/app1"));
+  CHECK(wrong.status == 405);
+  CHECK(wrong.headers.get("Allow") == std::optional<std::string_view>("GET, PUT"));
+}
+
 TEST_CASE("a literal segment wins over a parameter whatever the order of add()",
           "[unit][transport]") {
   const auto r = apps_router().dispatch(request(Method::get, "/v1/apps/summary", kOperator));
