@@ -166,9 +166,7 @@ class RbdMirrorStorage final : public MirrorStorage {
     auto io = open_base_pool(pool, "get mirror uuid");
     if (!io) return io.error();
     if (auto e = require_pool_mirroring(*io, pool, "get mirror uuid"); !e) return e.error();
-    return read_string(
-        [&](char* buf, std::size_t* len) { return rbd_mirror_uuid_get(io->get(), buf, len); },
-        pool_what(pool, "get mirror uuid"));
+    return read_mirror_uuid(*io, pool);
   }
 
   Result<BootstrapToken> create_bootstrap_token(const std::string& pool) override {
@@ -501,7 +499,7 @@ class RbdMirrorStorage final : public MirrorStorage {
     if (info->role != ImageRole::primary)
       return fail(Errc::failed_precondition,
                   what + ": the image is " + to_string(info->role) + " here, not primary");
-    auto uuid = mirror_uuid(image.pool);
+    auto uuid = image_mirror_uuid(image);
     if (!uuid) return uuid.error();
     if (info->mode != MirrorMode::snapshot)
       return fail(Errc::invalid_argument, what + ": the image mirrors in journal mode");
@@ -560,7 +558,7 @@ class RbdMirrorStorage final : public MirrorStorage {
     if (info->role != ImageRole::primary)
       return fail(Errc::failed_precondition,
                   what + ": the image is " + to_string(info->role) + " here, not primary");
-    auto uuid = mirror_uuid(image.pool);
+    auto uuid = image_mirror_uuid(image);
     if (!uuid) return uuid.error();
     if (const int r = rbd_mirror_image_demote(img->get()); r < 0) return from_errno(r, what);
     if (info->mode == MirrorMode::journal) return MirrorSnapshotRef{std::move(*uuid), 0};
@@ -699,6 +697,21 @@ class RbdMirrorStorage final : public MirrorStorage {
     if (r < 0) return from_errno(r, pool_what(pool, op));
     if (!spec.rbd_namespace.empty()) rados_ioctx_set_namespace(io.get(), spec.rbd_namespace.c_str());
     return io;
+  }
+
+  // The uuid naming this site in the mirror snapshots of `image`, a mirrored image (so its pool
+  // mirrors: no mode check, one read fewer than mirror_uuid()).
+  Result<std::string> image_mirror_uuid(const ImageSpec& image) {
+    auto io = open_base_pool(image.pool, "get mirror uuid");
+    if (!io) return io.error();
+    return read_mirror_uuid(*io, image.pool);
+  }
+
+  // `io`: the pool's default namespace (open_base_pool).
+  Result<std::string> read_mirror_uuid(const IoContext& io, const std::string& pool) {
+    return read_string(
+        [&](char* buf, std::size_t* len) { return rbd_mirror_uuid_get(io.get(), buf, len); },
+        pool_what(pool, "get mirror uuid"));
   }
 
   // The pool of a pool spec, whatever its namespace: where the peers, the bootstrap tokens and
