@@ -314,6 +314,16 @@ struct World {
     plan->restart();
   }
 
+  // Disk `target` of domain `vm` at site-a (it must have one).
+  virt::DiskDef disk_at_home(const std::string& vm, const std::string& target) {
+    auto def = a_real->get_domain(vm);
+    REQUIRE(def);
+    const auto disk = std::find_if(def->disks.begin(), def->disks.end(),
+                                   [&](const virt::DiskDef& d) { return d.target == target; });
+    REQUIRE(disk != def->disks.end());
+    return *disk;
+  }
+
   // A new RBD image at site-b attached to the restored app1-app1 as vdc.
   void add_disk_at_site_b() {
     const bool in_namespace = added == Added::disk_in_namespace;
@@ -807,13 +817,9 @@ TEST_CASE("a disk added at the DR site: paired at both sites, at home after the 
   auto role = w.mirror.site_a().mirror_info(extra);
   REQUIRE(role);
   CHECK(role->role == storage::ImageRole::primary);
-  auto def = w.a_real->get_domain("app1-app1");
-  REQUIRE(def);
-  const auto vdc = std::find_if(def->disks.begin(), def->disks.end(),
-                                [](const virt::DiskDef& d) { return d.target == "vdc"; });
-  REQUIRE(vdc != def->disks.end());
-  CHECK(vdc->image == "app1-app1-extra");
-  CHECK(vdc->rbd_namespace.empty());
+  const auto vdc = w.disk_at_home("app1-app1", "vdc");
+  CHECK(vdc.image == "app1-app1-extra");
+  CHECK(vdc.rbd_namespace.empty());
   auto running = w.a_real->domain_status("app1-app1");
   REQUIRE(running);
   CHECK(running->state == virt::DomainState::running);
@@ -832,14 +838,10 @@ TEST_CASE("a disk added at the DR site in an RBD namespace home lacks: the names
   CHECK(testing::image_role(w.mirror.site_a(), extra) == storage::ImageRole::primary);
   CHECK(testing::image_checksum(w.mirror.site_a(), extra) ==
         testing::image_checksum(w.mirror.site_b(), extra));
-  auto def = w.a_real->get_domain("app1-app1");
-  REQUIRE(def);
-  const auto vdc = std::find_if(def->disks.begin(), def->disks.end(),
-                                [](const virt::DiskDef& d) { return d.target == "vdc"; });
-  REQUIRE(vdc != def->disks.end());
-  CHECK(vdc->pool == "rbd");
-  CHECK(vdc->rbd_namespace == "extra");
-  CHECK(vdc->image == "app1-app1-extra");
+  const auto vdc = w.disk_at_home("app1-app1", "vdc");
+  CHECK(vdc.pool == "rbd");
+  CHECK(vdc.rbd_namespace == "extra");
+  CHECK(vdc.image == "app1-app1-extra");
 }
 
 TEST_CASE("a VM and a NIC added at the DR site come home at failback, cut at any call",
