@@ -7,10 +7,12 @@ Sends some hundreds of bad requests to both agents, as a caller with a valid cer
 malformed and hostile JSON bodies on every route that reads one, framing tricks (Transfer-Encoding
 other than chunked alone, both framing headers, a smuggled second request), HEAD, bad targets,
 oversize bodies, wrong roles (a viewer certificate changing things, the Alertmanager token off its
-hook, the peer on operator routes and the operator on peer routes), forged webhooks, and a burst
-of new connections. It requires: every answer below 500 with the error body for 4xx, no
+hook, the peer on operator routes and the operator on peer routes), forged webhooks, a burst of new
+connections, and 200 stalled clients held open at the DR agent through all of it (150 that never
+start TLS, 50 that send half a request header). It requires: every answer below 500 with the error body for 4xx, no
 connection dropped without an answer, GET /healthz under 100 ms while the load runs, both agents
-alive with the same PIDs, and no app's state changed. It prints the agents' RSS before and after.
+alive with the same PIDs, no app's state changed, and every client that never started TLS cut by the
+agent at its handshake deadline (10 s). It prints the agents' RSS before and after.
 """
 import concurrent.futures
 import hashlib
@@ -195,6 +197,18 @@ def watch_health():
 watcher = multiprocessing.Process(target=watch_health)
 watcher.start()
 
+# 200 stalled clients at the DR agent, open while the rest of the probe runs.
+HANDSHAKE_DEADLINE = 10  # seconds: the agents' handshake_timeout (transport/http_server.hpp)
+stalled_since = time.monotonic()
+dr_host, dr_port = AGENTS["dr"].split("//")[1].split(":")
+silent = [socket.create_connection((dr_host, int(dr_port)), timeout=10) for _ in range(150)]
+half_sent = []
+for _ in range(50):
+    tcp = socket.create_connection((dr_host, int(dr_port)), timeout=10)
+    half = CONTEXTS["ops"].wrap_socket(tcp)
+    half.sendall(b"GET /v1/apps HTTP/1.1\r\nHost: agent\r\nX-Slow: ")
+    half_sent.append(half)
+
 deep = b"[" * 100000 + b"]" * 100000
 bodies = {
     "deep": deep, "nul": b'{"type":"disaster"}\x00garbage', "huge number": b'{"type": 1e400}',
@@ -329,6 +343,27 @@ stop.set()
 kept_worst, fresh_worst, bad = health.get(timeout=60)
 watcher.join()
 failures.extend(bad)
+
+# Every silent client is cut at the handshake deadline: its socket reads the end (or a reset).
+time.sleep(max(0.0, stalled_since + HANDSHAKE_DEADLINE + 2 - time.monotonic()))
+still_open = 0
+for tcp in silent:
+    tcp.settimeout(0.5)
+    try:
+        if tcp.recv(1) != b"":
+            still_open += 1
+    except socket.timeout:
+        still_open += 1
+    except OSError:
+        pass  # reset: cut too
+    tcp.close()
+for half in half_sent:
+    half.close()
+if still_open:
+    failures.append(f"{still_open} of {len(silent)} clients that never started TLS were not cut "
+                    f"within {HANDSHAKE_DEADLINE + 2} s")
+print(f"probe: {len(silent)} silent and {len(half_sent)} half-header clients held at the DR agent; "
+      f"{len(silent) - still_open} silent ones cut by {HANDSHAKE_DEADLINE + 2} s")
 sent = sum(statuses.values())
 rss_after = {a: rss_kib(a) for a in AGENTS}
 for agent in AGENTS:

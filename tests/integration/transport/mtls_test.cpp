@@ -135,7 +135,9 @@ struct SiteB {
 
 // Sends `bytes` as they are over one mutual-TLS connection presenting <who>.crt, ends its side of
 // the TCP connection, and returns every byte the server sends until it closes (or 5 s pass).
-std::string raw_exchange(const SiteB& site, const std::string& who, const std::string& bytes) {
+// `after`, if given, sees the client's end of the connection once everything was read.
+std::string raw_exchange(const SiteB& site, const std::string& who, const std::string& bytes,
+                         const std::function<void(SSL*)>& after = {}) {
   namespace net = boost::asio;
   const auto& pki = TestPki::get();
   net::io_context io;
@@ -158,6 +160,7 @@ std::string raw_exchange(const SiteB& site, const std::string& who, const std::s
     const auto n = stream.read_some(net::buffer(chunk), ec);
     out.append(chunk.data(), n);
   }
+  if (after) after(stream.native_handle());
   return out;
 }
 
@@ -511,6 +514,23 @@ TEST_CASE("an answer to HEAD carries no body, and the next answer on the connect
   // Right after the first answer's header block comes the second answer's status line.
   CHECK(answer.substr(end_of_first + 4).starts_with("HTTP/1.1 200 "));
   CHECK(answer.find("\"app\":\"app2\"") != std::string::npos);
+}
+
+TEST_CASE("the server issues no session ticket (each would cost CPU on every new connection)",
+          "[integration][tls]") {
+  SiteB site;
+  bool resumable = true;
+  const auto answer =
+      raw_exchange(site, "site-a/agent", "GET /v1/apps/app1 HTTP/1.1\r\nHost: b\r\n\r\n",
+                   [&](SSL* ssl) {
+                     CHECK(SSL_version(ssl) == TLS1_3_VERSION);
+                     SSL_SESSION* session = SSL_get1_session(ssl);
+                     REQUIRE(session != nullptr);
+                     resumable = SSL_SESSION_is_resumable(session) == 1;
+                     SSL_SESSION_free(session);
+                   });
+  CHECK(answer.starts_with("HTTP/1.1 200 "));
+  CHECK_FALSE(resumable);
 }
 
 }  // namespace
