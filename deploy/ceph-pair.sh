@@ -148,6 +148,10 @@ keyring = $dir/ceph.client.admin.keyring
 
 [mon]
 mon_data = $dir/mon/\$name
+# How long the monitor gathers changes before it proposes a new map (Ceph: 1 s). Every mirror
+# snapshot allocates a snap id and, pruning the oldest, releases one: two OSD map proposals, the
+# second waiting out this interval. At 1 s a mirror snapshot takes ~1.1 s; at 0.05 s ~0.1 s.
+paxos_propose_interval = 0.05
 pid_file = $dir/run/\$name.pid
 log_file = $dir/log/\$name.log
 admin_socket = $dir/run/\$name.asok
@@ -196,13 +200,21 @@ start_daemon() {
   conf=$dir/ceph.conf
   running_pid "$site" "$daemon" >/dev/null && return 0
   rm -f "$(pid_file "$site" "$daemon")"
-  case $daemon in
-    mon.a) ceph-mon -c "$conf" -i a 2>>"$dir/log/stderr.log" ;;
-    mgr.x) ceph-mgr -c "$conf" -i x 2>>"$dir/log/stderr.log" ;;
-    osd.0) ceph-osd -c "$conf" -i 0 2>>"$dir/log/stderr.log" ;;
-    # rbd-mirror -c alone did not reach its own cluster here: it needs CEPH_CONF as well.
-    rbd-mirror) CEPH_CONF=$conf rbd-mirror -c "$conf" --id "rbd-mirror.$site" ;;
-  esac
+  # A daemon started right after the mon can find it not answering yet ("failed to fetch mon
+  # config", after client_mount_timeout) and exit: tried again, then reported.
+  local try
+  for try in 1 2 3; do
+    case $daemon in
+      mon.a) ceph-mon -c "$conf" -i a 2>>"$dir/log/stderr.log" ;;
+      mgr.x) ceph-mgr -c "$conf" -i x 2>>"$dir/log/stderr.log" ;;
+      osd.0) ceph-osd -c "$conf" -i 0 2>>"$dir/log/stderr.log" ;;
+      # rbd-mirror -c alone did not reach its own cluster here: it needs CEPH_CONF as well.
+      rbd-mirror) CEPH_CONF=$conf rbd-mirror -c "$conf" --id "rbd-mirror.$site" ;;
+    esac && break
+    [ "$try" = 3 ] && die "$site: $daemon exited at start, 3 times (log: $dir/log/stderr.log)"
+    log "$site: $daemon exited at start (try $try of 3); starting it again"
+    sleep 1
+  done
   # The daemons fork; the PID file appears once the child is running.
   for _ in $(seq 1 100); do
     running_pid "$site" "$daemon" >/dev/null && return 0
