@@ -50,7 +50,7 @@ class DrAgent final : public service::Service {
         schedule_(*rt.store, *rt.storage,
                   std::chrono::duration_cast<std::chrono::seconds>(
                       rt.config.protection.snapshot_interval),
-                  rt.log),
+                  rt.config.protection.parallelism, rt.log),
         registry_{*rt.store,        *rt.storage,          *rt.hypervisor,
                   rt.config.site,   rt.config.site_name(), rt.config.peer.site,
                   rt.config.mapping_policy, rt.log},

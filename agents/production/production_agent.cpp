@@ -74,7 +74,7 @@ class ProductionAgent final : public service::Service {
         schedule_(*rt.store, *rt.storage,
                   std::chrono::duration_cast<std::chrono::seconds>(
                       rt.config.protection.snapshot_interval),
-                  rt.log),
+                  rt.config.protection.parallelism, rt.log),
         executor_(
             *rt.store,
             [this](const state::JobRecord& job, workflow::Steps& steps) {
@@ -300,14 +300,14 @@ class ProductionAgent final : public service::Service {
           "failed_precondition", "app '" + app_id + "' has no mirror pairs: protect it first");
     }
     json out = json::array();
-    for (const auto& p : *pairs) {
-      auto ref = rt_.storage->create_mirror_snapshot(spec(p.source));
-      if (!ref) return transport::error_response(with_context(ref.error(), "app '" + app_id + "'"));
-      const auto at = service::now();
-      schedule_.note(app_id, image_name(p.source), at);
-      out.push_back({{"image", image_name(p.source)},
-                     {"snapId", ref->snap_id},
-                     {"takenAt", service::format_time(at)}});
+    for (const auto& t : schedule_.take_round(app_id, *pairs, &state::MirrorPairRecord::source)) {
+      if (!t.snapshot) {
+        return transport::error_response(
+            with_context(t.snapshot.error(), "app '" + app_id + "': snapshot " + t.image));
+      }
+      out.push_back({{"image", t.image},
+                     {"snapId", t.snapshot->snap_id},
+                     {"takenAt", service::format_time(t.at)}});
     }
     return Response::json(200, {{"snapshots", out}});
   }

@@ -1,6 +1,9 @@
 #include "workflow/snapshot_schedule.hpp"
 
+#include <algorithm>
+
 #include "workflow/app_records.hpp"
+#include "workflow/parallel.hpp"
 
 namespace dr::workflow {
 namespace {
@@ -16,20 +19,36 @@ void SnapshotSchedule::run_due(const std::vector<state::AppRecord>& apps,
   for (const auto& app : apps) {
     auto pairs = store_.mirror_pairs(app.id);
     if (!pairs) continue;
-    for (const auto& p : *pairs) {
-      if (p.mode != state::MirrorMode::snapshot) continue;
+    const auto due = std::any_of(pairs->begin(), pairs->end(), [&](const auto& p) {
+      if (p.mode != state::MirrorMode::snapshot) return false;
       const auto interval = every_.count() > 0
                                 ? std::chrono::duration_cast<std::chrono::milliseconds>(every_)
                                 : std::chrono::duration_cast<std::chrono::milliseconds>(
                                       std::chrono::minutes(p.interval_minutes));
-      const auto& image = p.*end;
-      const auto name = image_name(image);
-      if (auto at = last(app.id, name); at && now() - *at < interval) continue;
-      auto ref = storage_.create_mirror_snapshot(spec(image));
-      if (!ref && log_) log_("snapshot " + name + " of app " + app.id + ": " + ref.error().message);
-      note(app.id, name, now());
+      const auto at = last(app.id, image_name(p.*end));
+      return !at || now() - *at >= interval;
+    });
+    if (!due) continue;
+    for (const auto& t : take_round(app.id, *pairs, end)) {
+      if (!t.snapshot && log_) {
+        log_("snapshot " + t.image + " of app " + app.id + ": " + t.snapshot.error().message);
+      }
     }
   }
+}
+
+std::vector<SnapshotSchedule::Taken> SnapshotSchedule::take_round(
+    const std::string& app_id, const std::vector<state::MirrorPairRecord>& pairs,
+    state::ImageRef state::MirrorPairRecord::*end) {
+  std::vector<state::ImageRef> images;
+  for (const auto& p : pairs) {
+    if (p.mode == state::MirrorMode::snapshot) images.push_back(p.*end);
+  }
+  return parallel_map(parallelism_, images, [&](const state::ImageRef& image) {
+    Taken t{image_name(image), storage_.create_mirror_snapshot(spec(image)), now()};
+    note(app_id, t.image, t.at);
+    return t;
+  });
 }
 
 void SnapshotSchedule::note(const std::string& app_id, const std::string& image,
