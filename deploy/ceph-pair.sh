@@ -148,10 +148,6 @@ keyring = $dir/ceph.client.admin.keyring
 
 [mon]
 mon_data = $dir/mon/\$name
-# How long the monitor gathers changes before it proposes a new map (Ceph: 1 s). Every mirror
-# snapshot allocates a snap id and, pruning the oldest, releases one: two OSD map proposals, the
-# second waiting out this interval. At 1 s a mirror snapshot takes ~1.1 s; at 0.05 s ~0.1 s.
-paxos_propose_interval = 0.05
 pid_file = $dir/run/\$name.pid
 log_file = $dir/log/\$name.log
 admin_socket = $dir/run/\$name.asok
