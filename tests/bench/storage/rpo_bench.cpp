@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon_cpu.hpp"
 #include "flags.hpp"
 #include "storage/rbd_mirror_storage.hpp"
 
@@ -27,6 +28,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using dr::bench::mirror_cpu_seconds;
 using dr::storage::ImageSpec;
 using dr::storage::MirrorStorage;
 
@@ -45,32 +47,6 @@ void must(dr::Status r, const char* what) {
 }
 
 double secs(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// CPU seconds (user + system) of the site's rbd-mirror daemon, from its PID file.
-double mirror_cpu_seconds(const std::string& dir, const std::string& site) {
-  std::ifstream pid_file(dir + "/" + site + "/run/client.rbd-mirror." + site + ".pid");
-  int pid = 0;
-  if (!(pid_file >> pid)) return 0;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  const auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::vector<std::string> fields;
-  std::string f;
-  for (std::size_t i = close + 2; i <= line.size(); ++i) {
-    if (i == line.size() || line[i] == ' ') {
-      fields.push_back(f);
-      f.clear();
-    } else {
-      f += line[i];
-    }
-  }
-  // After the command name: state is field 0, utime 11, stime 12 (clock ticks).
-  if (fields.size() < 13) return 0;
-  return (std::stod(fields[11]) + std::stod(fields[12])) /
-         static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 struct SnapRecord {
   dr::storage::MirrorSnapshotRef ref;
@@ -190,13 +166,13 @@ int main(int argc, char** argv) {
       std::getenv("DRPAIR_CEPH_DIR") ? std::getenv("DRPAIR_CEPH_DIR") : "/tmp/drpair-ceph";
   double rate = 4;
   std::vector<std::pair<int, int>> runs;
-  dr::bench::read_flags(argc, argv,
-                        {{"--dir", &dir},
-                         {"--rate", &rate},
-                         {"--run", [&](const std::string& val) {
-                            runs.emplace_back(std::stoi(val),
-                                              std::stoi(val.substr(val.find(':') + 1)));
-                          }}});
+  dr::bench::read_flags(
+      argc, argv,
+      {{"--dir", &dir}, {"--rate", &rate}, {"--run", [&](const std::string& val) {
+                                              runs.emplace_back(
+                                                  std::stoi(val),
+                                                  std::stoi(val.substr(val.find(':') + 1)));
+                                            }}});
   if (runs.empty()) runs = {{10, 60}, {60, 150}};
 
   auto a =

@@ -43,11 +43,15 @@ struct World {
       const storage::ImageSpec image{"rbd", "app1-" + name};
       REQUIRE(mirror.site_a().create_image(image, 1 << 20));
       REQUIRE(mirror.site_a().enable_mirroring(image, storage::MirrorMode::snapshot));
-      pairs.push_back({"app1", {"rbd", image.image}, {"rbd", image.image},
-                       state::MirrorMode::snapshot, minutes, {}});
+      pairs.push_back({"app1",
+                       {"rbd", image.image},
+                       {"rbd", image.image},
+                       state::MirrorMode::snapshot,
+                       minutes,
+                       {}});
     }
-    pairs.push_back({"app1", {"rbd", "app1-log"}, {"rbd", "app1-log"}, state::MirrorMode::journal,
-                     1, {}});
+    pairs.push_back(
+        {"app1", {"rbd", "app1-log"}, {"rbd", "app1-log"}, state::MirrorMode::journal, 1, {}});
     state::AppRecord app;
     app.id = "app1";
     app.role = state::AppRole::protected_source;
@@ -140,8 +144,8 @@ TEST_CASE("a snapshot that fails is logged; the others of its round are taken",
   schedule.run_due(w.apps(), &state::MirrorPairRecord::source);
   CHECK(w.logged.size() == 1);
 
-  const auto round = schedule.take_round("app1", *w.store->mirror_pairs("app1"),
-                                         &state::MirrorPairRecord::source);
+  const auto round =
+      schedule.take_round("app1", *w.store->mirror_pairs("app1"), &state::MirrorPairRecord::source);
   REQUIRE(round.size() == 3);
   CHECK(round[1].image == "rbd/app1-db-root");
   CHECK(round[1].snapshot);
