@@ -1,10 +1,11 @@
 // The data a disaster actually loses (RPO, measured rather than inferred from lag): writers stamp
 // every block they write into an app's images at site-a with a sequence number and the time
 // (each image held open by one librbd client that owns its exclusive lock, as QEMU does, so a
-// mirror snapshot is forwarded to the writer and cuts its I/O at one point);
-// site-a is killed (deploy/ceph-pair.sh stop-site site-a --kill, a power loss); every image is
+// mirror snapshot is forwarded to the writer and cuts its I/O at one point); site-a is killed
+// while they write (deploy/ceph-pair.sh stop-site site-a --kill, a power loss); every image is
 // force-promoted at site-b, as the DR agent does; each image is read back at site-b with Ceph's
-// own `rbd export`, and the newest stamp that survived says how many seconds of writes were lost.
+// own `rbd export`, and the newest stamp that survived, against the newest write site-a had
+// acknowledged, says how many seconds of acknowledged writes were lost.
 //
 // Snapshot mode takes its mirror snapshots in rounds, every image of the app at once, as the
 // agents' schedule does (workflow/snapshot_schedule.hpp); journal mode takes none (rbd-mirror
@@ -123,11 +124,10 @@ class OpenImage {
   OpenImage(const OpenImage&) = delete;
   OpenImage& operator=(const OpenImage&) = delete;
 
-  void write(std::uint64_t offset, const std::vector<std::byte>& block) {
-    const auto w =
-        rbd_write(img_, offset, block.size(), reinterpret_cast<const char*>(block.data()));
-    if (w != static_cast<ssize_t>(block.size()))
-      die(std::string("write: ") + std::strerror(static_cast<int>(-w)));
+  // true once the cluster has acknowledged the write.
+  bool write(std::uint64_t offset, const std::vector<std::byte>& block) {
+    return rbd_write(img_, offset, block.size(), reinterpret_cast<const char*>(block.data())) ==
+           static_cast<ssize_t>(block.size());
   }
 
  private:
@@ -211,7 +211,8 @@ Outcome run_one(const std::string& dir, const Run& run, int images_n, int writes
 
   Outcome out;
   std::atomic<bool> stop{false};
-  std::vector<std::int64_t> last_write_ns(images.size());
+  // Per image: when the newest write the cluster acknowledged was made (its stamp).
+  std::vector<std::atomic<std::int64_t>> last_acked(images.size());
   std::atomic<std::uint64_t> writes{0};
   const double cpu0 =
       dr::bench::mirror_cpu_seconds(dir, "site-a") + dr::bench::mirror_cpu_seconds(dir, "site-b");
@@ -227,8 +228,8 @@ Outcome run_one(const std::string& dir, const Run& run, int images_n, int writes
       for (std::uint64_t seq = 1; !stop; ++seq) {
         const Stamp s{seq, wall_ns()};
         const auto offset = ((seq - 1) % (kImageBytes / kBlock)) * kBlock;
-        disk.write(offset, stamped_block(s));
-        last_write_ns[i] = s.at_ns;
+        if (!disk.write(offset, stamped_block(s))) break;  // the site is gone
+        last_acked[i] = s.at_ns;
         ++writes;
         next += period;
         std::this_thread::sleep_until(next);
@@ -250,17 +251,18 @@ Outcome run_one(const std::string& dir, const Run& run, int images_n, int writes
     }
   }
   std::this_thread::sleep_until(start + std::chrono::seconds(seconds));
-  stop = true;
-  writers.clear();  // joined, their images closed: no write is in flight when the site dies
-  out.writes = writes;
-  out.app_mib = static_cast<double>(writes.load()) * kBlock / (1 << 20);
-  // What was still to copy when the site died counts too: site-b's OSD is read after the promote.
+  // The site dies while the writers write: what was acknowledged by then had to survive.
   out.osd_a_mib = osd_written_mib(dir, "site-a") - osd_a0;
   out.mirror_cpu = (dr::bench::mirror_cpu_seconds(dir, "site-a") +
                     dr::bench::mirror_cpu_seconds(dir, "site-b") - cpu0) /
                    secs(Clock::now() - start);
   a.reset();
   pair_script("stop-site site-a --kill");
+  stop = true;  // the writers stay blocked in their last write until site-a is back (below)
+  std::vector<std::int64_t> acked;
+  for (const auto& at : last_acked) acked.push_back(at.load());
+  out.writes = writes;
+  out.app_mib = static_cast<double>(writes.load()) * kBlock / (1 << 20);
 
   const auto t0 = Clock::now();
   const auto promoted = dr::workflow::parallel_map(images_n, images, [&](const ImageSpec& image) {
@@ -274,14 +276,16 @@ Outcome run_one(const std::string& dir, const Run& run, int images_n, int writes
   for (std::size_t i = 0; i < images.size(); ++i) {
     const auto s = newest_stamp(conf_b, images[i]);
     if (s.seq == 0) die("no stamp survived at site-b in " + dr::storage::to_string(images[i]));
-    out.lost_s.push_back(static_cast<double>(last_write_ns[i] - s.at_ns) / 1e9);
+    out.lost_s.push_back(static_cast<double>(acked[i] - s.at_ns) / 1e9);
     newest = i == 0 ? s.at_ns : std::max(newest, s.at_ns);
     oldest = i == 0 ? s.at_ns : std::min(oldest, s.at_ns);
   }
   out.spread_s = static_cast<double>(newest - oldest) / 1e9;
 
-  // Site-a back for the next run; this run's images go at both sites.
+  // Site-a back for the next run (the writers' last writes end); this run's images go at both
+  // sites.
   pair_script("start-site site-a");
+  writers.clear();
   a = must(dr::storage::open_rbd_mirror_storage({conf_a, "admin"}), "site-a again");
   for (const auto& image : images) {
     (void)b->disable_mirroring(image, true);
